@@ -1,0 +1,106 @@
+"""Fixtures shared by every suite: a real anvil node, funded accounts, fresh deployments."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from depin.chain import ANVIL_KEYS, Anvil, connect
+from depin.deploy import deploy_registry
+from depin.registry import Profile, RegistryClient
+from depin.toolchain import configure_environment
+
+configure_environment()
+
+POSTGRES_URL = os.environ.get(
+    "DEPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    """One anvil node for the test session (automine)."""
+    node = Anvil().start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def w3(anvil: Anvil) -> Web3:
+    return connect(anvil.rpc_url)
+
+
+@pytest.fixture(scope="session")
+def deployer() -> LocalAccount:
+    account: LocalAccount = Account.from_key(ANVIL_KEYS[0])
+    return account
+
+
+@pytest.fixture(scope="session")
+def relayer() -> LocalAccount:
+    account: LocalAccount = Account.from_key(ANVIL_KEYS[1])
+    return account
+
+
+_funded = itertools.count()
+
+
+@pytest.fixture
+def make_account(w3: Web3, deployer: LocalAccount) -> Callable[..., LocalAccount]:
+    """A fresh random account, funded with 10 ETH by anvil (no shared nonces between tests)."""
+
+    def make(fund: bool = True) -> LocalAccount:
+        account: LocalAccount = Account.from_key(secrets.token_bytes(32))
+        if fund:
+            w3.provider.make_request("anvil_setBalance", [account.address, hex(10**19)])
+        return account
+
+    return make
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def registry(w3: Web3, make_account: Callable[..., LocalAccount], home: Path) -> RegistryClient:
+    """A freshly deployed ProviderRegistry (owned by its own admin account) per test."""
+    admin = make_account()
+    deployment = deploy_registry(w3, admin, home / "deployments")
+    client = RegistryClient(w3, deployment.address)
+    client.admin = admin  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def make_provider(
+    registry: RegistryClient, make_account: Callable[..., LocalAccount]
+) -> Callable[..., LocalAccount]:
+    """Registers a new provider by transaction; keyword arguments override the profile."""
+
+    def make(**overrides: Any) -> LocalAccount:
+        account = make_account()
+        fields: dict[str, Any] = {
+            "name": f"provider-{account.address[2:8]}",
+            "region": "eu-west",
+            "endpoint": "https://gpu.example",
+            "metadata_uri": "ipfs://bafy",
+            "metadata_hash": bytes(32),
+        }
+        fields.update(overrides)
+        registry.register(account, Profile(**fields))
+        return account
+
+    return make
