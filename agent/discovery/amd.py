@@ -1,0 +1,119 @@
+"""AMD GPUs through ``amdsmi`` (ROCm's SMI library), imported only when used."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agent.discovery._base import Backend, BackendUnavailable, model_id_for, text
+from agent.discovery._models import GpuRecord, PciInfo, normalize_bus_id
+
+MIB = 1 << 20
+
+
+def _int(value: object) -> int | None:
+    """amdsmi gives ids as ints or hex strings depending on its version."""
+    if value is None or value == "N/A" or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value), 0)
+    except ValueError:
+        return None
+
+
+def _rocm_version(value: object) -> str | None:
+    if isinstance(value, list | tuple):
+        strings = [v for v in value if isinstance(v, str)]
+        return strings[-1] if strings else None
+    if isinstance(value, Mapping):
+        return text(value.get("version"))
+    return text(value)
+
+
+class AmdSmiBackend(Backend):
+    """Reads every AMD GPU that amdsmi can see.
+
+    Args:
+        amdsmi: the ``amdsmi`` module or a stand-in (a replay); imported lazily by default, since
+            it is not a dependency of the agent.
+    """
+
+    name = "amdsmi"
+
+    def __init__(self, amdsmi: Any = None) -> None:
+        self._given = amdsmi
+
+    def _module(self) -> Any:
+        if self._given is not None:
+            return self._given
+        try:
+            return importlib.import_module("amdsmi")
+        except Exception as exc:  # ImportError, or OSError when libamd_smi.so is missing
+            raise BackendUnavailable(f"amdsmi is not importable: {exc}") from exc
+
+    def probe(self) -> list[GpuRecord]:
+        smi = self._module()
+        error: type[BaseException] = getattr(smi, "AmdSmiException", Exception)
+        try:
+            smi.amdsmi_init()
+        except error as exc:
+            raise BackendUnavailable(f"amdsmi: {exc}") from exc
+        try:
+            return self._devices(smi, error)
+        finally:
+            with contextlib.suppress(Exception):  # shutting down is best effort
+                smi.amdsmi_shut_down()
+
+    def _devices(self, smi: Any, error: type[BaseException]) -> list[GpuRecord]:
+        def opt(fn: Callable[..., Any] | None, *args: Any) -> Any:
+            if fn is None:
+                return None
+            try:
+                return fn(*args)
+            except error:
+                return None
+
+        rocm = _rocm_version(opt(getattr(smi, "amdsmi_get_rocm_version", None)))
+        gpus: list[GpuRecord] = []
+        for index, handle in enumerate(smi.amdsmi_get_processor_handles()):
+            asic: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_asic_info, handle) or {}
+            board: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_board_info, handle) or {}
+            vram: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_vram_info, handle) or {}
+            driver: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_driver_info, handle) or {}
+            vbios: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_vbios_info, handle) or {}
+            bdf = text(opt(smi.amdsmi_get_gpu_device_bdf, handle))
+            vram_mb = _int(vram.get("vram_size", vram.get("vram_size_mb")))
+            memory = vram_mb * MIB if vram_mb else None
+            vendor_id = _int(asic.get("vendor_id"))
+            device_id = _int(asic.get("device_id"))
+            subsystem = _int(asic.get("subsystem_id"))
+            gpus.append(
+                GpuRecord(
+                    vendor="amd",
+                    backend=self.name,
+                    index=index,
+                    uuid=text(opt(smi.amdsmi_get_gpu_device_uuid, handle)),
+                    serial=text(board.get("product_serial")) or text(asic.get("asic_serial")),
+                    board_part_number=text(board.get("model_number")),
+                    name=text(asic.get("market_name")) or text(board.get("product_name")),
+                    model_id=model_id_for(vendor_id, device_id, memory),
+                    architecture=text(asic.get("target_graphics_version")),
+                    memory_bytes=memory,
+                    pci=PciInfo(
+                        bus_id=normalize_bus_id(bdf) if bdf else None,
+                        vendor_id=vendor_id,
+                        device_id=device_id,
+                        subsystem_vendor_id=_int(asic.get("subvendor_id")),
+                        subsystem_device_id=subsystem,
+                        revision=_int(asic.get("rev_id")),
+                    ),
+                    driver_version=text(driver.get("driver_version")),
+                    rocm_version=rocm,
+                    vbios_version=text(vbios.get("version")),
+                )
+            )
+        return gpus
