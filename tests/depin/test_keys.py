@@ -1,0 +1,65 @@
+"""Encrypted key stores: permissions, wrong passwords, signatures from the stored key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from depin.keys import (
+    InsecureKeystoreError,
+    KeystoreError,
+    WrongPasswordError,
+    create_keystore,
+    keystore_address,
+    load_keystore,
+)
+
+
+def test_created_with_mode_0600_and_loads(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    account = create_keystore(path, "pw")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert keystore_address(path) == account.address
+    loaded = load_keystore(path, "pw")
+    signed = loaded.sign_message(encode_defunct(text="hello"))
+    assert (
+        Account.recover_message(encode_defunct(text="hello"), signature=signed.signature)
+        == account.address
+    )
+
+
+def test_wrong_password_refused(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    create_keystore(path, "pw")
+    with pytest.raises(WrongPasswordError, match="wrong password"):
+        load_keystore(path, "other")
+
+
+def test_world_readable_keystore_refused(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    create_keystore(path, "pw")
+    path.chmod(0o644)
+    with pytest.raises(InsecureKeystoreError, match="chmod 600"):
+        load_keystore(path, "pw")
+
+
+def test_refuses_to_overwrite_and_empty_password(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    create_keystore(path, "pw")
+    with pytest.raises(KeystoreError, match="refusing to overwrite"):
+        create_keystore(path, "pw")
+    with pytest.raises(KeystoreError, match="empty key store password"):
+        create_keystore(tmp_path / "other.json", "")
+
+
+def test_missing_and_malformed(tmp_path: Path) -> None:
+    with pytest.raises(KeystoreError, match="no key store"):
+        load_keystore(tmp_path / "missing.json", "pw")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    bad.chmod(0o600)
+    with pytest.raises(KeystoreError, match="not JSON"):
+        load_keystore(bad, "pw")
