@@ -195,7 +195,7 @@ def transact(
     Gas is estimated first, so a call that would revert fails here with the contract's named
     error (:class:`ContractRevertError`) and no transaction is sent.
     """
-    abi = call.contract_abi
+    abi: list[dict[str, Any]] = list(call.contract_abi)  # type: ignore[arg-type]
     try:
         estimated = gas or int(call.estimate_gas({"from": account.address}) * 1.2) + 10_000
         tx = call.build_transaction(
@@ -208,7 +208,7 @@ def transact(
         )
     except Exception as exc:
         raise translate_error(abi, exc) from exc
-    signed = account.sign_transaction(tx)
+    signed = account.sign_transaction(tx)  # type: ignore[arg-type]
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
     if receipt["status"] != 1:

@@ -277,7 +277,7 @@ def submit(
     except ValueError:
         raise SignatureError("the signature is not hex") from None
     signer = str(getattr(message, "provider"))  # noqa: B009 - every registry message has one
-    if not client.w3.eth.get_code(signer):
+    if not client.w3.eth.get_code(to_checksum_address(signer)):
         recovered = recover(message.digest(domain), sig)
         if recovered != signer:
             raise SignatureError(f"the signature is by {recovered}, not the provider {signer}")
@@ -300,7 +300,7 @@ def show(rpc_url: str, home: Path, address: str, as_json: bool) -> None:
     profile = client.profile(address) or {}
     agents = client.agents(address)
     now = int(time.time())
-    result = {
+    result: dict[str, Any] = {
         "provider": address,
         "status": record.status.name.lower(),
         "registeredAt": record.registered_at,

@@ -10,6 +10,8 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from eth_utils import to_checksum_address
+
 from depin import deployments
 from depin._cli.common import dev_account
 from depin.chain import Anvil, connect
@@ -42,7 +44,7 @@ def up(home: Path, port: int, block_time: float) -> None:
         folder = home / "deployments"
         try:
             registry = deployments.load(folder, w3.eth.chain_id, "ProviderRegistry")
-            if not w3.eth.get_code(registry.address):
+            if not w3.eth.get_code(to_checksum_address(registry.address)):
                 raise DeploymentNotFoundError(w3.eth.chain_id, "ProviderRegistry")
         except DeploymentNotFoundError:
             registry = deploy_registry(w3, dev_account(0), folder)
