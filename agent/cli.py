@@ -1,0 +1,262 @@
+"""``depin agent``: discover, benchmark and watch this host's GPUs; create the agent key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agent.benchmark import Engine, run_benchmarks
+from agent.discovery import (
+    AmdSmiBackend,
+    Backend,
+    Inventory,
+    NvmlBackend,
+    XpuSmiBackend,
+    default_backends,
+    discover,
+)
+from agent.discovery.recording import amdsmi_replay, command_replay, nvml_replay
+from agent.errors import AgentError
+from agent.keystore import authorization_request, create_keystore, read_password
+from agent.settings import AgentSettings
+from agent.watch import ChangeEvent, Watcher
+
+GIB = 1 << 30
+
+
+def _backends(replays: tuple[str, ...]) -> list[Backend] | None:
+    """Backends answering from recordings given as ``nvml=FILE`` / ``amdsmi=`` / ``xpu-smi=``."""
+    if not replays:
+        return None
+    chosen: dict[str, Backend] = {}
+    for item in replays:
+        name, sep, file = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected BACKEND=FILE, got {item!r}", param_hint="--replay")
+        try:
+            data = json.loads(Path(file).read_text())
+        except (OSError, ValueError) as exc:
+            raise AgentError(f"cannot read recording {file}: {exc}") from exc
+        if name == "nvml":
+            chosen[name] = NvmlBackend(nvml_replay(data))
+        elif name == "amdsmi":
+            chosen[name] = AmdSmiBackend(amdsmi_replay(data))
+        elif name == "xpu-smi":
+            chosen[name] = XpuSmiBackend(command_replay(data))
+        else:
+            raise click.BadParameter(
+                f"unknown backend {name!r}; use nvml, amdsmi or xpu-smi", param_hint="--replay"
+            )
+    return [chosen.get(b.name, b) for b in default_backends()]
+
+
+def _collect(replays: tuple[str, ...], sysfs_root: Path | None) -> Inventory:
+    return discover(_backends(replays), sysfs_root=sysfs_root)
+
+
+_replay_option = click.option(
+    "--replay",
+    "replays",
+    multiple=True,
+    metavar="BACKEND=FILE",
+    help="Answer a backend from a recording instead of its vendor library.",
+)
+_sysfs_option = click.option(
+    "--sysfs-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    help="Filesystem root holding sys/bus/pci (e.g. the host's root mounted in a container).",
+)
+
+
+@click.group()
+def agent() -> None:
+    """GPU discovery, benchmarks and the agent's key."""
+
+
+def _gib(value: int | None) -> str:
+    return f"{value / GIB:.1f}" if value else "-"
+
+
+def _table(inventory: Inventory) -> Table:
+    table = Table(title=f"GPUs on {inventory.hostname}")
+    for column in ("#", "vendor", "model", "name", "GiB", "bus id", "uuid", "driver", "MIG"):
+        table.add_column(column)
+    for i, gpu in enumerate(inventory.gpus):
+        mig = "-" if gpu.mig.enabled is None else ("on" if gpu.mig.enabled else "off")
+        if gpu.mig.instances:
+            mig += f" ({len(gpu.mig.instances)})"
+        table.add_row(
+            str(gpu.index if gpu.index is not None else i),
+            gpu.vendor,
+            gpu.model_id,
+            gpu.name or (gpu.note or "-"),
+            _gib(gpu.memory_bytes),
+            gpu.pci.bus_id or "-",
+            gpu.uuid or "-",
+            gpu.driver_version or "-",
+            mig,
+        )
+    return table
+
+
+@agent.command("discover")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+@_replay_option
+@_sysfs_option
+def discover_command(as_json: bool, replays: tuple[str, ...], sysfs_root: Path) -> None:
+    """List this host's GPUs, and why each backend found what it found."""
+    inventory = _collect(replays, sysfs_root)
+    if as_json:
+        click.echo(inventory.model_dump_json(indent=2))
+        return
+    console = Console()
+    if inventory.gpus:
+        console.print(_table(inventory))
+    else:
+        console.print("[bold]No GPU found.[/bold]")
+    for gpu in inventory.gpus:
+        if gpu.note:
+            console.print(f"  {gpu.pci.bus_id or gpu.index}: {gpu.note}")
+    for report in inventory.backends:
+        state = f"{report.devices} device(s)" if report.available else report.reason
+        console.print(f"  backend {report.backend}: {state}")
+
+
+@agent.command("benchmark")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "numpy", "torch", "cupy"]),
+    default="auto",
+    show_default=True,
+    help="auto uses torch or cupy on a GPU when present, else NumPy on the CPU.",
+)
+def benchmark_command(as_json: bool, engine: Engine) -> None:
+    """Measure matmul throughput (fp32, fp16/bf16, int8) and memory bandwidth."""
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task("benchmark", total=None)
+
+        def step(name: str, done: int, total: int) -> None:
+            bar.update(task, description=name, completed=done, total=total)
+
+        report = run_benchmarks(engine, progress=step)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{report.engine} on {report.device} ({report.elapsed_s:.1f} s)")
+    for column in ("benchmark", "size", "iterations", "median ms", "spread", "result"):
+        table.add_column(column)
+    for r in report.results:
+        if r.skipped:
+            table.add_row(r.name, str(r.size), "-", "-", "-", f"skipped: {r.skipped}")
+            continue
+        table.add_row(
+            r.name,
+            str(r.size),
+            str(r.iterations),
+            f"{r.median_s * 1e3:.2f}",
+            f"{r.spread:.0%}",
+            f"{r.value:.4g} {r.unit}",
+        )
+    Console().print(table)
+
+
+def _event_json(event: ChangeEvent) -> dict[str, Any]:
+    data = event.model_dump(mode="json", exclude={"old", "new"})
+    return data
+
+
+@agent.command("watch")
+@click.option("--interval", type=float, default=None, help="Seconds between inventories.")
+@click.option("--count", type=int, default=None, help="Stop after this many inventories.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event and line.")
+@_replay_option
+@_sysfs_option
+def watch_command(
+    interval: float | None,
+    count: int | None,
+    as_json: bool,
+    replays: tuple[str, ...],
+    sysfs_root: Path,
+) -> None:
+    """Print GPU changes (added, removed, replaced, memory, MIG, driver, XID) as they happen."""
+    settings = AgentSettings()
+    watcher = Watcher(
+        lambda: _collect(replays, sysfs_root),
+        interval_s=interval if interval is not None else settings.watch_interval_s,
+    )
+    try:
+        for event in watcher.events(max_polls=count):
+            if as_json:
+                click.echo(json.dumps(_event_json(event)))
+            else:
+                click.echo(f"{event.kind:15} {event.slot:14} {event.detail}")
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        watcher.stop.set()
+
+
+@agent.command("init")
+@click.option(
+    "--keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the keystore (default: $DEPIN_AGENT_KEYSTORE or ~/.depin).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the password from this file (mode 0600) instead of DEPIN_AGENT_PASSWORD or a "
+    "prompt.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing keystore.")
+@click.option("--ttl-days", type=float, default=None, help="Lifetime of the authorization.")
+@click.option(
+    "--request-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the authorization request JSON to this file.",
+)
+def init_command(
+    keystore: Path | None,
+    password_file: Path | None,
+    force: bool,
+    ttl_days: float | None,
+    request_out: Path | None,
+) -> None:
+    """Create the agent's encrypted key and print its authorization request.
+
+    Give the request to the provider: `depin provider authorize-agent --request FILE`.
+    """
+    settings = AgentSettings()
+    path = keystore or settings.keystore
+    password = read_password(password_file)
+    if password is None:
+        password = click.prompt(
+            "Keystore password", hide_input=True, confirmation_prompt=True, err=True
+        )
+    account = create_keystore(path, password, force=force)
+    days = ttl_days if ttl_days is not None else settings.authorization_ttl_days
+    request = authorization_request(account.address, ttl_s=int(days * 86400))
+    text = json.dumps(request)
+    if request_out is not None:
+        request_out.write_text(text + "\n")
+    click.echo(f"agent address: {account.address}", err=True)
+    click.echo(f"keystore: {path} (mode 0600)", err=True)
+    click.echo(text)
