@@ -1,0 +1,1 @@
+"""Oracle node: verification pipeline, challenge issuing, co-signing, batching, liveness."""

@@ -1,0 +1,36 @@
+"""Proof of compute, oracle side: issuing challenges, the single-use store, verification."""
+
+from oracle.proof.issuer import (
+    PRODUCTION_POLICY,
+    ChallengeIssuer,
+    IssuerPolicy,
+    compute_budget_s,
+    deadline_s,
+    min_passing_tops,
+    peak_tops_for_model,
+)
+from oracle.proof.store import (
+    ChallengeRecord,
+    ChallengeState,
+    ChallengeStore,
+    InMemoryChallengeStore,
+)
+from oracle.proof.verifier import ProofVerifier, draw_picks
+from oracle.proof.verify import verify_reveal
+
+__all__ = [
+    "PRODUCTION_POLICY",
+    "ChallengeIssuer",
+    "ChallengeRecord",
+    "ChallengeState",
+    "ChallengeStore",
+    "InMemoryChallengeStore",
+    "IssuerPolicy",
+    "ProofVerifier",
+    "compute_budget_s",
+    "deadline_s",
+    "draw_picks",
+    "min_passing_tops",
+    "peak_tops_for_model",
+    "verify_reveal",
+]
