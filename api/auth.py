@@ -1,0 +1,210 @@
+"""Sign-In with Ethereum (EIP-4361) and the short-lived session tokens it issues.
+
+Nonces are issued and consumed in this process's memory (one use each, expiring after
+``siwe_nonce_ttl``). Session tokens are stateless: ``v1.<payload>.<HMAC-SHA256>``, both parts
+base64url, signed with ``DEPIN_API_SESSION_SECRET``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eth_account.messages import encode_defunct
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+
+from api.errors import (
+    ExpiredMessageError,
+    InvalidNonceError,
+    InvalidSignatureError,
+    NonceUsedError,
+    UnauthorizedError,
+    ValidationProblem,
+    WrongChainError,
+    WrongDomainError,
+)
+
+with warnings.catch_warnings():
+    # siwe's grammar redefines RFC 5234 core rules; abnf warns about it on import.
+    warnings.simplefilter("ignore")
+    import siwe
+
+ERC1271_MAGIC = bytes.fromhex("1626ba7e")
+_IS_VALID_SIGNATURE = keccak(text="isValidSignature(bytes32,bytes)")[:4]
+
+
+@dataclass(frozen=True)
+class Session:
+    address: str
+    chain_id: int
+    issued_at: int
+    expires_at: int
+
+
+class NonceStore:
+    """Issued SIWE nonces: each valid for ``ttl`` seconds and for one sign-in."""
+
+    def __init__(self, ttl: int) -> None:
+        self.ttl = ttl
+        self._issued: dict[str, float] = {}
+        self._used: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def issue(self) -> tuple[str, float]:
+        nonce = siwe.generate_nonce()
+        expires = time.time() + self.ttl
+        with self._lock:
+            self._prune()
+            self._issued[nonce] = expires
+        return nonce, expires
+
+    def check(self, nonce: str) -> None:
+        with self._lock:
+            self._prune()
+            if nonce in self._used:
+                raise NonceUsedError(f"nonce {nonce} was already used to sign in")
+            if nonce not in self._issued:
+                raise InvalidNonceError(
+                    f"nonce {nonce} was not issued by this server or has expired; "
+                    "get a new one from /v1/auth/nonce"
+                )
+
+    def consume(self, nonce: str) -> None:
+        with self._lock:
+            if nonce in self._used:
+                raise NonceUsedError(f"nonce {nonce} was already used to sign in")
+            expires = self._issued.pop(nonce, time.time() + self.ttl)
+            self._used[nonce] = expires
+
+    def _prune(self) -> None:
+        now = time.time()
+        for table in (self._issued, self._used):
+            for key in [k for k, v in table.items() if v < now]:
+                del table[key]
+
+
+class TokenSigner:
+    """Signs and checks session tokens with HMAC-SHA256."""
+
+    def __init__(self, secret: bytes, ttl: int) -> None:
+        self._key = secret
+        self.ttl = ttl
+
+    def issue(self, address: str, chain_id: int) -> tuple[str, Session]:
+        now = int(time.time())
+        session = Session(to_checksum_address(address), chain_id, now, now + self.ttl)
+        payload = _b64(
+            json.dumps(
+                {"sub": session.address, "chain": chain_id, "iat": now, "exp": session.expires_at},
+                separators=(",", ":"),
+            ).encode()
+        )
+        return f"v1.{payload}.{self._mac(payload)}", session
+
+    def verify(self, token: str) -> Session:
+        try:
+            version, payload, mac = token.split(".")
+        except ValueError:
+            raise UnauthorizedError("the session token is malformed") from None
+        if version != "v1" or not hmac.compare_digest(mac, self._mac(payload)):
+            raise UnauthorizedError("the session token's signature does not match")
+        try:
+            data: dict[str, Any] = json.loads(_unb64(payload))
+            session = Session(
+                str(data["sub"]), int(data["chain"]), int(data["iat"]), int(data["exp"])
+            )
+        except (ValueError, KeyError, TypeError):
+            raise UnauthorizedError("the session token's payload is malformed") from None
+        if session.expires_at <= time.time():
+            raise UnauthorizedError("the session token has expired; sign in again")
+        return session
+
+    def _mac(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def is_valid_erc1271(w3: Web3, wallet: str, digest: bytes, signature: bytes) -> bool:
+    """Asks the contract wallet whether ``signature`` over ``digest`` is its own (eth_call)."""
+    from eth_abi import encode
+
+    data = _IS_VALID_SIGNATURE + encode(["bytes32", "bytes"], [digest, signature])
+    try:
+        result = bytes(w3.eth.call({"to": to_checksum_address(wallet), "data": data}))
+    except Exception:  # a revert or a contract without the method: not valid
+        return False
+    return len(result) >= 4 and result[:4] == ERC1271_MAGIC
+
+
+class SiweVerifier:
+    """Checks a SIWE message and signature for this server's domain and chain."""
+
+    def __init__(self, w3: Web3, chain_id: int, domain: str, nonces: NonceStore) -> None:
+        self.w3 = w3
+        self.chain_id = chain_id
+        self.domain = domain
+        self.nonces = nonces
+
+    def verify(self, text: str, signature: str) -> str:
+        """Returns the signed-in address or raises the refusal's :class:`ApiError`."""
+        try:
+            message = siwe.SiweMessage.from_message(text)
+        except Exception as exc:  # siwe raises ValueError or grammar errors
+            raise ValidationProblem(f"not an EIP-4361 message: {exc}") from None
+        if message.domain != self.domain:
+            raise WrongDomainError(
+                f"the message is for {message.domain!r}; this server is {self.domain!r}"
+            )
+        if int(message.chain_id) != self.chain_id:
+            raise WrongChainError(
+                f"the message is for chain {message.chain_id}; this server is on {self.chain_id}"
+            )
+        self.nonces.check(message.nonce)
+        try:
+            message.verify(signature, domain=self.domain, nonce=message.nonce)
+        except (siwe.ExpiredMessage, siwe.NotYetValidMessage):
+            raise ExpiredMessageError(
+                "the message's expiration time has passed or its not-before time has not come"
+            ) from None
+        except siwe.InvalidSignature:
+            if not self._contract_wallet_signed(message, signature):
+                raise InvalidSignatureError(
+                    f"the signature is not by {message.address} (EOA or ERC-1271)"
+                ) from None
+        except siwe.VerificationError as exc:
+            raise ValidationProblem(f"the sign-in message is not valid: {exc!r}") from None
+        except Exception:
+            raise InvalidSignatureError("the signature is malformed") from None
+        self.nonces.consume(message.nonce)
+        return str(message.address)
+
+    def _contract_wallet_signed(self, message: siwe.SiweMessage, signature: str) -> bool:
+        if not self.w3.eth.get_code(message.address):
+            return False
+        signable = encode_defunct(text=message.prepare_message())
+        digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
+        try:
+            raw = bytes.fromhex(signature.removeprefix("0x"))
+        except ValueError:
+            return False
+        return is_valid_erc1271(self.w3, message.address, digest, raw)
+
+
+def utc_iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")

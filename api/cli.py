@@ -1,0 +1,60 @@
+"""``depin api``: serve the explorer and onboarding API."""
+
+from __future__ import annotations
+
+import click
+
+from api.settings import ApiSettings
+
+
+@click.group()
+def api() -> None:
+    """Explorer and onboarding HTTP API."""
+
+
+@api.command()
+@click.option("--host", default=None, help="Interface to bind (DEPIN_API_HOST).")
+@click.option("--port", type=int, default=None, help="Port (DEPIN_API_PORT).")
+@click.option("--workers", type=int, default=1, show_default=True, help="uvicorn processes.")
+@click.option("--log-level", default="info", show_default=True)
+def serve(host: str | None, port: int | None, workers: int, log_level: str) -> None:
+    """Serve the API (OpenAPI docs at /docs); refuses a database whose migrations are behind."""
+    import uvicorn
+
+    from api.db import read_only_engine
+    from api.prestart import check_database
+
+    settings = ApiSettings()
+    engine = read_only_engine(settings.url)
+    check_database(engine)
+    engine.dispose()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+@api.command()
+def prestart() -> None:
+    """Exit 0 if the inventory database is at the latest migration, else say what to run."""
+    from api.db import read_only_engine
+    from api.prestart import check_database
+
+    engine = read_only_engine(ApiSettings().url)
+    check_database(engine)
+    click.echo("the inventory database is at the latest migration")
+
+
+@api.command()
+@click.option("--output", "-o", type=click.File("w"), default="-", help="Where to write it.")
+def openapi(output: click.utils.LazyFile) -> None:
+    """Print the OpenAPI document."""
+    import json
+
+    from api.main import create_app
+
+    click.echo(json.dumps(create_app(check_migrations=False).openapi(), indent=2), file=output)

@@ -1,0 +1,89 @@
+"""FastAPI dependencies (``Annotated`` aliases the routes declare)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from api.auth import NonceStore, SiweVerifier, TokenSigner
+from api.auth import Session as SignedSession
+from api.chain import ChainContext
+from api.errors import ServiceUnavailableError, UnauthorizedError
+from api.ratelimit import TokenBucket
+from api.settings import ApiSettings
+from depin.errors import DepinError
+
+
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def get_chain(request: Request) -> ChainContext:
+    chain: ChainContext | None = request.app.state.chain
+    if chain is None:
+        try:
+            chain = ChainContext.from_settings(get_settings(request))
+        except DepinError as exc:
+            raise ServiceUnavailableError(f"the chain is not usable: {exc.message}") from None
+        except Exception as exc:
+            raise ServiceUnavailableError(f"the chain is not reachable: {exc}") from None
+        get_settings(request).check_secret(chain.chain_id)
+        request.app.state.chain = chain
+    return chain
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    factory = request.app.state.session_factory
+    try:
+        session: Session = factory()
+    except SQLAlchemyError as exc:
+        raise ServiceUnavailableError(f"the inventory database is not reachable: {exc}") from None
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def ip_limit(request: Request) -> None:
+    """Takes a token from the caller's per-IP bucket (onboarding routes)."""
+    bucket: TokenBucket = request.app.state.ip_bucket
+    bucket.take(client_ip(request))
+
+
+def get_verifier(request: Request) -> SiweVerifier:
+    chain = get_chain(request)
+    settings = get_settings(request)
+    nonces: NonceStore = request.app.state.nonces
+    return SiweVerifier(chain.w3, chain.chain_id, settings.siwe_domain, nonces)
+
+
+def get_signer(request: Request) -> TokenSigner:
+    signer: TokenSigner = request.app.state.token_signer
+    return signer
+
+
+def current_session(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <session token>")] = None,
+) -> SignedSession:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise UnauthorizedError("send `Authorization: Bearer <token>` from /v1/auth/verify")
+    return get_signer(request).verify(authorization[7:].strip())
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+ChainDep = Annotated[ChainContext, Depends(get_chain)]
+SessionDep = Annotated[Session, Depends(get_session)]
+VerifierDep = Annotated[SiweVerifier, Depends(get_verifier)]
+SignerDep = Annotated[TokenSigner, Depends(get_signer)]
+CurrentSessionDep = Annotated[SignedSession, Depends(current_session)]
+IpLimited = Depends(ip_limit)

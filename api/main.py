@@ -1,0 +1,163 @@
+"""The FastAPI application: routers, problem+json error handlers and shared state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import NonceStore, TokenSigner
+from api.chain import ChainContext
+from api.db import read_only_engine, session_factory
+from api.errors import (
+    PROBLEM_MEDIA_TYPE,
+    ApiError,
+    InternalError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ValidationProblem,
+)
+from api.ratelimit import TokenBucket
+from api.settings import ApiSettings
+
+log = logging.getLogger("depin.api")
+
+DESCRIPTION = """
+Explorer and onboarding API of the depin GPU registry.
+
+* **Explorer** (`/v1/gpus`, `/v1/providers`, `/v1/stats`, `/v1/events`): read-only views of the
+  indexer's inventory, each answer stating the block at which it is true (`as_of_block`).
+* **Onboarding**: Sign-In with Ethereum (`/v1/auth`), the EIP-712 typed data a wallet signs
+  (`/v1/typed-data/...`) and the gasless relay of what it signed (`/v1/relay`).
+
+Every refusal is an RFC 9457 `application/problem+json` document with a stable `type`
+(`urn:depin:problem:<code>`) and `code`.
+"""
+
+
+def problem_response(error: ApiError, request: Request) -> JSONResponse:
+    return JSONResponse(
+        error.problem(instance=request.url.path),
+        status_code=error.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=error.headers or None,
+    )
+
+
+def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for error in errors:
+        out.append(
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+        )
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _jsonable_errors(exc.errors())
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        detail = f"{'.'.join(first['loc'])}: {first['msg']}"
+        return problem_response(ValidationProblem(detail, errors=errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error: ApiError
+        if exc.status_code == 404:
+            error = NotFoundError(f"no route {request.url.path}")
+        elif exc.status_code == 405:
+            error = MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
+        elif 400 <= exc.status_code < 500:
+            error = ValidationProblem(str(exc.detail))
+        else:
+            error = InternalError(str(exc.detail))
+        response = problem_response(error, request)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(InternalError("an unexpected error occurred"), request)
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    chain: ChainContext | None = None,
+    engine: Engine | None = None,
+    check_migrations: bool = True,
+) -> FastAPI:
+    """Builds the application.
+
+    Args:
+        settings: the service's settings (from the environment by default).
+        chain: a ready chain context (else connected lazily on first use).
+        engine: the inventory database engine (else a read-only engine on ``settings.url``).
+        check_migrations: refuse to start when the database's migrations are behind.
+    """
+    settings = settings or ApiSettings()
+    engine = engine or read_only_engine(settings.url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if check_migrations:
+            from api.prestart import check_database
+
+            check_database(engine)
+        if app.state.chain is not None:
+            settings.check_secret(app.state.chain.chain_id)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="depin API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.chain = chain
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+    app.state.nonces = NonceStore(settings.siwe_nonce_ttl)
+    app.state.token_signer = TokenSigner(
+        settings.session_secret.get_secret_value().encode(), settings.session_ttl
+    )
+    app.state.ip_bucket = TokenBucket(settings.ip_rate, settings.ip_burst, what="IP address")
+    app.state.address_bucket = TokenBucket(
+        settings.address_rate, settings.address_burst, what="provider address"
+    )
+    install_error_handlers(app)
+
+    from api.routes import auth, onboarding
+
+    app.include_router(auth.router)
+    app.include_router(onboarding.router)
+    _include_explorer(app)
+    return app
+
+
+def _include_explorer(app: FastAPI) -> None:
+    from api.routes import explorer_routers
+
+    for router in explorer_routers():
+        app.include_router(router)

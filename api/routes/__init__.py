@@ -1,0 +1,12 @@
+"""One router per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def explorer_routers() -> list[APIRouter]:
+    """The read-only explorer routers (GPUs, providers, stats, health, events)."""
+    from api.routes import health
+
+    return [health.router]

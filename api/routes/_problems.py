@@ -1,0 +1,53 @@
+"""OpenAPI ``responses`` entries for the problem documents a route may answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.errors import ApiError
+from api.schemas.common import Problem
+
+_DESCRIPTIONS = {
+    400: "Refused (see the problem's type)",
+    401: "No valid session",
+    404: "Not found",
+    409: "Conflict",
+    422: "Validation failed",
+    429: "Rate limited (see Retry-After)",
+    503: "A backing service is unavailable",
+}
+
+
+def problems(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
+    """Responses for ``errors`` plus the validation problem every route can answer."""
+    from api.errors import ValidationProblem
+
+    by_status: dict[int, list[type[ApiError]]] = {}
+    for error in (ValidationProblem, *errors):
+        by_status.setdefault(error.status, []).append(error)
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, kinds in sorted(by_status.items()):
+        examples = {
+            kind.code: {
+                "summary": kind.title,
+                "value": {
+                    "type": kind.type_uri(),
+                    "title": kind.title,
+                    "status": status,
+                    "detail": f"{kind.title.lower()} (example)",
+                    "code": kind.code,
+                },
+            }
+            for kind in kinds
+        }
+        entry: dict[str, Any] = {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(status, kinds[0].title),
+            "content": {"application/problem+json": {"examples": examples}},
+        }
+        if status == 429:
+            entry["headers"] = {
+                "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+            }
+        responses[status] = entry
+    return responses

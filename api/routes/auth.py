@@ -1,0 +1,74 @@
+"""Sign-In with Ethereum: nonce, verify, and the current session."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.auth import utc_iso
+from api.deps import ChainDep, CurrentSessionDep, IpLimited, SignerDep, VerifierDep
+from api.errors import (
+    ExpiredMessageError,
+    InvalidNonceError,
+    InvalidSignatureError,
+    NonceUsedError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+    WrongChainError,
+    WrongDomainError,
+)
+from api.routes._problems import problems
+from api.schemas.auth import MeResponse, NonceResponse, SessionResponse, VerifyRequest
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.get(
+    "/nonce",
+    response_model=NonceResponse,
+    dependencies=[IpLimited],
+    responses=problems(RateLimitedError, ServiceUnavailableError),
+)
+def nonce(chain: ChainDep, verifier: VerifierDep) -> NonceResponse:
+    """A fresh single-use nonce for an EIP-4361 (SIWE) message."""
+    value, expires = verifier.nonces.issue()
+    return NonceResponse(
+        nonce=value, expires_at=utc_iso(expires), domain=verifier.domain, chain_id=chain.chain_id
+    )
+
+
+@router.post(
+    "/verify",
+    response_model=SessionResponse,
+    dependencies=[IpLimited],
+    responses=problems(
+        WrongDomainError,
+        WrongChainError,
+        InvalidNonceError,
+        NonceUsedError,
+        ExpiredMessageError,
+        InvalidSignatureError,
+        RateLimitedError,
+        ServiceUnavailableError,
+    ),
+)
+def verify(body: VerifyRequest, verifier: VerifierDep, signer: SignerDep) -> SessionResponse:
+    """Checks a signed SIWE message (EOA or ERC-1271 wallet) and issues a session token."""
+    address = verifier.verify(body.message, body.signature)
+    token, session = signer.issue(address, verifier.chain_id)
+    return SessionResponse(
+        token=token,
+        address=session.address,
+        chain_id=session.chain_id,
+        expires_at=utc_iso(session.expires_at),
+    )
+
+
+@router.get("/me", response_model=MeResponse, responses=problems(UnauthorizedError))
+def me(session: CurrentSessionDep) -> MeResponse:
+    """Who the bearer token says the caller is."""
+    return MeResponse(
+        address=session.address,
+        chain_id=session.chain_id,
+        expires_at=utc_iso(session.expires_at),
+    )

@@ -1,0 +1,91 @@
+"""Settings of the API service (environment prefix ``DEPIN_API_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from depin.errors import ConfigurationError
+from depin.settings import DEV_CHAIN_IDS, CommonSettings
+from depin.toolchain import PROJECT_ROOT
+
+PLACEHOLDER_SECRET = "insecure-dev-session-secret-change-me"
+
+
+class ApiSettings(CommonSettings):
+    """Everything ``depin api serve`` needs; each field is ``DEPIN_API_<NAME>`` in the env."""
+
+    model_config = SettingsConfigDict(env_prefix="DEPIN_API_", extra="ignore")
+
+    rpc_url: str = Field(
+        default="http://127.0.0.1:8545",
+        validation_alias=AliasChoices("DEPIN_API_RPC_URL", "DEPIN_RPC_URL", "rpc_url"),
+        description="JSON-RPC endpoint of the chain the registry lives on",
+    )
+    home: Path = Field(
+        default=PROJECT_ROOT / ".depin",
+        validation_alias=AliasChoices("DEPIN_API_HOME", "DEPIN_HOME", "home"),
+        description="local state folder (deployments)",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="the indexer's inventory database, opened read only; by default the "
+        "indexer's SQLite file under DEPIN_HOME",
+    )
+    registry_address: str | None = Field(
+        default=None, description="ProviderRegistry address; else the recorded deployment"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    session_secret: SecretStr = Field(
+        default=SecretStr(PLACEHOLDER_SECRET),
+        description="HMAC key of session tokens (at least 32 bytes outside a dev chain)",
+    )
+    session_ttl: int = Field(default=3600, ge=60, description="session token lifetime, seconds")
+    siwe_domain: str = Field(
+        default="localhost:8000", description="the RFC 3986 authority SIWE messages must name"
+    )
+    siwe_nonce_ttl: int = Field(default=600, ge=10, description="how long a SIWE nonce lives")
+
+    signature_ttl: int = Field(default=3600, ge=60, description="deadline of typed data, seconds")
+    relayer_keystore: Path | None = Field(
+        default=None, description="key store of the account that pays for relayed transactions"
+    )
+    relayer_password: SecretStr | None = Field(
+        default=None, description="password of the relayer key store"
+    )
+    relayer_password_file: Path | None = None
+
+    ip_rate: float = Field(default=2.0, gt=0, description="onboarding requests per second per IP")
+    ip_burst: int = Field(default=30, ge=1)
+    address_rate: float = Field(
+        default=0.2, gt=0, description="relayed transactions per second per provider address"
+    )
+    address_burst: int = Field(default=5, ge=1)
+
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=200, ge=1)
+    online_epochs: int = Field(
+        default=3, ge=1, description="a GPU is online if it was live within this many epochs"
+    )
+    sse_poll_interval: float = Field(default=0.5, gt=0, description="SSE database poll, seconds")
+    sse_keepalive: float = Field(default=15.0, gt=0)
+
+    @property
+    def url(self) -> str:
+        """The inventory database URL in effect (the indexer's default file if unset)."""
+        return self.database_url or f"sqlite:///{self.home / 'indexer.sqlite'}"
+
+    def check_secret(self, chain_id: int) -> None:
+        """Refuses the placeholder (or a short) session secret outside a dev chain."""
+        if chain_id in DEV_CHAIN_IDS:
+            return
+        secret = self.session_secret.get_secret_value()
+        if secret == PLACEHOLDER_SECRET or len(secret.encode()) < 32:
+            raise ConfigurationError(
+                f"chain {chain_id} is not a dev chain: set DEPIN_API_SESSION_SECRET to a random "
+                "secret of at least 32 bytes (e.g. `openssl rand -hex 32`)"
+            )
