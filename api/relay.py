@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from api.auth import is_valid_erc1271
 from api.chain import ChainContext
 from api.errors import (
@@ -88,7 +90,7 @@ def check(chain: ChainContext, domain: Domain, message: Message, signature: byte
             current_nonce=current,
         )
     digest = message.digest(ours)
-    if chain.w3.eth.get_code(provider):
+    if chain.w3.eth.get_code(to_checksum_address(provider)):
         if not is_valid_erc1271(chain.w3, provider, digest, signature):
             raise InvalidSignatureError(
                 f"the contract wallet {provider} does not accept this signature (ERC-1271)"

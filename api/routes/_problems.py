@@ -23,7 +23,8 @@ def problems(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
     from api.errors import ValidationProblem
 
     by_status: dict[int, list[type[ApiError]]] = {}
-    for error in (ValidationProblem, *errors):
+    kinds_in: tuple[type[ApiError], ...] = (ValidationProblem, *errors)
+    for error in kinds_in:
         by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
     for status, kinds in sorted(by_status.items()):

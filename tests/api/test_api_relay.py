@@ -1,0 +1,212 @@
+"""Typed data for wallets and the gasless relay: what lands, and what is refused before gas."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from api_helpers import assert_problem
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from depin.registry import Profile, RegistryClient, Status
+
+
+def typed_data(client: TestClient, kind: str, **body: Any) -> dict[str, Any]:
+    response = client.post(f"/v1/typed-data/{kind}", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def wallet_sign(account: LocalAccount, typed: dict[str, Any]) -> str:
+    """Signs like a wallet's eth_signTypedData_v4: the full JSON, as the endpoint gave it."""
+    signed = Account.sign_typed_data(account.key, full_message=typed)
+    return "0x" + bytes(signed.signature).hex()
+
+
+def registration(client: TestClient, provider: str, **extra: Any) -> dict[str, Any]:
+    return typed_data(
+        client, "registration", provider=provider, name="Acme GPU", region="eu-west", **extra
+    )
+
+
+def test_registration_signed_like_a_wallet_lands(
+    client: TestClient, registry: RegistryClient, make_account: Callable[..., LocalAccount]
+) -> None:
+    provider = make_account(fund=False)
+    answer = registration(client, provider.address)
+    typed = answer["typed_data"]
+    assert typed["primaryType"] == "Registration"
+    assert typed["domain"]["verifyingContract"] == registry.address
+    assert answer["nonce"] == 0 and answer["deadline"] > time.time()
+    response = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(provider, typed)}
+    )
+    assert response.status_code == 202, response.text
+    receipt = registry.w3.eth.wait_for_transaction_receipt(response.json()["tx_hash"])
+    assert receipt["status"] == 1
+    assert registry.record(provider.address).status is Status.ACTIVE
+    assert registry.profile(provider.address)["name"] == "Acme GPU"  # type: ignore[index]
+
+
+def test_every_typed_data_kind_relays(
+    client: TestClient, registry: RegistryClient, make_account: Callable[..., LocalAccount]
+) -> None:
+    provider = make_account(fund=False)
+    agent = make_account(fund=False).address
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("registration", {"name": "first"}),
+        ("profile-update", {"name": "second", "region": "us-east"}),
+        ("agent-authorization", {"agent": agent, "expires_at": int(time.time()) + 86400}),
+        ("agent-revocation", {"agent": agent}),
+        ("deregistration", {}),
+    ]
+    for kind, body in steps:
+        typed = typed_data(client, kind, provider=provider.address, **body)["typed_data"]
+        # The bare message form (primary type + message) is accepted too.
+        response = client.post(
+            "/v1/relay",
+            json={
+                "primary_type": typed["primaryType"],
+                "message": typed["message"],
+                "signature": wallet_sign(provider, typed),
+            },
+        )
+        assert response.status_code == 202, (kind, response.text)
+        registry.w3.eth.wait_for_transaction_receipt(response.json()["tx_hash"])
+    assert registry.record(provider.address).status is Status.DEREGISTERED
+
+
+def test_bad_signature_is_refused_without_a_transaction(
+    client: TestClient,
+    registry: RegistryClient,
+    relayer: LocalAccount,
+    make_account: Callable[..., LocalAccount],
+) -> None:
+    provider, impostor = make_account(fund=False), make_account(fund=False)
+    typed = registration(client, provider.address)["typed_data"]
+    before = registry.w3.eth.get_transaction_count(relayer.address, "pending")
+    response = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(impostor, typed)}
+    )
+    body = assert_problem(response, 400, "invalid_signature")
+    assert impostor.address in body["detail"]
+    garbage = client.post("/v1/relay", json={"typed_data": typed, "signature": "0x" + "00" * 65})
+    assert_problem(garbage, 400, "invalid_signature")
+    assert registry.w3.eth.get_transaction_count(relayer.address, "pending") == before
+
+
+def test_expired_deadline_and_used_nonce_are_refused(
+    client: TestClient,
+    registry: RegistryClient,
+    relayer: LocalAccount,
+    make_account: Callable[..., LocalAccount],
+) -> None:
+    provider = make_account(fund=False)
+    typed = registration(client, provider.address)["typed_data"]
+    expired = {**typed, "message": {**typed["message"], "deadline": int(time.time()) - 5}}
+    response = client.post(
+        "/v1/relay", json={"typed_data": expired, "signature": wallet_sign(provider, expired)}
+    )
+    assert_problem(response, 400, "expired_deadline")
+
+    signature = wallet_sign(provider, typed)
+    first = client.post("/v1/relay", json={"typed_data": typed, "signature": signature})
+    assert first.status_code == 202, first.text
+    registry.w3.eth.wait_for_transaction_receipt(first.json()["tx_hash"])
+    before = registry.w3.eth.get_transaction_count(relayer.address, "pending")
+    again = client.post("/v1/relay", json={"typed_data": typed, "signature": signature})
+    body = assert_problem(again, 409, "nonce_used")
+    assert body["current_nonce"] == 1
+    assert registry.w3.eth.get_transaction_count(relayer.address, "pending") == before
+
+
+def test_wrong_domain_and_contract_refusals(
+    client: TestClient,
+    registry: RegistryClient,
+    make_account: Callable[..., LocalAccount],
+    make_provider: Callable[..., LocalAccount],
+) -> None:
+    provider = make_account(fund=False)
+    typed = registration(client, provider.address)["typed_data"]
+    other = {**typed, "domain": {**typed["domain"], "chainId": 1}}
+    response = client.post(
+        "/v1/relay", json={"typed_data": other, "signature": wallet_sign(provider, other)}
+    )
+    assert_problem(response, 400, "wrong_domain")
+    # A valid signature the contract still refuses (already registered): caught by the dry run.
+    registered = make_provider()
+    typed = registration(client, registered.address)["typed_data"]
+    response = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(registered, typed)}
+    )
+    body = assert_problem(response, 422, "contract_refused")
+    assert body["contract_error"] == "ProviderRegistryAlreadyRegistered"
+
+
+def test_erc1271_wallet_registration_is_accepted(
+    client: TestClient,
+    registry: RegistryClient,
+    make_account: Callable[..., LocalAccount],
+    make_contract_wallet: Callable[[LocalAccount], str],
+) -> None:
+    owner, stranger = make_account(), make_account(fund=False)
+    wallet = make_contract_wallet(owner)
+    typed = registration(client, wallet)["typed_data"]
+    refused = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(stranger, typed)}
+    )
+    assert_problem(refused, 400, "invalid_signature")
+    response = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(owner, typed)}
+    )
+    assert response.status_code == 202, response.text
+    registry.w3.eth.wait_for_transaction_receipt(response.json()["tx_hash"])
+    assert registry.record(wallet).status is Status.ACTIVE
+
+
+def test_rate_limits_per_address_and_per_ip(
+    make_client: Callable[..., TestClient], make_account: Callable[..., LocalAccount]
+) -> None:
+    client = make_client(address_burst=2, address_rate=0.01)
+    provider = make_account(fund=False)
+    typed = registration(client, provider.address)["typed_data"]
+    bad = {"typed_data": typed, "signature": "0x" + "00" * 65}
+    for _ in range(2):
+        assert_problem(client.post("/v1/relay", json=bad), 400, "invalid_signature")
+    limited = client.post("/v1/relay", json=bad)
+    assert_problem(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+
+    client = make_client(ip_burst=3, ip_rate=0.01)
+    for _ in range(3):
+        assert client.get("/v1/auth/nonce").status_code == 200
+    assert_problem(client.get("/v1/auth/nonce"), 429, "rate_limited")
+
+
+def test_typed_data_validation(client: TestClient, registry: RegistryClient) -> None:
+    provider = Account.create().address
+    assert_problem(
+        client.post("/v1/typed-data/registration", json={"provider": provider, "name": ""}),
+        422,
+        "validation",
+    )
+    assert_problem(
+        client.post("/v1/typed-data/registration", json={"provider": provider, "name": "é" * 40}),
+        422,
+        "validation",
+    )
+    assert_problem(
+        client.post("/v1/typed-data/agent-revocation", json={"provider": "0x12"}), 422, "validation"
+    )
+    assert_problem(client.post("/v1/relay", json={"signature": "0x00"}), 422, "validation")
+    # Profile round trip: the signed digest is the contract's own.
+    answer = registration(client, provider)
+    profile = Profile("Acme GPU", "eu-west")
+    digest = registry.contract.functions.registrationDigest(
+        provider, profile.as_tuple(), answer["nonce"], answer["deadline"]
+    ).call()
+    assert "0x" + bytes(digest).hex() == answer["digest"]
