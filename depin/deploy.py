@@ -33,3 +33,48 @@ def deploy_registry(
     )
     deployments.record(folder, w3.eth.chain_id, deployment)
     return deployment
+
+
+DEFAULT_EPOCH_LENGTH = 600
+
+
+def deploy_attestation_oracle(
+    w3: Web3,
+    deployer: LocalAccount,
+    folder: Path,
+    *,
+    registry: str,
+    oracles: list[str] | None = None,
+    threshold: int | None = None,
+    owner: str | None = None,
+    epoch_length: int = DEFAULT_EPOCH_LENGTH,
+    contract: str = "AttestationOracle",
+) -> Deployment:
+    """Deploys AttestationOracle against ``registry`` and records it.
+
+    With ``oracles``, the deployer sets the first oracle config (``threshold`` defaults to a
+    majority) before handing the contract to ``owner``: a two-step transfer the owner accepts.
+    """
+    from eth_utils import to_checksum_address
+
+    from depin.chain import transact
+
+    artifact = artifacts.load(contract)
+    receipt = deploy_contract(
+        w3, deployer, artifact.abi, artifact.bytecode, registry, deployer.address, epoch_length
+    )
+    address = to_checksum_address(str(receipt["contractAddress"]))
+    instance = w3.eth.contract(address=address, abi=artifact.abi)
+    if oracles:
+        t = threshold if threshold is not None else len(oracles) // 2 + 1
+        transact(w3, deployer, instance.functions.setOracleConfig(list(oracles), t))
+    if owner and owner.lower() != deployer.address.lower():
+        transact(w3, deployer, instance.functions.transferOwnership(owner))
+    deployment = Deployment(
+        name="AttestationOracle",
+        address=address,
+        block=int(receipt["blockNumber"]),
+        tx_hash="0x" + bytes(receipt["transactionHash"]).hex(),
+    )
+    deployments.record(folder, w3.eth.chain_id, deployment)
+    return deployment

@@ -1,0 +1,69 @@
+"""Helpers shared by the attestation, oracle and daemon tests."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
+from depin.attestation_client import AttestationClient
+
+H100 = "nvidia-h100-sxm5-80gb"
+H100_MEMORY = 85899345920
+
+
+def chain_now(w3: Web3) -> int:
+    return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def new_attestation(
+    w3: Web3, provider: LocalAccount, agent: LocalAccount, **overrides: Any
+) -> GpuAttestation:
+    now = chain_now(w3)
+    message = GpuAttestation(
+        provider=provider.address,
+        agent=agent.address,
+        gpu_key=gpu_key("nvidia", f"GPU-{secrets.token_hex(16)}"),
+        vendor_id=0x10DE,
+        model=model_bytes(H100),
+        memory_bytes=H100_MEMORY,
+        fp32_gflops=60_000,
+        fp16_gflops=900_000,
+        memory_bandwidth_gbps=3_200,
+        proven_int8_gops=1_700_000,
+        challenge=secrets.token_bytes(32),
+        measured_at=now - 10,
+        expires_at=now + 86400,
+    )
+    return replace(message, **overrides) if overrides else message
+
+
+def agent_sign(client: AttestationClient, agent: LocalAccount, message: GpuAttestation) -> bytes:
+    return sign_digest(agent, message.digest(client.domain))
+
+
+def cosign(
+    client: AttestationClient,
+    oracles: Sequence[LocalAccount],
+    messages: Sequence[GpuAttestation],
+    version: int | None = None,
+) -> list[tuple[str, bytes]]:
+    digest = client.batch_digest(client.config_version() if version is None else version, messages)
+    return [(o.address, sign_digest(o, digest)) for o in oracles]
+
+
+def submit(
+    client: AttestationClient,
+    sender: LocalAccount,
+    entries: Sequence[tuple[GpuAttestation, bytes]],
+    oracles: Sequence[LocalAccount],
+    version: int | None = None,
+) -> Any:
+    v = client.config_version() if version is None else version
+    sigs = cosign(client, oracles, [m for m, _ in entries], v)
+    return client.submit(sender, v, entries, sigs)
