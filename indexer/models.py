@@ -1,0 +1,316 @@
+"""The SQL inventory: SQLAlchemy 2 typed models shared by the indexer (writer) and the API (reader).
+
+Three kinds of tables:
+
+- **Append-only, one row per fact, keyed by where it happened on chain**: :class:`Event` (every
+  decoded contract event), :class:`Attestation` (attestation history), :class:`LivenessEpoch`,
+  :class:`OracleConfig` and :class:`Change` (the inventory changes feed). A reorg deletes the
+  rows above the common ancestor.
+- **Current state, derived from the events**: :class:`Provider`, :class:`Agent`, :class:`Gpu`.
+  Replaying every event into an empty database gives the same rows; a reorg restores the
+  pre-images kept in :class:`UndoEntry`.
+- **Bookkeeping**: :class:`Checkpoint` (indexed block and chain head) and :class:`Block` (recent
+  unfinalized blocks with their parent hashes).
+
+Conventions: addresses are EIP-55 checksummed strings, hashes and byte strings ``0x``-prefixed
+lower-case hex, times unix seconds (``int``), chain positions ``block_number`` + ``log_index``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: JSON on SQLite, JSONB on PostgreSQL.
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention (stable constraint names for migrations)."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType}
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+class Checkpoint(Base):
+    """Where indexing stands (a single row, ``id = 1``).
+
+    ``indexed_block`` is the last block whose events are all in the database (written in the
+    same transaction as those events); ``head_block`` the chain head seen at that time.
+    """
+
+    __tablename__ = "checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    #: ``{"ProviderRegistry": {"address": ..., "block": ...}, ...}`` being indexed.
+    contracts: Mapped[dict[str, Any]]
+    start_block: Mapped[int] = mapped_column(BigInteger)
+    indexed_block: Mapped[int] = mapped_column(BigInteger)
+    indexed_hash: Mapped[str | None] = mapped_column(String(66))
+    head_block: Mapped[int] = mapped_column(BigInteger)
+    finalized_block: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Block(Base):
+    """A recent block (unfinalized, plus the newest finalized one as the anchor) and its parent,
+    kept to detect reorgs by hash and find the common ancestor."""
+
+    __tablename__ = "blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
+    parent_hash: Mapped[str] = mapped_column(String(66))
+
+
+class UndoEntry(Base):
+    """Pre-image of a current-state row before its first change in an unfinalized block.
+
+    Rolling back to block ``A`` restores, for each row, the image of its earliest entry above
+    ``A`` (``image`` NULL: the row did not exist) and deletes the entries.
+    """
+
+    __tablename__ = "undo_log"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    table_name: Mapped[str] = mapped_column(String(32))
+    #: primary key values, in column order
+    key: Mapped[list[Any]]
+    image: Mapped[dict[str, Any] | None]
+
+
+# --------------------------------------------------------------------------- append-only
+
+
+class Event(Base):
+    """Every decoded event of the indexed contracts, unique on (``tx_hash``, ``log_index``)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("uq_events_tx_hash_log_index", "tx_hash", "log_index", unique=True),
+        Index("ix_events_name_block", "name", "block_number"),
+    )
+
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    tx_index: Mapped[int] = mapped_column(Integer)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    #: block timestamp (unix seconds) when the node reports it with the log
+    block_time: Mapped[int | None] = mapped_column(BigInteger)
+    #: emitting contract's address and name (``ProviderRegistry``, ``AttestationOracle``)
+    address: Mapped[str] = mapped_column(String(42))
+    contract: Mapped[str] = mapped_column(String(64))
+    #: event name, e.g. ``ProviderRegistered``
+    name: Mapped[str] = mapped_column(String(64))
+    #: decoded arguments by ABI name (addresses checksummed, bytes as 0x-hex, ints as numbers)
+    args: Mapped[dict[str, Any]]
+
+
+class Attestation(Base):
+    """Attestation history: one row per ``GpuAttested`` event."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (Index("ix_attestations_gpu_key_block", "gpu_key", "block_number"),)
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_time: Mapped[int | None] = mapped_column(BigInteger)
+    gpu_key: Mapped[str] = mapped_column(String(66))
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    agent: Mapped[str] = mapped_column(String(42))
+    vendor: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(128))
+    memory: Mapped[int] = mapped_column(BigInteger)
+    throughput: Mapped[int] = mapped_column(BigInteger)
+    #: every measured figure the event carries, by name
+    benchmark: Mapped[dict[str, Any]]
+    gpu_index: Mapped[int | None] = mapped_column(BigInteger)
+    attested_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: oracle addresses that co-signed (ascending) and the oracle config version they signed under
+    signers: Mapped[list[Any]]
+    config_version: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LivenessEpoch(Base):
+    """One liveness record: which GPU indexes were seen in ``epoch``."""
+
+    __tablename__ = "liveness"
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_time: Mapped[int | None] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: GPU indexes seen online in the epoch, ascending
+    gpu_indexes: Mapped[list[Any]]
+    online_count: Mapped[int] = mapped_column(Integer)
+    #: the raw bitmap as 0x-hex (bit i = GPU index i)
+    bitmap: Mapped[str] = mapped_column(Text)
+
+
+class OracleConfig(Base):
+    """Oracle set and threshold, one row per ``OracleConfigSet``; the highest version is current."""
+
+    __tablename__ = "oracle_configs"
+
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    block_time: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger, index=True)
+    threshold: Mapped[int] = mapped_column(Integer)
+    oracles: Mapped[list[Any]]
+
+
+class Change(Base):
+    """The inventory changes feed, for streaming to clients (server-sent events).
+
+    ``id`` increases monotonically and is never reused, so a client resumes with
+    ``WHERE id > last_seen``. ``kind`` is one of :data:`CHANGE_KINDS`. After a reorg the rows
+    above the common ancestor are deleted and a ``reorg`` row (``block_number`` = the ancestor)
+    is appended: a client that saw a row from the dropped blocks should refetch what it shows.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    log_index: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    #: a provider address or a GPU key (``None`` for ``reorg``)
+    subject: Mapped[str | None] = mapped_column(String(66))
+    data: Mapped[dict[str, Any]]
+
+
+CHANGE_KINDS = (
+    "provider_registered",
+    "provider_updated",
+    "provider_deregistered",
+    "agent_authorized",
+    "agent_revoked",
+    "gpu_attested",
+    "gpu_revoked",
+    "gpu_online",
+    "gpu_offline",
+    "oracle_config_set",
+    "reorg",
+)
+
+
+# --------------------------------------------------------------------------- current state
+
+
+class Provider(Base):
+    """A provider's current record and profile (latest ``ProviderRegistered``/``Updated``)."""
+
+    __tablename__ = "providers"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), index=True)
+    region: Mapped[str] = mapped_column(String(128), index=True)
+    endpoint: Mapped[str] = mapped_column(Text)
+    metadata_uri: Mapped[str] = mapped_column(Text)
+    metadata_hash: Mapped[str] = mapped_column(String(66))
+    #: ``active`` or ``deregistered``
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    registered_block: Mapped[int] = mapped_column(BigInteger)
+    registered_at: Mapped[int | None] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+    deregistered_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Agent(Base):
+    """An agent key as authorized by a provider. Authorized now iff not ``revoked``,
+    ``expires_at`` is in the future and the provider is ``active``."""
+
+    __tablename__ = "agents"
+
+    provider: Mapped[str] = mapped_column(String(42), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(42), primary_key=True, index=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean)
+    authorized_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+class Gpu(Base):
+    """A GPU's latest attestation and liveness.
+
+    ``throughput`` is the oracle-verified figure; ``benchmark`` holds every figure by name.
+    ``online`` means the GPU's index was set in the latest liveness epoch recorded.
+    """
+
+    __tablename__ = "gpus"
+    __table_args__ = (Index("ix_gpus_vendor_model", "vendor", "model"),)
+
+    gpu_key: Mapped[str] = mapped_column(String(66), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    agent: Mapped[str] = mapped_column(String(42))
+    vendor: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    memory: Mapped[int] = mapped_column(BigInteger, index=True)
+    throughput: Mapped[int] = mapped_column(BigInteger, index=True)
+    benchmark: Mapped[dict[str, Any]]
+    gpu_index: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    attested_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked: Mapped[bool] = mapped_column(Boolean)
+    last_seen_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    online: Mapped[bool] = mapped_column(Boolean, index=True)
+    attestation_tx: Mapped[str] = mapped_column(String(66))
+    attested_block: Mapped[int] = mapped_column(BigInteger)
+    updated_block: Mapped[int] = mapped_column(BigInteger)
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+CHECKPOINT = _table(Checkpoint)
+BLOCKS = _table(Block)
+UNDO = _table(UndoEntry)
+EVENTS = _table(Event)
+CHANGES = _table(Change)
+#: current-state tables (rolled back through the undo log)
+STATE_TABLES: tuple[Table, ...] = (_table(Provider), _table(Agent), _table(Gpu))
+#: append-only tables (rolled back by deleting rows above the ancestor)
+APPEND_TABLES: tuple[Table, ...] = (
+    EVENTS,
+    _table(Attestation),
+    _table(LivenessEpoch),
+    _table(OracleConfig),
+    CHANGES,
+)

@@ -1,0 +1,298 @@
+"""The indexer: backfill from the deploy block, then follow the head, rolling back reorgs.
+
+Reorgs are detected by hash: the indexer keeps the hashes (and parent hashes) of the blocks it
+indexed above the finalized block, plus the newest finalized one as an anchor. Before each step
+it checks that its last block is still canonical, and it checks that each new unfinalized block
+links to the one before. On a mismatch it finds the newest kept block the node still has (the
+common ancestor), rolls the database back to it in one transaction and replays. If not even the
+anchor is still canonical the reorg is deeper than the configured finality:
+:class:`DeepReorgError`, with nothing written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from web3 import Web3
+from web3.providers import HTTPProvider
+
+from depin import artifacts, deployments
+from depin.errors import DeploymentNotFoundError
+from indexer.db import make_engine, require_at_head
+from indexer.decoding import LogDecoder
+from indexer.errors import DeepReorgError
+from indexer.reader import Header, LogReader, Rpc
+from indexer.settings import IndexerSettings
+from indexer.store import Batch, CheckpointState, Store
+
+#: the most unfinalized blocks fetched (with their headers) in one step
+UNFINALIZED_CHUNK = 500
+
+Progress = Callable[[int, int, int], None]
+"""Called after each range with (indexed block, target block, events written)."""
+
+
+class _ChainMoved(Exception):
+    """The node's chain changed between two reads of one step; the step is retried."""
+
+
+@dataclass(frozen=True)
+class Status:
+    chain_id: int
+    head_block: int
+    indexed_block: int
+    finalized_block: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head_block - self.indexed_block)
+
+
+def web3_for(url: str, timeout: float) -> Web3:
+    """A web3 connection without web3's own retries (the reader retries what is safe)."""
+    provider = HTTPProvider(
+        url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+    )
+    return Web3(provider)
+
+
+class Indexer:
+    """Mirrors the deployed contracts' events into the inventory database."""
+
+    def __init__(
+        self,
+        settings: IndexerSettings,
+        *,
+        engine: Engine | None = None,
+        w3: Web3 | None = None,
+        contracts: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.url)
+        self.store = Store(self.engine)
+        self.w3 = w3 or web3_for(settings.rpc_url, settings.request_timeout)
+        self.rpc = Rpc(self.w3, attempts=settings.retry_attempts, max_wait=settings.retry_max_wait)
+        self._contracts = contracts
+        self._decoder: LogDecoder | None = None
+        self._reader: LogReader | None = None
+        self.chain_id = 0
+
+    # ------------------------------------------------------------------ set-up
+
+    def contracts(self) -> dict[str, dict[str, Any]]:
+        """``{name: {"address", "block"}}`` of the deployed contracts to index."""
+        if self._contracts is None:
+            chain_id = self.rpc.chain_id()
+            found = deployments.load_all(self.settings.deployments_dir, chain_id)
+            chosen = {
+                name: {"address": d.address, "block": d.block}
+                for name, d in found.items()
+                if name in self.settings.contracts
+            }
+            if not chosen:
+                raise DeploymentNotFoundError(chain_id, " or ".join(self.settings.contracts))
+            self._contracts = chosen
+        return self._contracts
+
+    def prepare(self) -> CheckpointState:
+        """Checks the schema, the chain and the contracts; creates the checkpoint if needed."""
+        require_at_head(self.engine)
+        self.chain_id = self.rpc.chain_id()
+        contracts = self.contracts()
+        self._decoder = LogDecoder(
+            (name, info["address"], artifacts.abi(name)) for name, info in contracts.items()
+        )
+        self._reader = LogReader(
+            self.rpc,
+            self._decoder.addresses,
+            initial_range=self.settings.initial_range,
+            max_range=self.settings.max_range,
+            target_logs=self.settings.target_logs,
+        )
+        start = min(int(info["block"]) for info in contracts.values())
+        return self.store.initialize(self.chain_id, contracts, start)
+
+    @property
+    def reader(self) -> LogReader:
+        if self._reader is None:
+            self.prepare()
+        assert self._reader is not None
+        return self._reader
+
+    @property
+    def decoder(self) -> LogDecoder:
+        if self._decoder is None:
+            self.prepare()
+        assert self._decoder is not None
+        return self._decoder
+
+    def finalized(self, head: int) -> int:
+        """The newest block that can no longer reorg, by the configured rule."""
+        if self.settings.finality == "finalized":
+            header = self.rpc.header("finalized")
+            return min(head, header.number) if header else 0
+        return max(0, head - int(self.settings.finality))
+
+    def status(self) -> Status:
+        checkpoint = self.store.checkpoint()
+        head = self.rpc.block_number()
+        chain_id = self.rpc.chain_id()
+        if checkpoint is None:
+            return Status(chain_id, head, -1, self.finalized(head))
+        return Status(chain_id, head, checkpoint.indexed_block, self.finalized(head))
+
+    # ------------------------------------------------------------------ indexing
+
+    def sync(self, target: int | None = None, progress: Progress | None = None) -> int:
+        """Indexes up to ``target`` (the head by default), handling reorgs on the way.
+
+        Returns the number of events written.
+        """
+        reader = self.reader
+        written = 0
+        while True:
+            checkpoint = self.store.checkpoint()
+            assert checkpoint is not None
+            head = self.rpc.block_number()
+            end = head if target is None else min(target, head)
+            finalized = self.finalized(head)
+            if checkpoint.indexed_hash is not None:
+                tip = self.rpc.header(checkpoint.indexed_block)
+                if tip is None or tip.hash != checkpoint.indexed_hash:
+                    self.handle_reorg()
+                    continue
+            if checkpoint.indexed_block >= end:
+                if head != checkpoint.head_block:
+                    self.store.record_head(head, finalized)
+                return written
+            try:
+                written += self._advance(reader, checkpoint, end, head, finalized, progress)
+            except _ChainMoved:
+                continue
+            if target is not None and self.store.checkpoint().indexed_block >= end:  # type: ignore[union-attr]
+                return written
+
+    def _advance(
+        self,
+        reader: LogReader,
+        checkpoint: CheckpointState,
+        end: int,
+        head: int,
+        finalized: int,
+        progress: Progress | None,
+    ) -> int:
+        written = 0
+        previous = checkpoint.indexed_hash
+        start = checkpoint.indexed_block + 1
+        stop = (
+            min(end, finalized) if start <= finalized else min(end, start + UNFINALIZED_CHUNK - 1)
+        )
+        for range_start, range_end, logs in reader.ranges(start, stop):
+            batch = self._batch(range_start, range_end, logs, previous, head, finalized)
+            written += self.store.write(batch)
+            previous = batch.to_hash
+            if progress is not None:
+                progress(range_end, end, batch.written)
+        return written
+
+    def _batch(
+        self,
+        start: int,
+        end: int,
+        logs: list[dict[str, Any]],
+        previous_hash: str | None,
+        head: int,
+        finalized: int,
+    ) -> Batch:
+        keep = list(range(max(start, finalized), end + 1)) or [end]
+        headers = self.rpc.headers(keep)
+        if any(h is None for h in headers.values()):
+            raise _ChainMoved
+        kept: dict[int, Header] = {n: h for n, h in headers.items() if h is not None}
+        if end > finalized:
+            # unfinalized blocks must link to each other and to the last indexed block
+            for number, header in kept.items():
+                parent = kept.get(number - 1)
+                if parent is not None and header.parent_hash != parent.hash:
+                    raise _ChainMoved
+            first = kept[keep[0]]
+            if first.number == start and previous_hash not in (None, first.parent_hash):
+                raise _ChainMoved  # the next step's tip check finds the ancestor
+        events = []
+        for log in logs:
+            if log.get("removed"):
+                raise _ChainMoved
+            row = self.decoder.decode(log)
+            if row is None:
+                continue
+            known = kept.get(row["block_number"])
+            if known is not None and known.hash != row["block_hash"]:
+                raise _ChainMoved
+            if row["block_time"] is None and known is not None:
+                row["block_time"] = known.timestamp
+            events.append(row)
+        events.sort(key=lambda e: (e["block_number"], e["log_index"]))
+        return Batch(
+            from_block=start,
+            to_block=end,
+            to_hash=kept[end].hash,
+            events=events,
+            headers=list(kept.values()),
+            head_block=head,
+            finalized_block=finalized,
+        )
+
+    def handle_reorg(self) -> int:
+        """Rolls back to the common ancestor; returns it. :class:`DeepReorgError` if none of the
+        kept blocks is canonical any more (nothing is written then)."""
+        kept = self.store.blocks()
+        numbers = sorted(kept, reverse=True)
+        chain = self.rpc.headers(numbers)
+        for number in numbers:
+            header = chain.get(number)
+            if header is not None and header.hash == kept[number]:
+                self.store.rollback(number)
+                return number
+        checkpoint = self.store.checkpoint()
+        assert checkpoint is not None
+        lowest = numbers[-1] if numbers else checkpoint.indexed_block
+        stored = kept.get(lowest, checkpoint.indexed_hash or "")
+        header = chain.get(lowest) if numbers else self.rpc.header(lowest)
+        raise DeepReorgError(lowest, stored, header.hash if header else None)
+
+    def follow(
+        self,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        """Backfills, then follows the head until ``stop`` is set."""
+        stop = stop or threading.Event()
+        self.sync(progress=progress)
+        while not stop.is_set():
+            written = self.sync()
+            if on_step is not None:
+                on_step(written)
+            stop.wait(self.settings.poll_interval)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Empties the inventory and replays every event from the deploy block."""
+        require_at_head(self.engine)
+        self.store.reset()
+        self._reader = None
+        self.prepare()
+        return self.sync(progress=progress)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

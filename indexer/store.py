@@ -1,0 +1,297 @@
+"""Writing the inventory: each block range, its current-state changes, its undo entries, its
+blocks and the checkpoint in ONE transaction; rollback to a common ancestor in one transaction.
+
+Replaying a range at or below the checkpoint writes nothing, and event rows are unique on
+(tx hash, log index), so neither a crash nor a retry can duplicate an event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from indexer import handlers, models
+from indexer.errors import ChainMismatchError, IndexerError
+from indexer.reader import Header
+from indexer.state import STATE, EventRow, StateTable, Working
+
+_CHECKPOINT_ID = 1
+
+
+@dataclass(frozen=True)
+class CheckpointState:
+    """A read-only copy of the checkpoint row."""
+
+    chain_id: int
+    contracts: dict[str, Any]
+    start_block: int
+    indexed_block: int
+    indexed_hash: str | None
+    head_block: int
+    finalized_block: int
+    updated_at: int
+
+
+@dataclass
+class Batch:
+    """One block range to write: its decoded events (chain order) and the headers to keep."""
+
+    from_block: int
+    to_block: int
+    to_hash: str
+    events: list[EventRow]
+    #: headers of the range's unfinalized blocks and of its last block
+    headers: Sequence[Header]
+    head_block: int
+    finalized_block: int
+    written: int = field(default=0)
+
+
+class Store:
+    """The inventory database, written by one indexer at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def checkpoint(self, connection: Connection | None = None) -> CheckpointState | None:
+        if connection is None:
+            with self.engine.connect() as conn:
+                return self.checkpoint(conn)
+        row = (
+            connection.execute(
+                select(models.CHECKPOINT).where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return CheckpointState(**{k: v for k, v in row.items() if k != "id"})
+
+    def initialize(
+        self, chain_id: int, contracts: dict[str, Any], start_block: int
+    ) -> CheckpointState:
+        """Creates the checkpoint for an empty database, or checks the existing one matches."""
+        with self.engine.begin() as conn:
+            current = self.checkpoint(conn)
+            if current is None:
+                conn.execute(
+                    insert(models.CHECKPOINT).values(
+                        id=_CHECKPOINT_ID,
+                        chain_id=chain_id,
+                        contracts=contracts,
+                        start_block=start_block,
+                        indexed_block=start_block - 1,
+                        indexed_hash=None,
+                        head_block=0,
+                        finalized_block=0,
+                        updated_at=int(time.time()),
+                    )
+                )
+                current = self.checkpoint(conn)
+                assert current is not None
+                return current
+        if current.chain_id != chain_id:
+            raise ChainMismatchError(
+                f"the inventory was indexed from chain {current.chain_id}, the node is chain "
+                f"{chain_id}; point DEPIN_INDEXER_DATABASE_URL elsewhere or run "
+                "`depin indexer rebuild`"
+            )
+        if _addresses(current.contracts) != _addresses(contracts):
+            raise ChainMismatchError(
+                f"the inventory indexes {_addresses(current.contracts)}, the deployments now "
+                f"name {_addresses(contracts)}; run `depin indexer rebuild`"
+            )
+        return current
+
+    def blocks(self) -> dict[int, str]:
+        """Kept block hashes by number."""
+        with self.engine.connect() as conn:
+            table = models.BLOCKS
+            return {int(n): str(h) for n, h in conn.execute(select(table.c.number, table.c.hash))}
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, batch: Batch) -> int:
+        """Writes ``batch`` and moves the checkpoint to its last block, atomically.
+
+        Returns the number of events written (0 if the range was already indexed).
+        """
+        with self.engine.begin() as conn:
+            checkpoint = self._lock_checkpoint(conn)
+            if batch.to_block <= checkpoint.indexed_block:
+                return 0
+            if batch.from_block > checkpoint.indexed_block + 1:
+                raise IndexerError(
+                    f"range {batch.from_block}-{batch.to_block} leaves a gap after block "
+                    f"{checkpoint.indexed_block}"
+                )
+            events = [e for e in batch.events if e["block_number"] > checkpoint.indexed_block]
+            working = Working(undo_above=batch.finalized_block)
+            working.load(conn, handlers.touched(events))
+            handlers.apply(working, events)
+
+            if events:
+                self._insert(conn, models.EVENTS, events, ignore_conflicts=True)
+            for table_name, rows in working.appends.items():
+                table = models.Base.metadata.tables[table_name]
+                self._insert(conn, table, rows, ignore_conflicts=True)
+            if working.changes:
+                conn.execute(insert(models.CHANGES), working.changes)
+            if working.undo:
+                conn.execute(insert(models.UNDO), working.undo)
+            for spec, rows in working.dirty_rows():
+                self._upsert(conn, spec, rows)
+            self._keep_blocks(conn, batch)
+            conn.execute(
+                update(models.CHECKPOINT)
+                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
+                .values(
+                    indexed_block=batch.to_block,
+                    indexed_hash=batch.to_hash,
+                    head_block=max(batch.head_block, batch.to_block),
+                    finalized_block=batch.finalized_block,
+                    updated_at=int(time.time()),
+                )
+            )
+            batch.written = len(events)
+            return len(events)
+
+    def record_head(self, head_block: int, finalized_block: int) -> None:
+        """Records the chain head seen while there was nothing new to index."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(models.CHECKPOINT)
+                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
+                .values(
+                    head_block=head_block,
+                    finalized_block=finalized_block,
+                    updated_at=int(time.time()),
+                )
+            )
+
+    def _lock_checkpoint(self, conn: Connection) -> CheckpointState:
+        table = models.CHECKPOINT
+        query = select(table).where(table.c.id == _CHECKPOINT_ID)
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise IndexerError("the inventory has no checkpoint; initialize it first")
+        return CheckpointState(**{k: v for k, v in row.items() if k != "id"})
+
+    def _insert(
+        self, conn: Connection, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool
+    ) -> None:
+        if not rows:
+            return
+        if ignore_conflicts and self.dialect in ("sqlite", "postgresql"):
+            dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+            conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+        else:
+            conn.execute(insert(table), rows)
+
+    def _upsert(self, conn: Connection, spec: StateTable, rows: list[dict[str, Any]]) -> None:
+        dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        statement = dialect_insert(spec.table)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(spec.key),
+            set_={c: statement.excluded[c] for c in spec.columns if c not in spec.key},
+        )
+        conn.execute(statement, rows)
+
+    def _keep_blocks(self, conn: Connection, batch: Batch) -> None:
+        table = models.BLOCKS
+        if batch.headers:
+            rows = [
+                {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash}
+                for h in batch.headers
+            ]
+            dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+            statement = dialect_insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=["number"],
+                set_={
+                    "hash": statement.excluded.hash,
+                    "parent_hash": statement.excluded.parent_hash,
+                },
+            )
+            conn.execute(statement, rows)
+        # keep the newest finalized block as the anchor, and everything above it
+        anchor = conn.execute(
+            select(table.c.number)
+            .where(table.c.number <= batch.finalized_block)
+            .order_by(table.c.number.desc())
+            .limit(1)
+        ).scalar()
+        if anchor is not None:
+            conn.execute(delete(table).where(table.c.number < anchor))
+            undo = models.UNDO
+            conn.execute(delete(undo).where(undo.c.block_number <= anchor))
+
+    # ------------------------------------------------------------------ reorgs and resets
+
+    def rollback(self, ancestor: int) -> int:
+        """Undoes every block above ``ancestor`` in one transaction; returns rows restored."""
+        with self.engine.begin() as conn:
+            checkpoint = self._lock_checkpoint(conn)
+            blocks = models.BLOCKS
+            ancestor_hash = conn.execute(
+                select(blocks.c.hash).where(blocks.c.number == ancestor)
+            ).scalar()
+            if ancestor_hash is None:
+                raise IndexerError(f"block {ancestor} is not kept; cannot roll back to it")
+            undo = models.UNDO
+            entries = conn.execute(
+                select(undo.c.table_name, undo.c.key, undo.c.image)
+                .where(undo.c.block_number > ancestor)
+                .order_by(undo.c.block_number, undo.c.id)
+            ).all()
+            earliest: dict[tuple[str, tuple[Any, ...]], dict[str, Any] | None] = {}
+            for table_name, key, image in entries:
+                earliest.setdefault((table_name, tuple(key)), image)
+            for (table_name, key), image in earliest.items():
+                spec = STATE[table_name]
+                where = [spec.table.c[c] == v for c, v in zip(spec.key, key, strict=True)]
+                conn.execute(delete(spec.table).where(*where))
+                if image is not None:
+                    conn.execute(insert(spec.table).values(**image))
+            conn.execute(delete(undo).where(undo.c.block_number > ancestor))
+            for table in models.APPEND_TABLES:
+                conn.execute(delete(table).where(table.c.block_number > ancestor))
+            conn.execute(delete(blocks).where(blocks.c.number > ancestor))
+            conn.execute(
+                insert(models.CHANGES).values(
+                    block_number=ancestor,
+                    log_index=None,
+                    kind="reorg",
+                    subject=None,
+                    data={"from_block": checkpoint.indexed_block, "to_block": ancestor},
+                )
+            )
+            conn.execute(
+                update(models.CHECKPOINT)
+                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
+                .values(
+                    indexed_block=ancestor, indexed_hash=ancestor_hash, updated_at=int(time.time())
+                )
+            )
+            return len(earliest)
+
+    def reset(self) -> None:
+        """Empties every inventory table, the checkpoint included (for a rebuild)."""
+        with self.engine.begin() as conn:
+            for table in reversed(models.Base.metadata.sorted_tables):
+                conn.execute(delete(table))
+
+
+def _addresses(contracts: dict[str, Any]) -> dict[str, str]:
+    return {name: str(info["address"]).lower() for name, info in contracts.items()}
