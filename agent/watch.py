@@ -186,7 +186,6 @@ class NvmlEventWaiter:
             nvml = pynvml
         self._nvml = nvml
         self._set: Any = None
-        self._uuids: dict[Any, str] = {}
 
     def open(self) -> NvmlEventWaiter:
         nvml = self._nvml
@@ -195,8 +194,6 @@ class NvmlEventWaiter:
         registered = 0
         for index in range(nvml.nvmlDeviceGetCount()):
             handle = nvml.nvmlDeviceGetHandleByIndex(index)
-            with contextlib.suppress(nvml.NVMLError):
-                self._uuids[handle] = str(nvml.nvmlDeviceGetUUID(handle))
             mask = NVML_EVENT_XID | NVML_EVENT_DOUBLE_BIT_ECC | NVML_EVENT_GPU_UNAVAILABLE
             try:
                 nvml.nvmlDeviceRegisterEvents(handle, mask, self._set)
@@ -216,7 +213,9 @@ class NvmlEventWaiter:
             if getattr(exc, "value", None) == NVML_ERROR_TIMEOUT:
                 return []
             raise
-        uuid = self._uuids.get(data.device)
+        uuid: str | None = None
+        with contextlib.suppress(nvml.NVMLError):  # the event's handle is a fresh pointer
+            uuid = str(nvml.nvmlDeviceGetUUID(data.device))
         kind = int(data.eventType)
         if kind == NVML_EVENT_XID:
             xid = int(data.eventData)

@@ -199,6 +199,11 @@ def command_replay(recording: Mapping[str, Json]) -> Callable[[list[str]], str]:
 
 
 def _encode_value(value: Any, handles: dict[int, str], prefix: str) -> Json:
+    if isinstance(value, Handle):
+        return {"$handle": value.name}
+    if isinstance(value, Struct):
+        fields = {k: _encode_value(v, handles, prefix) for k, v in vars(value).items()}
+        return {"$struct": "replayed", "fields": fields}
     if isinstance(value, bytes):
         return {"$bytes": value.decode(errors="replace")}
     if isinstance(value, ctypes.Structure):

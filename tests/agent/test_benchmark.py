@@ -1,0 +1,69 @@
+"""The CPU (NumPy) benchmark path, which runs everywhere."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import pytest
+
+from agent.benchmark import CPU_PLAN, Plan, run_benchmarks, select_runner
+from agent.errors import BenchmarkError
+
+
+def test_cpu_benchmarks_report_every_measure_within_budget() -> None:
+    steps: list[tuple[str, int, int]] = []
+    report = run_benchmarks("numpy", progress=lambda *s: steps.append(s))
+    assert report.engine == "numpy" and report.device == "cpu"
+    assert report.elapsed_s <= 10.0
+    names = [r.name for r in report.results]
+    assert names == ["matmul_fp32", "matmul_fp16", "matmul_int8", "memory_bandwidth"]
+    for r in report.results:
+        assert r.skipped is None
+        assert r.iterations == CPU_PLAN.iterations and r.warmup == CPU_PLAN.warmup
+        assert r.min_s <= r.median_s <= r.max_s
+        assert r.spread == pytest.approx((r.max_s - r.min_s) / r.median_s)
+        assert r.value > 0
+    fp32 = report.result("matmul_fp32")
+    assert fp32 is not None and fp32.unit == "TFLOPS" and fp32.size == CPU_PLAN.fp32_n
+    assert fp32.value == pytest.approx(2 * fp32.size**3 / fp32.median_s / 1e12)
+    bandwidth = report.result("memory_bandwidth")
+    assert bandwidth is not None and bandwidth.unit == "GB/s"
+    assert bandwidth.value == pytest.approx(2 * CPU_PLAN.copy_bytes / bandwidth.median_s / 1e9)
+    int8 = report.result("matmul_int8")
+    assert int8 is not None and int8.unit == "TOPS"
+    assert steps[-1] == ("memory_bandwidth", 4, 4)
+
+
+def test_a_smaller_plan_is_honoured() -> None:
+    plan = Plan(fp32_n=64, fp16_n=32, int8_n=32, copy_bytes=1 << 20, iterations=3, warmup=0)
+    report = run_benchmarks("numpy", plan=plan)
+    assert [r.size for r in report.results] == [64, 32, 32, 1 << 20]
+    assert all(r.iterations == 3 for r in report.results)
+
+
+def _has_gpu(engine: str) -> bool:
+    """Whether ``engine`` is installed and sees a GPU (asked directly, not through the code)."""
+    if importlib.util.find_spec(engine) is None:
+        return False
+    module = importlib.import_module(engine)
+    try:
+        if engine == "torch":
+            return bool(module.cuda.is_available())
+        return bool(module.cuda.runtime.getDeviceCount() > 0)
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("engine", ["torch", "cupy"])
+def test_a_named_gpu_engine_without_a_gpu_is_refused(engine: str) -> None:
+    if _has_gpu(engine):  # pragma: no cover - a GPU host
+        pytest.skip(f"{engine} sees a GPU here")
+    with pytest.raises(BenchmarkError, match=f"{engine} with a usable GPU is not available"):
+        select_runner(engine)  # type: ignore[arg-type]
+
+
+def test_auto_falls_back_to_numpy_without_a_gpu() -> None:
+    if _has_gpu("torch") or _has_gpu("cupy"):  # pragma: no cover - a GPU host
+        pytest.skip("a GPU is usable here")
+    assert select_runner("auto").method == "numpy"
