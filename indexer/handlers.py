@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from depin.attestation import indices_from_bitmap, model_text, unpack_figures, unpack_quorum
 from indexer.state import EventRow, Key, Working
 
 KeyFn = Callable[[dict[str, Any]], Iterable[tuple[str, Key]]]
@@ -153,3 +154,188 @@ def _agent_revoked(w: Working, ev: EventRow) -> None:
     key = (args["provider"], args["agent"])
     w.update("agents", key, block, revoked=True, updated_block=block)
     w.change(ev, "agent_revoked", key[0], agent=key[1])
+
+
+# --------------------------------------------------------------------------- AttestationOracle
+
+#: PCI vendor ids of the GPU vendors the agents know
+VENDORS = {0x10DE: "nvidia", 0x1002: "amd", 0x8086: "intel"}
+
+
+def vendor_name(vendor_id: int) -> str:
+    return VENDORS.get(vendor_id, f"0x{vendor_id:04x}")
+
+
+def _config_version(quorum: int) -> int:
+    return unpack_quorum(quorum)[0]
+
+
+def _signers(w: Working, quorum: int) -> tuple[int, list[str]]:
+    """The config version of a quorum word and the addresses of the oracles whose bits are set
+    (``#i`` for a bit the indexed configs do not cover)."""
+    version, bitmap = unpack_quorum(quorum)
+    config = w.get("oracle_configs", (version,))
+    oracles: list[str] = list(config["oracles"]) if config else []
+    signers = []
+    for i in range(bitmap.bit_length()):
+        if bitmap >> i & 1:
+            signers.append(oracles[i] if i < len(oracles) else f"#{i}")
+    return version, signers
+
+
+@handles("OracleConfigSet", lambda a: [("oracle_configs", (a["version"],))])
+def _oracle_config_set(w: Working, ev: EventRow) -> None:
+    args, block = ev["args"], ev["block_number"]
+    w.put(
+        "oracle_configs",
+        (args["version"],),
+        block,
+        {
+            "version": args["version"],
+            "oracles": list(args["oracles"]),
+            "threshold": args["threshold"],
+            "block_number": block,
+            "block_time": ev["block_time"],
+            "tx_hash": ev["tx_hash"],
+        },
+    )
+    w.change(
+        ev,
+        "oracle_config_set",
+        None,
+        version=args["version"],
+        oracles=list(args["oracles"]),
+        threshold=args["threshold"],
+    )
+
+
+@handles(
+    "GpuAttested",
+    lambda a: [
+        ("gpus", (a["gpuKey"],)),
+        ("oracle_configs", (_config_version(a["quorum"]),)),
+    ],
+)
+def _gpu_attested(w: Working, ev: EventRow) -> None:
+    args, block = ev["args"], ev["block_number"]
+    key = args["gpuKey"]
+    figures = unpack_figures(args["figures"])
+    version, signers = _signers(w, args["quorum"])
+    vendor = vendor_name(args["vendorId"])
+    model = model_text(bytes.fromhex(args["model"][2:]))
+    attested = {
+        "gpu_key": key,
+        "provider": args["provider"],
+        "agent": args["agent"],
+        "gpu_index": args["index"],
+        "vendor": vendor,
+        "vendor_id": args["vendorId"],
+        "model": model,
+        "memory_bytes": args["memoryBytes"],
+        "throughput_gops": figures["proven_int8_gops"],
+        "fp32_gflops": figures["fp32_gflops"],
+        "fp16_gflops": figures["fp16_gflops"],
+        "memory_bandwidth_gbps": figures["memory_bandwidth_gbps"],
+        "measured_at": args["measuredAt"],
+        "expires_at": args["expiresAt"],
+        "config_version": version,
+        "signers": signers,
+    }
+    current = w.get("gpus", (key,))
+    w.put(
+        "gpus",
+        (key,),
+        block,
+        {
+            **attested,
+            "revoked": False,
+            "revoked_by_provider": None,
+            "last_seen_epoch": current["last_seen_epoch"] if current else None,
+            "online": current["online"] if current else False,
+            "attestation_tx": ev["tx_hash"],
+            "first_attested_block": current["first_attested_block"] if current else block,
+            "attested_block": block,
+            "updated_block": block,
+        },
+    )
+    w.append(
+        "attestations",
+        {
+            **attested,
+            "tx_hash": ev["tx_hash"],
+            "log_index": ev["log_index"],
+            "block_number": block,
+            "block_time": ev["block_time"],
+            "challenge": args["challenge"],
+        },
+    )
+    w.change(
+        ev,
+        "gpu_attested",
+        key,
+        provider=args["provider"],
+        vendor=vendor,
+        model=model,
+        memory_bytes=args["memoryBytes"],
+        throughput_gops=figures["proven_int8_gops"],
+        expires_at=args["expiresAt"],
+    )
+
+
+@handles("GpuRevoked", lambda a: [("gpus", (a["gpuKey"],))])
+def _gpu_revoked(w: Working, ev: EventRow) -> None:
+    args, block = ev["args"], ev["block_number"]
+    key = args["gpuKey"]
+    w.update(
+        "gpus",
+        (key,),
+        block,
+        revoked=True,
+        revoked_by_provider=args["byProvider"],
+        updated_block=block,
+    )
+    w.change(
+        ev,
+        "gpu_revoked",
+        key,
+        provider=args["provider"],
+        measured_at=args["measuredAt"],
+        by_provider=args["byProvider"],
+    )
+
+
+@handles("LivenessRecorded", lambda a: [("oracle_configs", (_config_version(a["quorum"]),))])
+def _liveness_recorded(w: Working, ev: EventRow) -> None:
+    args, block = ev["args"], ev["block_number"]
+    epoch = args["epoch"]
+    bitmap = bytes.fromhex(args["bitmap"][2:])
+    indexes = indices_from_bitmap(bitmap)
+    version, signers = _signers(w, args["quorum"])
+    seen = set(w.where("gpus", "gpu_index", indexes))
+    was_online = set(w.where("gpus", "online", [True]))
+    for key in sorted(seen):
+        row = w.get("gpus", key)
+        assert row is not None
+        w.update("gpus", key, block, online=True, last_seen_epoch=epoch, updated_block=block)
+        if not row["online"]:
+            w.change(ev, "gpu_online", key[0], epoch=epoch, gpu_index=row["gpu_index"])
+    for key in sorted(was_online - seen):
+        row = w.get("gpus", key)
+        assert row is not None
+        w.update("gpus", key, block, online=False, updated_block=block)
+        w.change(ev, "gpu_offline", key[0], epoch=epoch, gpu_index=row["gpu_index"])
+    w.append(
+        "liveness",
+        {
+            "tx_hash": ev["tx_hash"],
+            "log_index": ev["log_index"],
+            "block_number": block,
+            "block_time": ev["block_time"],
+            "epoch": epoch,
+            "gpu_indexes": indexes,
+            "online_count": len(indexes),
+            "bitmap": args["bitmap"],
+            "config_version": version,
+            "signers": signers,
+        },
+    )

@@ -3,10 +3,11 @@
 Three kinds of tables:
 
 - **Append-only, one row per fact, keyed by where it happened on chain**: :class:`Event` (every
-  decoded contract event), :class:`Attestation` (attestation history), :class:`LivenessEpoch`,
-  :class:`OracleConfig` and :class:`Change` (the inventory changes feed). A reorg deletes the
-  rows above the common ancestor.
-- **Current state, derived from the events**: :class:`Provider`, :class:`Agent`, :class:`Gpu`.
+  decoded contract event), :class:`Attestation` (attestation history), :class:`LivenessEpoch`
+  and :class:`Change` (the inventory changes feed). A reorg deletes the rows above the common
+  ancestor.
+- **Current state, derived from the events**: :class:`Provider`, :class:`Agent`, :class:`Gpu`,
+  :class:`OracleConfig`.
   Replaying every event into an empty database gives the same rows; a reorg restores the
   pre-images kept in :class:`UndoEntry`.
 - **Bookkeeping**: :class:`Checkpoint` (indexed block and chain head) and :class:`Block` (recent
@@ -135,7 +136,7 @@ class Event(Base):
 
 
 class Attestation(Base):
-    """Attestation history: one row per ``GpuAttested`` event."""
+    """Attestation history: one row per ``GpuAttested`` event, with the oracles that vouched."""
 
     __tablename__ = "attestations"
     __table_args__ = (Index("ix_attestations_gpu_key_block", "gpu_key", "block_number"),)
@@ -146,23 +147,30 @@ class Attestation(Base):
     block_time: Mapped[int | None] = mapped_column(BigInteger)
     gpu_key: Mapped[str] = mapped_column(String(66))
     provider: Mapped[str] = mapped_column(String(42), index=True)
-    agent: Mapped[str] = mapped_column(String(42))
-    vendor: Mapped[str] = mapped_column(String(64))
-    model: Mapped[str] = mapped_column(String(128))
-    memory: Mapped[int] = mapped_column(BigInteger)
-    throughput: Mapped[int] = mapped_column(BigInteger)
-    #: every measured figure the event carries, by name
-    benchmark: Mapped[dict[str, Any]]
-    gpu_index: Mapped[int | None] = mapped_column(BigInteger)
-    attested_at: Mapped[int] = mapped_column(BigInteger)
+    agent: Mapped[str] = mapped_column(String(42), index=True)
+    gpu_index: Mapped[int] = mapped_column(BigInteger)
+    #: ``nvidia``, ``amd``, ``intel`` (or the PCI vendor id as ``0x....``) and the raw id
+    vendor: Mapped[str] = mapped_column(String(16))
+    vendor_id: Mapped[int] = mapped_column(Integer)
+    #: spec-table model id, e.g. ``nvidia-h100-sxm5-80gb``
+    model: Mapped[str] = mapped_column(String(64))
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)
+    #: int8 throughput the oracles verified under their proof-of-compute challenge
+    throughput_gops: Mapped[int] = mapped_column(BigInteger)
+    #: the agent's own benchmark figures
+    fp32_gflops: Mapped[int] = mapped_column(BigInteger)
+    fp16_gflops: Mapped[int] = mapped_column(BigInteger)
+    memory_bandwidth_gbps: Mapped[int] = mapped_column(BigInteger)
+    challenge: Mapped[str] = mapped_column(String(66))
+    measured_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
-    #: oracle addresses that co-signed (ascending) and the oracle config version they signed under
+    #: oracle config version the quorum signed under, and the signing oracles' addresses
+    config_version: Mapped[int] = mapped_column(BigInteger)
     signers: Mapped[list[Any]]
-    config_version: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class LivenessEpoch(Base):
-    """One liveness record: which GPU indexes were seen in ``epoch``."""
+    """One liveness record: which GPU indexes the oracles saw online in ``epoch``."""
 
     __tablename__ = "liveness"
 
@@ -171,25 +179,13 @@ class LivenessEpoch(Base):
     block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     block_time: Mapped[int | None] = mapped_column(BigInteger)
     epoch: Mapped[int] = mapped_column(BigInteger, index=True)
-    #: GPU indexes seen online in the epoch, ascending
+    #: GPU indexes seen online, ascending, and how many
     gpu_indexes: Mapped[list[Any]]
     online_count: Mapped[int] = mapped_column(Integer)
-    #: the raw bitmap as 0x-hex (bit i = GPU index i)
+    #: the raw bitmap as 0x-hex (bit i: byte i / 8, mask 0x80 >> i % 8)
     bitmap: Mapped[str] = mapped_column(Text)
-
-
-class OracleConfig(Base):
-    """Oracle set and threshold, one row per ``OracleConfigSet``; the highest version is current."""
-
-    __tablename__ = "oracle_configs"
-
-    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
-    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
-    block_time: Mapped[int | None] = mapped_column(BigInteger)
-    version: Mapped[int] = mapped_column(BigInteger, index=True)
-    threshold: Mapped[int] = mapped_column(Integer)
-    oracles: Mapped[list[Any]]
+    config_version: Mapped[int] = mapped_column(BigInteger)
+    signers: Mapped[list[Any]]
 
 
 class Change(Base):
@@ -264,11 +260,28 @@ class Agent(Base):
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
 
+class OracleConfig(Base):
+    """Each oracle config the admin set (``OracleConfigSet``); the highest version is current.
+
+    A signer's bit ``i`` in a quorum bitmap is ``oracles[i]`` of the config it names.
+    """
+
+    __tablename__ = "oracle_configs"
+
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    oracles: Mapped[list[Any]]
+    threshold: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_time: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+
+
 class Gpu(Base):
     """A GPU's latest attestation and liveness.
 
-    ``throughput`` is the oracle-verified figure; ``benchmark`` holds every figure by name.
-    ``online`` means the GPU's index was set in the latest liveness epoch recorded.
+    Verified now iff not ``revoked`` and ``expires_at`` is in the future. ``online`` means the
+    GPU's index was set in the latest liveness epoch recorded; ``last_seen_epoch`` is the last
+    epoch that had it.
     """
 
     __tablename__ = "gpus"
@@ -276,19 +289,29 @@ class Gpu(Base):
 
     gpu_key: Mapped[str] = mapped_column(String(66), primary_key=True)
     provider: Mapped[str] = mapped_column(String(42), index=True)
-    agent: Mapped[str] = mapped_column(String(42))
-    vendor: Mapped[str] = mapped_column(String(64), index=True)
-    model: Mapped[str] = mapped_column(String(128), index=True)
-    memory: Mapped[int] = mapped_column(BigInteger, index=True)
-    throughput: Mapped[int] = mapped_column(BigInteger, index=True)
-    benchmark: Mapped[dict[str, Any]]
-    gpu_index: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    attested_at: Mapped[int] = mapped_column(BigInteger)
-    expires_at: Mapped[int] = mapped_column(BigInteger)
+    agent: Mapped[str] = mapped_column(String(42), index=True)
+    #: position in the liveness bitmaps, assigned at the GPU's first attestation
+    gpu_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    vendor: Mapped[str] = mapped_column(String(16), index=True)
+    vendor_id: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(64), index=True)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: int8 GOPS the oracles verified (proof of compute)
+    throughput_gops: Mapped[int] = mapped_column(BigInteger, index=True)
+    fp32_gflops: Mapped[int] = mapped_column(BigInteger)
+    fp16_gflops: Mapped[int] = mapped_column(BigInteger)
+    memory_bandwidth_gbps: Mapped[int] = mapped_column(BigInteger)
+    measured_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     revoked: Mapped[bool] = mapped_column(Boolean)
+    #: True if the provider retired it, False if an oracle quorum revoked it, None if not revoked
+    revoked_by_provider: Mapped[bool | None] = mapped_column(Boolean)
     last_seen_epoch: Mapped[int | None] = mapped_column(BigInteger)
     online: Mapped[bool] = mapped_column(Boolean, index=True)
+    config_version: Mapped[int] = mapped_column(BigInteger)
+    signers: Mapped[list[Any]]
     attestation_tx: Mapped[str] = mapped_column(String(66))
+    first_attested_block: Mapped[int] = mapped_column(BigInteger)
     attested_block: Mapped[int] = mapped_column(BigInteger)
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
@@ -305,12 +328,16 @@ UNDO = _table(UndoEntry)
 EVENTS = _table(Event)
 CHANGES = _table(Change)
 #: current-state tables (rolled back through the undo log)
-STATE_TABLES: tuple[Table, ...] = (_table(Provider), _table(Agent), _table(Gpu))
+STATE_TABLES: tuple[Table, ...] = (
+    _table(Provider),
+    _table(Agent),
+    _table(Gpu),
+    _table(OracleConfig),
+)
 #: append-only tables (rolled back by deleting rows above the ancestor)
 APPEND_TABLES: tuple[Table, ...] = (
     EVENTS,
     _table(Attestation),
     _table(LivenessEpoch),
-    _table(OracleConfig),
     CHANGES,
 )

@@ -8,7 +8,7 @@ inventory changes. :mod:`indexer.store` then writes it all in the range's transa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ class Working:
     appends: dict[str, list[Row]] = field(default_factory=dict)
     changes: list[Row] = field(default_factory=list)
     _touched: dict[tuple[str, Key], int] = field(default_factory=dict)
-    _loader: Callable[[str, Any, Any], list[Row]] | None = None
+    _loader: Callable[[str, str, list[Any]], list[Row]] | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -79,26 +79,34 @@ class Working:
                 for found in connection.execute(select(spec.table).where(clause)).mappings():
                     self.rows[name][tuple(found[c] for c in spec.key)] = dict(found)
 
-        def loader(name: str, column: Any, value: Any) -> list[Row]:
+        def loader(name: str, column: str, values: list[Any]) -> list[Row]:
             spec = STATE[name]
-            query = select(spec.table).where(spec.table.c[column] == value)
-            return [dict(r) for r in connection.execute(query).mappings()]
+            found: list[Row] = []
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                query = select(spec.table).where(spec.table.c[column].in_(chunk))
+                found.extend(dict(r) for r in connection.execute(query).mappings())
+            return found
 
         self._loader = loader
 
-    def where(self, name: str, column: str, value: Any) -> list[Key]:
-        """Keys of the rows of ``name`` whose ``column`` equals ``value`` now (database rows
-        overlaid with the rows changed in this range)."""
+    def where(self, name: str, column: str, values: Collection[Any]) -> list[Key]:
+        """Keys of the rows of ``name`` whose ``column`` is one of ``values`` now (database rows
+        overlaid with the rows changed in this range); the rows become readable with :meth:`get`.
+        """
         keys: set[Key] = set()
         spec = STATE[name]
+        if not values:
+            return []
         if self._loader is not None:
-            for found in self._loader(name, column, value):
+            for found in self._loader(name, column, list(values)):
                 key = tuple(found[c] for c in spec.key)
                 if key not in self.rows[name]:
                     self.rows[name][key] = found
                 keys.add(key)
+        wanted = set(values)
         for key, current in self.rows[name].items():
-            if current is not None and current.get(column) == value:
+            if current is not None and current.get(column) in wanted:
                 keys.add(key)
             else:
                 keys.discard(key)

@@ -41,27 +41,28 @@ def upgrade() -> None:
         sa.Column("gpu_key", sa.String(length=66), nullable=False),
         sa.Column("provider", sa.String(length=42), nullable=False),
         sa.Column("agent", sa.String(length=42), nullable=False),
-        sa.Column("vendor", sa.String(length=64), nullable=False),
-        sa.Column("model", sa.String(length=128), nullable=False),
-        sa.Column("memory", sa.BigInteger(), nullable=False),
-        sa.Column("throughput", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "benchmark",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("gpu_index", sa.BigInteger(), nullable=True),
-        sa.Column("attested_at", sa.BigInteger(), nullable=False),
+        sa.Column("gpu_index", sa.BigInteger(), nullable=False),
+        sa.Column("vendor", sa.String(length=16), nullable=False),
+        sa.Column("vendor_id", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=64), nullable=False),
+        sa.Column("memory_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("throughput_gops", sa.BigInteger(), nullable=False),
+        sa.Column("fp32_gflops", sa.BigInteger(), nullable=False),
+        sa.Column("fp16_gflops", sa.BigInteger(), nullable=False),
+        sa.Column("memory_bandwidth_gbps", sa.BigInteger(), nullable=False),
+        sa.Column("challenge", sa.String(length=66), nullable=False),
+        sa.Column("measured_at", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("config_version", sa.BigInteger(), nullable=False),
         sa.Column(
             "signers",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("config_version", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("tx_hash", "log_index", name=op.f("pk_attestations")),
     )
     with op.batch_alter_table("attestations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_attestations_agent"), ["agent"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_attestations_block_number"), ["block_number"], unique=False
         )
@@ -139,33 +140,44 @@ def upgrade() -> None:
         sa.Column("gpu_key", sa.String(length=66), nullable=False),
         sa.Column("provider", sa.String(length=42), nullable=False),
         sa.Column("agent", sa.String(length=42), nullable=False),
-        sa.Column("vendor", sa.String(length=64), nullable=False),
-        sa.Column("model", sa.String(length=128), nullable=False),
-        sa.Column("memory", sa.BigInteger(), nullable=False),
-        sa.Column("throughput", sa.BigInteger(), nullable=False),
+        sa.Column("gpu_index", sa.BigInteger(), nullable=False),
+        sa.Column("vendor", sa.String(length=16), nullable=False),
+        sa.Column("vendor_id", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=64), nullable=False),
+        sa.Column("memory_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("throughput_gops", sa.BigInteger(), nullable=False),
+        sa.Column("fp32_gflops", sa.BigInteger(), nullable=False),
+        sa.Column("fp16_gflops", sa.BigInteger(), nullable=False),
+        sa.Column("memory_bandwidth_gbps", sa.BigInteger(), nullable=False),
+        sa.Column("measured_at", sa.BigInteger(), nullable=False),
+        sa.Column("expires_at", sa.BigInteger(), nullable=False),
+        sa.Column("revoked", sa.Boolean(), nullable=False),
+        sa.Column("revoked_by_provider", sa.Boolean(), nullable=True),
+        sa.Column("last_seen_epoch", sa.BigInteger(), nullable=True),
+        sa.Column("online", sa.Boolean(), nullable=False),
+        sa.Column("config_version", sa.BigInteger(), nullable=False),
         sa.Column(
-            "benchmark",
+            "signers",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("gpu_index", sa.BigInteger(), nullable=True),
-        sa.Column("attested_at", sa.BigInteger(), nullable=False),
-        sa.Column("expires_at", sa.BigInteger(), nullable=False),
-        sa.Column("revoked", sa.Boolean(), nullable=False),
-        sa.Column("last_seen_epoch", sa.BigInteger(), nullable=True),
-        sa.Column("online", sa.Boolean(), nullable=False),
         sa.Column("attestation_tx", sa.String(length=66), nullable=False),
+        sa.Column("first_attested_block", sa.BigInteger(), nullable=False),
         sa.Column("attested_block", sa.BigInteger(), nullable=False),
         sa.Column("updated_block", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("gpu_key", name=op.f("pk_gpus")),
     )
     with op.batch_alter_table("gpus", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_gpus_agent"), ["agent"], unique=False)
+        batch_op.create_index(batch_op.f("ix_gpus_expires_at"), ["expires_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_gpus_gpu_index"), ["gpu_index"], unique=False)
-        batch_op.create_index(batch_op.f("ix_gpus_memory"), ["memory"], unique=False)
+        batch_op.create_index(batch_op.f("ix_gpus_memory_bytes"), ["memory_bytes"], unique=False)
         batch_op.create_index(batch_op.f("ix_gpus_model"), ["model"], unique=False)
         batch_op.create_index(batch_op.f("ix_gpus_online"), ["online"], unique=False)
         batch_op.create_index(batch_op.f("ix_gpus_provider"), ["provider"], unique=False)
-        batch_op.create_index(batch_op.f("ix_gpus_throughput"), ["throughput"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_gpus_throughput_gops"), ["throughput_gops"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_gpus_vendor"), ["vendor"], unique=False)
         batch_op.create_index("ix_gpus_vendor_model", ["vendor", "model"], unique=False)
 
@@ -183,6 +195,12 @@ def upgrade() -> None:
         ),
         sa.Column("online_count", sa.Integer(), nullable=False),
         sa.Column("bitmap", sa.Text(), nullable=False),
+        sa.Column("config_version", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "signers",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
         sa.PrimaryKeyConstraint("tx_hash", "log_index", name=op.f("pk_liveness")),
     )
     with op.batch_alter_table("liveness", schema=None) as batch_op:
@@ -193,25 +211,18 @@ def upgrade() -> None:
 
     op.create_table(
         "oracle_configs",
-        sa.Column("tx_hash", sa.String(length=66), nullable=False),
-        sa.Column("log_index", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("block_number", sa.BigInteger(), nullable=False),
-        sa.Column("block_time", sa.BigInteger(), nullable=True),
-        sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.Column("threshold", sa.Integer(), nullable=False),
+        sa.Column("version", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column(
             "oracles",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.PrimaryKeyConstraint("tx_hash", "log_index", name=op.f("pk_oracle_configs")),
+        sa.Column("threshold", sa.Integer(), nullable=False),
+        sa.Column("block_number", sa.BigInteger(), nullable=False),
+        sa.Column("block_time", sa.BigInteger(), nullable=True),
+        sa.Column("tx_hash", sa.String(length=66), nullable=False),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_oracle_configs")),
     )
-    with op.batch_alter_table("oracle_configs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_oracle_configs_block_number"), ["block_number"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_oracle_configs_version"), ["version"], unique=False)
-
     op.create_table(
         "providers",
         sa.Column("address", sa.String(length=42), nullable=False),
@@ -267,10 +278,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_providers_name"))
 
     op.drop_table("providers")
-    with op.batch_alter_table("oracle_configs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_oracle_configs_version"))
-        batch_op.drop_index(batch_op.f("ix_oracle_configs_block_number"))
-
     op.drop_table("oracle_configs")
     with op.batch_alter_table("liveness", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_liveness_epoch"))
@@ -280,12 +287,14 @@ def downgrade() -> None:
     with op.batch_alter_table("gpus", schema=None) as batch_op:
         batch_op.drop_index("ix_gpus_vendor_model")
         batch_op.drop_index(batch_op.f("ix_gpus_vendor"))
-        batch_op.drop_index(batch_op.f("ix_gpus_throughput"))
+        batch_op.drop_index(batch_op.f("ix_gpus_throughput_gops"))
         batch_op.drop_index(batch_op.f("ix_gpus_provider"))
         batch_op.drop_index(batch_op.f("ix_gpus_online"))
         batch_op.drop_index(batch_op.f("ix_gpus_model"))
-        batch_op.drop_index(batch_op.f("ix_gpus_memory"))
+        batch_op.drop_index(batch_op.f("ix_gpus_memory_bytes"))
         batch_op.drop_index(batch_op.f("ix_gpus_gpu_index"))
+        batch_op.drop_index(batch_op.f("ix_gpus_expires_at"))
+        batch_op.drop_index(batch_op.f("ix_gpus_agent"))
 
     op.drop_table("gpus")
     with op.batch_alter_table("events", schema=None) as batch_op:
@@ -303,6 +312,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attestations_provider"))
         batch_op.drop_index("ix_attestations_gpu_key_block")
         batch_op.drop_index(batch_op.f("ix_attestations_block_number"))
+        batch_op.drop_index(batch_op.f("ix_attestations_agent"))
 
     op.drop_table("attestations")
     with op.batch_alter_table("agents", schema=None) as batch_op:
