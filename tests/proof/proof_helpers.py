@@ -1,0 +1,55 @@
+"""Shared pieces of the proof-of-compute suites: small parameters, a fake clock, an oracle."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from depin.proof import ProofParams
+from oracle.proof import ChallengeIssuer, InMemoryChallengeStore, IssuerPolicy, ProofVerifier
+
+#: Small enough that a trial takes a millisecond or two.
+TINY = ProofParams(rows=32, inner=64, cols=32, rounds=4, samples=4)
+#: A lenient policy for tests that are not about time.
+RELAXED = IssuerPolicy(efficiency_floor=1.0, max_allowance_fraction=1e9, reveal_window_s=60.0)
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Oracle:
+    store: InMemoryChallengeStore
+    issuer: ChallengeIssuer
+    verifier: ProofVerifier
+    clock: FakeClock | None
+
+
+MakeOracle = Callable[..., Oracle]
+
+
+def new_oracle(
+    *, policy: IssuerPolicy = RELAXED, clock: FakeClock | str | None = "fake", seed: int = 1234
+) -> Oracle:
+    """A fresh store, issuer and verifier; ``clock=None`` uses the wall clock."""
+    fake = FakeClock() if clock == "fake" else clock
+    assert fake is None or isinstance(fake, FakeClock)
+    store = InMemoryChallengeStore()
+    if fake is None:
+        issuer = ChallengeIssuer(store, policy)
+        verifier = ProofVerifier(store, policy, rng=random.Random(seed))
+    else:
+        issuer = ChallengeIssuer(store, policy, clock=fake)
+        verifier = ProofVerifier(store, policy, clock=fake, rng=random.Random(seed))
+    return Oracle(store, issuer, verifier, fake)
