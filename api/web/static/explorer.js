@@ -1,0 +1,584 @@
+// The explorer: GPU inventory with filters and cursor pages, live totals, a chart of verified
+// capacity, and hash-routed GPU (#/gpu/<key>) and provider (#/provider/<address>) views.
+
+import {
+  api, badge, bytes, fill, h, hexText, items, number, pick, query, s, say, time,
+} from "/web/common.js";
+
+const PAGE_SIZE = 25;
+const POLL_MS = 15000;
+const GIB = 1024 ** 3;
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  filters: {},
+  cursors: [null], // cursor of each page seen; the last one is the page shown
+  nextCursor: null,
+  live: false,
+};
+
+// ---------------------------------------------------------------- shared bits
+
+function showError(error) {
+  const box = $("error");
+  if (!error) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  box.textContent = `Could not load: ${error.message}`;
+}
+
+function asOf(data) {
+  const block = pick(data, "as_of_block");
+  if (block !== undefined) $("as-of").textContent = `as of block ${number(block)}`;
+}
+
+const gpuKeyOf = (g) => pick(g, "gpu_key", "key");
+const providerOf = (g) => {
+  const p = pick(g, "provider");
+  return typeof p === "object" && p ? pick(p, "address") : p;
+};
+const regionOf = (g) => pick(g, "region") ?? pick(g.provider, "region") ?? "";
+const verifiedOf = (g) => pick(g, "verified") ?? !pick(g, "revoked");
+
+function statusBadges(gpu) {
+  const out = [];
+  const online = pick(gpu, "online");
+  if (online !== undefined) out.push(badge(online ? "online" : "offline", online ? "ok" : "off"));
+  out.push(verifiedOf(gpu) ? badge("verified", "info") : badge("unverified", "warn"));
+  if (pick(gpu, "revoked")) out.push(badge("revoked", "bad"));
+  if (pick(gpu, "simulated")) out.push(badge("simulated", "sim"));
+  return h("span", { class: "badges" }, out);
+}
+
+function throughputOf(gpu) {
+  return pick(gpu, "throughput", "verified_throughput", "proven_int8_gops");
+}
+
+function throughputText(value) {
+  return value === undefined ? "–" : `${number(value)} GOPS`;
+}
+
+function providerLink(address, label) {
+  if (!address) return "–";
+  return h("a", { href: `#/provider/${address}` }, label ? label : hexText(address));
+}
+
+function gpuLink(key) {
+  return h("a", { href: `#/gpu/${key}`, class: "gpu-link" }, hexText(key, 10, 6));
+}
+
+function txText(hash) {
+  return hash ? hexText(hash, 10, 8) : "–";
+}
+
+// ---------------------------------------------------------------- totals
+
+const HEADLINE = [
+  ["online_gpus", "Online GPUs", number],
+  ["gpus", "GPUs attested", number],
+  ["verified_gpus", "Verified GPUs", number],
+  ["online_throughput", "Online verified throughput", throughputText],
+  ["online_memory", "Online memory", bytes],
+  ["providers", "Providers", number],
+];
+
+function headlineValue(stats, key) {
+  const aliases = {
+    online_gpus: ["online_gpus", "gpus_online", "online"],
+    gpus: ["gpus", "total_gpus", "gpu_count"],
+    verified_gpus: ["verified_gpus", "gpus_verified", "verified"],
+    online_throughput: ["online_throughput", "throughput_online", "verified_throughput"],
+    online_memory: ["online_memory", "memory_online", "online_memory_bytes"],
+    providers: ["providers", "active_providers", "provider_count"],
+  };
+  const value = pick(stats, ...aliases[key]);
+  if (value && typeof value === "object") return pick(value, "total", "count", "active");
+  return value;
+}
+
+function breakdownTable(title, rows, keyName) {
+  const list = Array.isArray(rows)
+    ? rows
+    : Object.entries(rows).map(([k, v]) => (typeof v === "object" ? { [keyName]: k, ...v } : { [keyName]: k, online: v }));
+  if (!list.length) return null;
+  const columns = Object.keys(list[0]).filter((c) => typeof list[0][c] !== "object");
+  const id = `bd-${keyName}`;
+  return h("section", { class: "breakdown", "aria-labelledby": id },
+    h("h3", { id }, title),
+    h("table", { class: "data compact" },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c === columns[0] ? "" : "num" }, c.replaceAll("_", " "))))),
+      h("tbody", {}, list.map((row) => h("tr", {}, columns.map((c, i) => {
+        const v = row[c];
+        let text = typeof v === "number" ? number(v) : String(v ?? "–");
+        if (/memory/.test(c) && typeof v === "number") text = bytes(v);
+        return i === 0 ? h("th", { scope: "row" }, text) : h("td", { class: "num" }, text);
+      }))))));
+}
+
+async function loadStats() {
+  const stats = await api("/v1/stats");
+  asOf(stats);
+  fill($("headline"), HEADLINE.flatMap(([key, label, format]) => {
+    const value = headlineValue(stats, key);
+    if (value === undefined) return [];
+    return [h("div", { class: "card" }, h("dt", {}, label), h("dd", { "data-stat": key }, format(value)))];
+  }));
+  const groups = [
+    ["By model", pick(stats, "by_model", "models"), "model"],
+    ["By vendor", pick(stats, "by_vendor", "vendors"), "vendor"],
+    ["By region", pick(stats, "by_region", "regions"), "region"],
+  ];
+  fill($("breakdowns"), groups.map(([title, rows, key]) => (rows ? breakdownTable(title, rows, key) : null)));
+  return stats;
+}
+
+// ---------------------------------------------------------------- chart
+
+/** Points {t, v} of verified capacity over time: the API's history if it has one, else a step
+ * series rebuilt from the current attestations (each adds its throughput from its attestation
+ * time until it expires). */
+async function capacitySeries(stats) {
+  const history = pick(stats, "history", "capacity_history", "verified_capacity");
+  if (Array.isArray(history) && history.length) {
+    return {
+      points: history.map((p) => ({
+        t: Number(pick(p, "time", "timestamp", "block_time", "at")),
+        v: Number(pick(p, "throughput", "verified_throughput", "value")),
+      })).filter((p) => p.t && !Number.isNaN(p.v)),
+      source: "from the API's capacity history",
+    };
+  }
+  const gpus = [];
+  let cursor = null;
+  for (let pages = 0; pages < 10; pages += 1) {
+    const page = await api(`/v1/gpus${query({ limit: 200, cursor })}`);
+    gpus.push(...items(page));
+    cursor = pick(page, "next_cursor", "cursor");
+    if (!cursor) break;
+  }
+  const now = Date.now() / 1000;
+  const steps = [];
+  for (const g of gpus) {
+    if (pick(g, "revoked")) continue;
+    const t = Number(pick(g, "attested_at", "measured_at"));
+    const v = Number(throughputOf(g) || 0);
+    if (!t) continue;
+    steps.push({ t, d: v });
+    const end = Number(pick(g, "expires_at"));
+    if (end && end <= now) steps.push({ t: end, d: -v });
+  }
+  steps.sort((a, b) => a.t - b.t);
+  const points = [];
+  let total = 0;
+  for (const step of steps) {
+    total += step.d;
+    const last = points[points.length - 1];
+    if (last && last.t === step.t) last.v = total;
+    else points.push({ t: step.t, v: total });
+  }
+  if (points.length) points.push({ t: Math.max(now, points[points.length - 1].t), v: total });
+  return { points, source: `rebuilt from the attestations of ${gpus.length} GPUs` };
+}
+
+function niceMax(v) {
+  if (v <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v);
+}
+
+/** A step chart of {t, v} points as inline SVG. */
+export function stepChart(points, { label, unit = "GOPS", width = 720, height = 240 } = {}) {
+  const pad = { l: 64, r: 16, t: 12, b: 32 };
+  const w = width - pad.l - pad.r;
+  const ht = height - pad.t - pad.b;
+  const svg = s("svg", {
+    viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, class: "step-chart",
+    preserveAspectRatio: "xMidYMid meet",
+  }, s("title", {}, label));
+  if (!points.length) {
+    svg.append(s("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "empty" }, "no verified capacity yet"));
+    return svg;
+  }
+  const t0 = points[0].t;
+  const t1 = Math.max(points[points.length - 1].t, t0 + 1);
+  const vmax = niceMax(Math.max(...points.map((p) => p.v)));
+  const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * w;
+  const y = (v) => pad.t + ht - (v / vmax) * ht;
+  for (let i = 0; i <= 4; i += 1) {
+    const v = (vmax * i) / 4;
+    svg.append(
+      s("line", { x1: pad.l, x2: pad.l + w, y1: y(v), y2: y(v), class: "grid" }),
+      s("text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, number(v)),
+    );
+  }
+  const span = t1 - t0;
+  for (let i = 0; i <= 3; i += 1) {
+    const t = t0 + (span * i) / 3;
+    const d = new Date(t * 1000).toISOString();
+    const text = span > 2 * 86400 ? d.slice(0, 10) : d.slice(11, 16) + (i === 0 ? ` ${d.slice(5, 10)}` : "");
+    svg.append(s("text", { x: x(t), y: height - 10, "text-anchor": i === 0 ? "start" : i === 3 ? "end" : "middle", class: "tick" }, text));
+  }
+  let d = `M${x(points[0].t)},${y(0)} L${x(points[0].t)},${y(points[0].v)}`;
+  for (let i = 1; i < points.length; i += 1) {
+    d += ` L${x(points[i].t)},${y(points[i - 1].v)} L${x(points[i].t)},${y(points[i].v)}`;
+  }
+  const area = `${d} L${x(points[points.length - 1].t)},${y(0)} Z`;
+  svg.append(
+    s("path", { d: area, class: "area" }),
+    s("path", { d, class: "line" }),
+    s("text", { x: pad.l + 4, y: pad.t + 12, class: "unit" }, unit),
+  );
+  return svg;
+}
+
+async function loadChart(stats) {
+  const { points, source } = await capacitySeries(stats);
+  const last = points.length ? points[points.length - 1].v : 0;
+  fill($("chart"), stepChart(points, { label: `Verified capacity over time, now ${number(last)} GOPS` }));
+  $("chart-caption").textContent = `Sum of oracle-verified throughput (GOPS), ${source}.`;
+}
+
+// ---------------------------------------------------------------- inventory table
+
+function filtersFromForm() {
+  const form = new FormData($("filters"));
+  const f = {};
+  for (const [k, v] of form.entries()) if (String(v).trim() !== "") f[k] = String(v).trim();
+  return f;
+}
+
+/** The API's query parameters for the form's filters (memory is asked in GiB, sent in bytes). */
+function apiParams(filters) {
+  const p = { ...filters };
+  if (p.min_memory) p.min_memory = Math.round(Number(p.min_memory) * GIB);
+  return p;
+}
+
+function gpuRow(g) {
+  const key = gpuKeyOf(g);
+  const provider = providerOf(g);
+  const name = pick(g, "provider_name") ?? pick(g.provider, "name");
+  return h("tr", { "data-gpu": key },
+    h("th", { scope: "row" }, gpuLink(key)),
+    h("td", {}, pick(g, "model") ?? "–"),
+    h("td", {}, pick(g, "vendor") ?? "–"),
+    h("td", { class: "num" }, bytes(pick(g, "memory", "memory_bytes"))),
+    h("td", { class: "num" }, throughputText(throughputOf(g))),
+    h("td", {}, regionOf(g) || "–"),
+    h("td", {}, providerLink(provider, name)),
+    h("td", {}, statusBadges(g)),
+    h("td", {}, time(pick(g, "attested_at"))),
+  );
+}
+
+async function loadInventory() {
+  const cursor = state.cursors[state.cursors.length - 1];
+  const page = await api(`/v1/gpus${query({ ...apiParams(state.filters), limit: PAGE_SIZE, cursor })}`);
+  asOf(page);
+  const rows = items(page);
+  const body = $("gpus").tBodies[0];
+  fill(body, rows.length ? rows.map(gpuRow)
+    : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No GPU matches these filters.")));
+  state.nextCursor = pick(page, "next_cursor") ?? null;
+  const total = pick(page, "total");
+  const n = state.cursors.length;
+  $("count").textContent = total !== undefined
+    ? `${number(total)} GPU${total === 1 ? "" : "s"} match`
+    : `${rows.length} GPU${rows.length === 1 ? "" : "s"} on this page`;
+  $("page").textContent = `page ${n}${total !== undefined ? ` of ${Math.max(1, Math.ceil(total / PAGE_SIZE))}` : ""}`;
+  $("prev").disabled = n <= 1;
+  $("next").disabled = !state.nextCursor;
+}
+
+function setFormFromFilters(filters) {
+  const form = $("filters");
+  for (const el of form.elements) {
+    if (el.name) el.value = filters[el.name] ?? "";
+  }
+}
+
+function initFilters() {
+  const form = $("filters");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    location.hash = `#/${query(filtersFromForm())}`;
+  });
+  form.addEventListener("reset", () => {
+    setTimeout(() => {
+      location.hash = "#/";
+    });
+  });
+  $("next").addEventListener("click", () => {
+    if (!state.nextCursor) return;
+    state.cursors.push(state.nextCursor);
+    loadInventory().catch(showError);
+  });
+  $("prev").addEventListener("click", () => {
+    if (state.cursors.length <= 1) return;
+    state.cursors.pop();
+    loadInventory().catch(showError);
+  });
+}
+
+// ---------------------------------------------------------------- detail views
+
+function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "")
+    .map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
+}
+
+function figuresTable(benchmark) {
+  if (!benchmark || typeof benchmark !== "object" || !Object.keys(benchmark).length) return null;
+  return h("table", { class: "data compact" },
+    h("caption", {}, "Measured figures"),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "figure"), h("th", { scope: "col", class: "num" }, "value"))),
+    h("tbody", {}, Object.entries(benchmark).map(([k, v]) => h("tr", {},
+      h("th", { scope: "row" }, k.replaceAll("_", " ")), h("td", { class: "num" }, typeof v === "number" ? number(v) : String(v))))));
+}
+
+function signersList(att) {
+  const signers = pick(att, "signers", "oracle_signers", "oracles") || [];
+  if (!signers.length) return "–";
+  return h("ul", { class: "signers" }, signers.map((a) => h("li", {}, hexText(typeof a === "object" ? pick(a, "address") : a))));
+}
+
+async function renderGpu(view, key) {
+  const [gpu, history] = await Promise.all([
+    api(`/v1/gpus/${encodeURIComponent(key)}`),
+    api(`/v1/gpus/${encodeURIComponent(key)}/attestations`),
+  ]);
+  asOf(gpu);
+  const g = pick(gpu, "gpu") ?? gpu;
+  const atts = items(history);
+  const provider = providerOf(g);
+  const chartPoints = atts
+    .map((a) => ({ t: Number(pick(a, "attested_at", "block_time")), v: Number(throughputOf(a) || 0) }))
+    .filter((p) => p.t)
+    .sort((a, b) => a.t - b.t);
+  fill(view,
+    h("p", {}, h("a", { href: "#/" }, "← All GPUs")),
+    h("h2", { id: "detail-title" }, `${pick(g, "model") ?? "GPU"} `, statusBadges(g)),
+    facts([
+      ["GPU key", h("code", { class: "hex wrap" }, key)],
+      ["Vendor", pick(g, "vendor")],
+      ["Memory", bytes(pick(g, "memory", "memory_bytes"))],
+      ["Verified throughput", throughputText(throughputOf(g))],
+      ["Provider", providerLink(provider, pick(g, "provider_name"))],
+      ["Agent", pick(g, "agent") && hexText(pick(g, "agent"))],
+      ["Region", regionOf(g)],
+      ["Liveness index", pick(g, "gpu_index", "index")],
+      ["Last seen epoch", pick(g, "last_seen_epoch")],
+      ["Attested", time(pick(g, "attested_at"))],
+      ["Expires", time(pick(g, "expires_at"))],
+    ]),
+    figuresTable(pick(g, "benchmark", "figures")),
+    h("section", { "aria-labelledby": "history-title" },
+      h("h3", { id: "history-title" }, "Attestation history"),
+      chartPoints.length > 1
+        ? h("figure", { class: "chart small" }, stepChart(chartPoints, { label: "Verified throughput per attestation", height: 180 }))
+        : null,
+      h("div", { class: "scroll" },
+        h("table", { class: "data", id: "attestations" },
+          h("caption", { class: "sr-only" }, "Attestations of this GPU, newest first"),
+          h("thead", {}, h("tr", {},
+            ["Block", "Attested", "Expires", "Throughput", "Agent", "Oracle signers", "Transaction"]
+              .map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, atts.length ? atts.map((a) => h("tr", {},
+            h("th", { scope: "row" }, number(pick(a, "block_number", "block")))
+            , h("td", {}, time(pick(a, "attested_at")))
+            , h("td", {}, time(pick(a, "expires_at")))
+            , h("td", { class: "num" }, throughputText(throughputOf(a)))
+            , h("td", {}, pick(a, "agent") ? hexText(pick(a, "agent")) : "–")
+            , h("td", {}, signersList(a), pick(a, "config_version") !== undefined
+              ? h("span", { class: "muted" }, ` config v${pick(a, "config_version")}`) : null)
+            , h("td", { class: "tx" }, txText(pick(a, "tx_hash", "transaction_hash"))),
+          )) : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No attestation recorded.")))))),
+  );
+}
+
+async function renderProvider(view, address) {
+  const [provider, gpus] = await Promise.all([
+    api(`/v1/providers/${encodeURIComponent(address)}`),
+    api(`/v1/gpus${query({ provider: address, limit: 200 })}`),
+  ]);
+  asOf(provider);
+  const p = pick(provider, "provider") ?? provider;
+  const agents = pick(p, "agents") ?? pick(provider, "agents") ?? [];
+  const status = pick(p, "status");
+  const endpoint = pick(p, "endpoint");
+  fill(view,
+    h("p", {}, h("a", { href: "#/providers" }, "← All providers")),
+    h("h2", { id: "detail-title" }, pick(p, "name") || "Provider", " ",
+      status ? badge(status, status === "active" ? "ok" : "off") : null),
+    facts([
+      ["Address", h("code", { class: "hex wrap" }, pick(p, "address") ?? address)],
+      ["Region", pick(p, "region")],
+      ["Endpoint", endpoint && /^https?:\/\//.test(endpoint)
+        ? h("a", { href: endpoint, rel: "noopener nofollow" }, endpoint) : endpoint],
+      ["Metadata", pick(p, "metadata_uri")],
+      ["Registered", pick(p, "registered_at") ? time(pick(p, "registered_at")) : pick(p, "registered_block") && `block ${number(pick(p, "registered_block"))}`],
+      ["GPUs", pick(p, "gpu_count", "gpus")],
+      ["Online GPUs", pick(p, "online_gpus", "gpus_online")],
+    ]),
+    h("section", { "aria-labelledby": "agents-title" },
+      h("h3", { id: "agents-title" }, "Agents"),
+      h("table", { class: "data compact", id: "agents" },
+        h("caption", { class: "sr-only" }, "Agent keys this provider authorized"),
+        h("thead", {}, h("tr", {}, ["Agent", "Expires", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, agents.length ? agents.map((a) => {
+          const addr = typeof a === "object" ? pick(a, "agent", "address") : a;
+          const revoked = pick(a, "revoked");
+          const authorized = pick(a, "authorized") ?? !revoked;
+          return h("tr", { "data-agent": addr },
+            h("th", { scope: "row" }, hexText(addr)),
+            h("td", {}, time(pick(a, "expires_at"))),
+            h("td", {}, authorized ? badge("authorized", "ok") : badge(revoked ? "revoked" : "expired", "off")));
+        }) : h("tr", {}, h("td", { colspan: 3, class: "empty" }, "No agent authorized."))))),
+    h("section", { "aria-labelledby": "pgpus-title" },
+      h("h3", { id: "pgpus-title" }, "GPUs"),
+      h("div", { class: "scroll" }, h("table", { class: "data" },
+        h("caption", { class: "sr-only" }, "GPUs of this provider"),
+        $("gpus").tHead.cloneNode(true),
+        h("tbody", {}, items(gpus).length ? items(gpus).map(gpuRow)
+          : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No GPU attested yet.")))))),
+  );
+}
+
+async function renderProviders(view) {
+  const page = await api(`/v1/providers${query({ limit: 200 })}`);
+  asOf(page);
+  const list = items(page);
+  fill(view,
+    h("h2", { id: "detail-title" }, "Providers"),
+    h("p", { class: "muted" }, pick(page, "total") !== undefined ? `${number(pick(page, "total"))} providers` : ""),
+    h("div", { class: "scroll" }, h("table", { class: "data", id: "providers" },
+      h("caption", { class: "sr-only" }, "Registered providers"),
+      h("thead", {}, h("tr", {}, ["Name", "Address", "Region", "GPUs", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, list.length ? list.map((p) => h("tr", {},
+        h("th", { scope: "row" }, h("a", { href: `#/provider/${pick(p, "address")}` }, pick(p, "name") || "(unnamed)")),
+        h("td", {}, hexText(pick(p, "address"))),
+        h("td", {}, pick(p, "region") || "–"),
+        h("td", { class: "num" }, number(pick(p, "gpu_count", "gpus"))),
+        h("td", {}, pick(p, "status") ? badge(pick(p, "status"), pick(p, "status") === "active" ? "ok" : "off") : "–"),
+      )) : h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No provider registered yet.")))))),
+  );
+}
+
+// ---------------------------------------------------------------- routing
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, q = ""] = raw.split("?");
+  const parts = path.split("/").filter(Boolean);
+  return { parts, params: Object.fromEntries(new URLSearchParams(q)) };
+}
+
+let current = null;
+
+async function route() {
+  const { parts, params } = parseHash();
+  const inventory = $("view-inventory");
+  const detail = $("view-detail");
+  showError(null);
+  try {
+    if (parts[0] === "gpu" && parts[1]) {
+      current = { kind: "gpu", id: parts[1] };
+      inventory.hidden = true;
+      detail.hidden = false;
+      await renderGpu(detail, parts[1]);
+    } else if (parts[0] === "provider" && parts[1]) {
+      current = { kind: "provider", id: parts[1] };
+      inventory.hidden = true;
+      detail.hidden = false;
+      await renderProvider(detail, parts[1]);
+    } else if (parts[0] === "providers") {
+      current = { kind: "providers" };
+      inventory.hidden = true;
+      detail.hidden = false;
+      await renderProviders(detail);
+    } else {
+      current = { kind: "inventory" };
+      detail.hidden = true;
+      inventory.hidden = false;
+      state.filters = params;
+      state.cursors = [null];
+      setFormFromFilters(params);
+      await loadInventory();
+    }
+    document.title = `${document.getElementById("detail-title")?.textContent && !detail.hidden
+      ? `${document.getElementById("detail-title").textContent.trim()} – ` : ""}depin explorer`;
+  } catch (error) {
+    if (!detail.hidden) fill(detail, h("p", {}, h("a", { href: "#/" }, "← All GPUs")));
+    showError(error);
+  }
+}
+
+// ---------------------------------------------------------------- live updates
+
+let refreshTimer = null;
+
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, 400);
+}
+
+async function refresh() {
+  try {
+    const stats = await loadStats();
+    await loadChart(stats);
+    if (current?.kind === "inventory" && state.cursors.length === 1) await loadInventory();
+    else if (current && current.kind !== "inventory") await route();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+const EVENT_KINDS = [
+  "provider_registered", "provider_updated", "provider_deregistered", "agent_authorized",
+  "agent_revoked", "gpu_attested", "gpu_revoked", "gpu_online", "gpu_offline",
+  "oracle_config_set", "reorg", "change",
+];
+
+function setLive(on, why) {
+  state.live = on;
+  const dot = $("live");
+  dot.dataset.on = on ? "1" : "0";
+  dot.title = why;
+}
+
+function connectEvents() {
+  let poller = null;
+  const poll = () => {
+    if (!poller) poller = setInterval(refresh, POLL_MS);
+  };
+  if (!("EventSource" in window)) {
+    setLive(false, "polling every 15 s");
+    poll();
+    return;
+  }
+  const source = new EventSource("/v1/events");
+  source.onopen = () => {
+    setLive(true, "live: following /v1/events");
+    clearInterval(poller);
+    poller = null;
+  };
+  source.onerror = () => {
+    setLive(false, "event stream interrupted: polling every 15 s");
+    poll();
+  };
+  source.onmessage = refreshSoon;
+  for (const kind of EVENT_KINDS) source.addEventListener(kind, refreshSoon);
+}
+
+// ---------------------------------------------------------------- start
+
+initFilters();
+window.addEventListener("hashchange", route);
+route();
+loadStats().then(loadChart).catch(showError);
+connectEvents();
