@@ -20,10 +20,12 @@ from api.errors import (
     PROBLEM_MEDIA_TYPE,
     ApiError,
     InternalError,
+    InvalidFilterError,
     MethodNotAllowedError,
     NotFoundError,
     ValidationProblem,
 )
+from api.inventory import CountCache
 from api.ratelimit import TokenBucket
 from api.settings import ApiSettings
 
@@ -74,6 +76,8 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = _jsonable_errors(exc.errors())
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         detail = f"{'.'.join(first['loc'])}: {first['msg']}"
+        if errors and all(e["loc"][:1] in (["query"], ["header"]) for e in errors):
+            return problem_response(InvalidFilterError(detail, errors=errors), request)
         return problem_response(ValidationProblem(detail, errors=errors), request)
 
     @app.exception_handler(StarletteHTTPException)
@@ -138,6 +142,7 @@ def create_app(
     app.state.chain = chain
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    app.state.counts = CountCache()
     app.state.nonces = NonceStore(settings.siwe_nonce_ttl)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl

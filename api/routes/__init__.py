@@ -7,6 +7,6 @@ from fastapi import APIRouter
 
 def explorer_routers() -> list[APIRouter]:
     """The read-only explorer routers (GPUs, providers, stats, health, events)."""
-    from api.routes import health
+    from api.routes import events, gpus, health, providers, stats
 
-    return [health.router]
+    return [gpus.router, providers.router, stats.router, health.router, events.router]

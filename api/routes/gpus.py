@@ -1,0 +1,145 @@
+"""GPUs: the filtered, sorted, keyset-paginated inventory, one GPU, its attestation history."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from api import inventory
+from api.deps import SessionDep, SettingsDep
+from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
+from api.routes._problems import problems
+from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse
+
+router = APIRouter(prefix="/v1/gpus", tags=["gpus"])
+
+GpuSort = Literal[
+    "gpu_key",
+    "-gpu_key",
+    "memory",
+    "-memory",
+    "throughput",
+    "-throughput",
+    "measured_at",
+    "-measured_at",
+]
+GpuKey = Annotated[
+    str,
+    Path(
+        pattern=r"^0x[0-9a-fA-F]{64}$",
+        description="the GPU key (bytes32 hex)",
+        examples=["0x8f7a4c3e2d1b0a99887766554433221100ffeeddccbbaa998877665544332211"],
+    ),
+]
+Text = Annotated[str | None, Query(min_length=1, max_length=128)]
+
+
+def json_response(body: object) -> Response:
+    """Serializes an already-shaped body (the route's response_model documents it)."""
+    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
+
+
+@router.get(
+    "",
+    response_model=GpuPage,
+    responses=problems(InvalidFilterError, ServiceUnavailableError),
+)
+def list_gpus(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    vendor: Annotated[Text, Query(description="exact vendor, e.g. nvidia")] = None,
+    model: Annotated[Text, Query(description="exact model name")] = None,
+    min_memory: Annotated[int | None, Query(ge=0, lt=2**63, description="memory ≥ this")] = None,
+    min_throughput: Annotated[
+        int | None, Query(ge=0, lt=2**63, description="verified throughput ≥ this")
+    ] = None,
+    region: Annotated[Text, Query(description="the provider's region")] = None,
+    provider: Annotated[
+        str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="provider address")
+    ] = None,
+    online: Annotated[
+        bool | None, Query(description="seen live within the last `online_epochs` epochs")
+    ] = None,
+    verified: Annotated[bool | None, Query(description="attested, unexpired and unrevoked")] = None,
+    online_epochs: Annotated[
+        int | None, Query(ge=1, le=10_000, description="K for `online` (server default 3)")
+    ] = None,
+    sort: Annotated[GpuSort, Query(description="field, `-` for descending")] = "-throughput",
+    limit: Annotated[int | None, Query(ge=1, le=200, description="page size")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="`next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    """GPUs matching every given filter, `sort`ed, one keyset page at a time, with the total."""
+    from eth_utils import to_checksum_address
+
+    size = min(limit or settings.default_page_size, settings.max_page_size)
+    filters = inventory.GpuFilters(
+        vendor=vendor,
+        model=model,
+        min_memory=min_memory,
+        min_throughput=min_throughput,
+        region=region,
+        provider=to_checksum_address(provider) if provider else None,
+        online=online,
+        verified=verified,
+        online_epochs=online_epochs or settings.online_epochs,
+    )
+    page = inventory.list_gpus(
+        session, filters, sort=sort, limit=size, cursor=cursor, counts=request.app.state.counts
+    )
+    return json_response(
+        {
+            "items": page.items,
+            "next_cursor": page.next_cursor,
+            "total": page.total,
+            "as_of_block": page.as_of_block,
+        }
+    )
+
+
+@router.get(
+    "/{gpu_key}",
+    response_model=GpuResponse,
+    responses=problems(NotFoundError, ServiceUnavailableError),
+)
+def get_gpu(gpu_key: GpuKey, session: SessionDep, settings: SettingsDep) -> GpuResponse:
+    """One GPU's latest attestation and liveness."""
+    item, block = inventory.get_gpu(session, gpu_key.lower(), settings.online_epochs)
+    if item is None:
+        raise NotFoundError(f"no GPU with key {gpu_key} (as of block {block})", as_of_block=block)
+    return GpuResponse.model_validate({"gpu": item, "as_of_block": block})
+
+
+@router.get(
+    "/{gpu_key}/attestations",
+    response_model=AttestationPage,
+    responses=problems(NotFoundError, InvalidFilterError, ServiceUnavailableError),
+)
+def attestations(
+    gpu_key: GpuKey,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before_block: Annotated[
+        int | None, Query(ge=0, lt=2**63, description="only attestations below this block")
+    ] = None,
+) -> AttestationPage:
+    """The GPU's attestation history, newest first, with the oracles that co-signed each."""
+    key = gpu_key.lower()
+    if not inventory.gpu_exists(session, key):
+        raise NotFoundError(f"no GPU with key {gpu_key}")
+    items, block = inventory.gpu_attestations(session, key, limit + 1, before_block)
+    more = len(items) > limit
+    items = items[:limit]
+    return AttestationPage.model_validate(
+        {
+            "gpu_key": key,
+            "items": items,
+            "next_before_block": items[-1]["block_number"] if more and items else None,
+            "as_of_block": block,
+        }
+    )
