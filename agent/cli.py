@@ -39,6 +39,10 @@ def _backends(replays: tuple[str, ...]) -> list[Backend] | None:
         name, sep, file = item.partition("=")
         if not sep:
             raise click.BadParameter(f"expected BACKEND=FILE, got {item!r}", param_hint="--replay")
+        if name not in ("nvml", "amdsmi", "xpu-smi"):
+            raise click.BadParameter(
+                f"unknown backend {name!r}; use nvml, amdsmi or xpu-smi", param_hint="--replay"
+            )
         try:
             data = json.loads(Path(file).read_text())
         except (OSError, ValueError) as exc:
@@ -47,12 +51,8 @@ def _backends(replays: tuple[str, ...]) -> list[Backend] | None:
             chosen[name] = NvmlBackend(nvml_replay(data))
         elif name == "amdsmi":
             chosen[name] = AmdSmiBackend(amdsmi_replay(data))
-        elif name == "xpu-smi":
-            chosen[name] = XpuSmiBackend(command_replay(data))
         else:
-            raise click.BadParameter(
-                f"unknown backend {name!r}; use nvml, amdsmi or xpu-smi", param_hint="--replay"
-            )
+            chosen[name] = XpuSmiBackend(command_replay(data))
     return [chosen.get(b.name, b) for b in default_backends()]
 
 

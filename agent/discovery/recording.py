@@ -51,8 +51,16 @@ class Struct(types.SimpleNamespace):
     """A replayed C structure: its fields as attributes."""
 
 
-def _key(fn: str, args: list[Json]) -> str:
-    return json.dumps([fn, args], sort_keys=True, separators=(",", ":"))
+def _freeze(value: Json) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _key(fn: str, args: list[Json]) -> tuple[Any, ...]:
+    return (fn, _freeze(args))
 
 
 def _decode(value: Json) -> Any:
@@ -101,10 +109,12 @@ class ReplayModule:
         self._recording = recording
         self._base = base
         self._error_factory = error_factory or (lambda e: RuntimeError(str(e)))
-        self._answers: dict[str, Mapping[str, Json]] = {}
+        self._answers: dict[tuple[Any, ...], Mapping[str, Json]] = {}
+        self._functions: set[str] = set()
         self.calls: list[str] = []
         for call in recording.get("calls", []):
             self._answers[_key(call["fn"], call.get("args", []))] = call
+            self._functions.add(call["fn"])
 
     @classmethod
     def load(cls, path: Path, **kwargs: Any) -> ReplayModule:
@@ -131,7 +141,7 @@ class ReplayModule:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        recorded = any(k.startswith(f'["{name}"') for k in self._answers)
+        recorded = name in self._functions
         base_value = getattr(self._base, name, None) if self._base is not None else None
         if recorded or (base_value is not None and callable(base_value) and _is_api(name)):
 
@@ -268,7 +278,7 @@ class Recorder:
         return value
 
     def recording(self) -> dict[str, Json]:
-        unique: dict[str, dict[str, Json]] = {}
+        unique: dict[tuple[Any, ...], dict[str, Json]] = {}
         for entry in self.calls:
             unique.setdefault(_key(entry["fn"], entry["args"]), entry)
         return {"source": self._source, "calls": list(unique.values())}
