@@ -65,7 +65,9 @@ class Rpc:
         return Retrying(
             retry=retry_if_exception_type(_Transport),
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=self.initial_wait, max=self.max_wait),
+            wait=wait_exponential_jitter(
+                multiplier=self.initial_wait, max=self.max_wait, jitter=self.initial_wait
+            ),
             reraise=True,
             before_sleep=self._count,
         )

@@ -137,7 +137,7 @@ class Working:
         self.rows[name][key] = row
         self.dirty[name].add(key)
 
-    def update(self, name: str, key: Key, block: int, **fields: Any) -> bool:
+    def update(self, name: str, key: Key, block: int, /, **fields: Any) -> bool:
         """Changes some columns of an existing row; False (nothing done) if it does not exist."""
         current = self.get(name, key)
         if current is None:

@@ -1,0 +1,214 @@
+"""``depin indexer``: run, rebuild, status, migrate, backup and restore the inventory."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+from indexer.settings import IndexerSettings
+
+console = Console(stderr=True)
+
+
+def _settings(ctx: click.Context, **extra: Any) -> IndexerSettings:
+    given = {**(ctx.obj or {}), **extra}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    return IndexerSettings(**overrides)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", help="SQLAlchemy URL [DEPIN_INDEXER_DATABASE_URL]")
+@click.option("--rpc-url", help="JSON-RPC endpoint [DEPIN_INDEXER_RPC_URL, DEPIN_RPC_URL]")
+@click.option("--home", type=click.Path(path_type=Path), help="state folder [DEPIN_HOME]")
+@click.pass_context
+def indexer(
+    ctx: click.Context, database_url: str | None, rpc_url: str | None, home: Path | None
+) -> None:
+    """Mirror contract events into the SQL inventory."""
+    ctx.obj = {"database_url": database_url, "rpc_url": rpc_url, "home": home}
+
+
+class _Backfill:
+    """A rich progress bar with blocks/s and events/s."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.progress: Progress | None = None
+        self.task: Any = None
+        self.started = time.monotonic()
+        self.first_block: int | None = None
+        self.events = 0
+
+    def __call__(self, block: int, target: int, written: int) -> None:
+        self.events += written
+        if not self.enabled:
+            return
+        if self.progress is None:
+            self.first_block = block
+            self.progress = Progress(
+                TextColumn("[bold]backfill"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("block {task.fields[block]:,}/{task.fields[target]:,}"),
+                TextColumn("{task.fields[bps]:,.0f} blocks/s"),
+                TextColumn("{task.fields[eps]:,.0f} events/s"),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(
+                "backfill",
+                total=max(1, target - block),
+                block=block,
+                target=target,
+                bps=0.0,
+                eps=0.0,
+            )
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        done = block - (self.first_block or block)
+        self.progress.update(
+            self.task,
+            completed=done,
+            total=max(1, target - (self.first_block or block)),
+            block=block,
+            target=target,
+            bps=done / elapsed,
+            eps=self.events / elapsed,
+        )
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+@indexer.command()
+@click.option(
+    "--follow/--no-follow", default=True, show_default=True, help="keep following the head"
+)
+@click.option("--finality", help="confirmations (a number) or 'finalized' [DEPIN_INDEXER_FINALITY]")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_context
+def run(ctx: click.Context, follow: bool, finality: str | None, progress: bool) -> None:
+    """Backfill from the deploy block, then follow the head."""
+    from indexer.db import make_engine, migrate
+    from indexer.service import Indexer
+
+    settings = _settings(ctx, finality=finality)
+    engine = make_engine(settings.url)
+    migrate(engine)
+    service = Indexer(settings, engine=engine)
+    checkpoint = service.prepare()
+    console.print(
+        f"indexing chain {service.chain_id} from block {checkpoint.indexed_block + 1} into "
+        f"{engine.url.render_as_string(hide_password=True)}"
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    bar = _Backfill(progress)
+    started = time.monotonic()
+    try:
+        written = service.sync(progress=bar)
+    finally:
+        bar.close()
+    elapsed = time.monotonic() - started
+    status = service.status()
+    console.print(
+        f"backfilled {written:,} events to block {status.indexed_block:,} in {elapsed:.1f}s "
+        f"({written / max(elapsed, 1e-6):,.0f} events/s)"
+    )
+    if follow and not stop.is_set():
+        console.print(f"following the head (finality {settings.finality})")
+        service.follow(stop)
+    engine.dispose()
+
+
+@indexer.command()
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.pass_context
+def rebuild(ctx: click.Context, progress: bool) -> None:
+    """Empty the inventory and replay every event from the deploy block."""
+    from indexer.db import make_engine, migrate
+    from indexer.service import Indexer
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.url)
+    migrate(engine)
+    bar = _Backfill(progress)
+    started = time.monotonic()
+    try:
+        written = Indexer(settings, engine=engine).rebuild(progress=bar)
+    finally:
+        bar.close()
+    elapsed = time.monotonic() - started
+    console.print(f"rebuilt: {written:,} events in {elapsed:.1f}s")
+
+
+@indexer.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Chain head, indexed block and lag."""
+    from sqlalchemy import func, select
+
+    from indexer import models
+    from indexer.db import is_at_head, make_engine
+    from indexer.service import Indexer
+
+    settings = _settings(ctx)
+    engine = make_engine(settings.url)
+    if not is_at_head(engine):
+        raise click.ClickException("the inventory is not migrated; run `depin indexer migrate`")
+    service = Indexer(settings, engine=engine)
+    checkpoint = service.store.checkpoint()
+    head = service.rpc.block_number()
+    with engine.connect() as conn:
+        events = conn.execute(select(func.count()).select_from(models.EVENTS)).scalar_one()
+    indexed = checkpoint.indexed_block if checkpoint else None
+    click.echo(f"database:      {engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"chain head:    {head}")
+    click.echo(f"indexed block: {indexed if indexed is not None else 'none'}")
+    click.echo(f"lag:           {head - indexed if indexed is not None else 'n/a'} blocks")
+    click.echo(f"events:        {events}")
+
+
+@indexer.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Upgrade the inventory schema to the latest migration."""
+    from indexer.db import current_revision, make_engine
+    from indexer.db import migrate as run_migrations
+
+    engine = make_engine(_settings(ctx).url)
+    run_migrations(engine)
+    click.echo(f"inventory schema at {','.join(current_revision(engine))}")
+
+
+@indexer.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, path: Path) -> None:
+    """Copy the inventory to PATH (safe while the indexer runs)."""
+    from indexer.backup import backup as run_backup
+
+    run_backup(_settings(ctx).url, path)
+    click.echo(f"backed up to {path}")
+
+
+@indexer.command()
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.pass_context
+def restore(ctx: click.Context, path: Path) -> None:
+    """Replace the inventory with the backup at PATH (stop the indexer first)."""
+    from indexer.backup import restore as run_restore
+
+    run_restore(_settings(ctx).url, path)
+    click.echo(f"restored from {path}; `depin indexer run` resumes from its checkpoint")

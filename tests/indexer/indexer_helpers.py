@@ -1,0 +1,180 @@
+"""Helpers of the indexer tests: a driver that makes every kind of contract event, and a
+canonical dump of the inventory to compare databases."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine, select
+from web3 import Web3
+
+from depin.attestation import (
+    GpuAttestation,
+    bitmap_from_indices,
+    gpu_key,
+    model_bytes,
+    sign_digest,
+)
+from depin.attestation_client import AttestationClient
+from depin.registry import Profile, RegistryClient
+from indexer import models
+
+H100 = "nvidia-h100-sxm5-80gb"
+MI300 = "amd-mi300x-192gb"
+
+
+class Scenario:
+    """Makes registry and attestation events on anvil, and remembers what exists."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        registry: RegistryClient,
+        oracle: AttestationClient,
+        oracles: Sequence[LocalAccount],
+        make_account: Callable[..., LocalAccount],
+    ) -> None:
+        self.w3 = w3
+        self.registry = registry
+        self.oracle = oracle
+        self.oracles = list(oracles)
+        self.make_account = make_account
+        self.providers: list[LocalAccount] = []
+        self.agents: dict[str, list[LocalAccount]] = {}
+        self.gpus: list[tuple[bytes, LocalAccount, int]] = []  # key, provider, measured_at
+        self.epoch = 0
+
+    def now(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    def register(self, name: str | None = None, region: str = "eu-west") -> LocalAccount:
+        provider = self.make_account()
+        profile = Profile(name=name or f"p-{provider.address[2:8]}", region=region)
+        self.registry.register(provider, profile)
+        self.providers.append(provider)
+        self.agents[provider.address] = []
+        return provider
+
+    def update(self, provider: LocalAccount, region: str) -> None:
+        self.registry.update_profile(provider, Profile(name="renamed", region=region))
+
+    def authorize(self, provider: LocalAccount, ttl: int = 86_400) -> LocalAccount:
+        agent = self.make_account(fund=False)
+        self.registry.authorize_agent(provider, agent.address, self.now() + ttl)
+        self.agents[provider.address].append(agent)
+        return agent
+
+    def revoke_agent(self, provider: LocalAccount, agent: LocalAccount) -> None:
+        self.registry.revoke_agent(provider, agent.address)
+
+    def attest(
+        self,
+        provider: LocalAccount,
+        agent: LocalAccount,
+        count: int = 1,
+        *,
+        key: bytes | None = None,
+        model: str = H100,
+        memory: int = 85_899_345_920,
+        gops: int = 1_700_000,
+    ) -> list[bytes]:
+        now = self.now()
+        entries = []
+        keys = []
+        for _ in range(count):
+            gkey = key or gpu_key("nvidia", f"GPU-{secrets.token_hex(16)}")
+            message = GpuAttestation(
+                provider=provider.address,
+                agent=agent.address,
+                gpu_key=gkey,
+                vendor_id=0x10DE if model.startswith("nvidia") else 0x1002,
+                model=model_bytes(model),
+                memory_bytes=memory,
+                fp32_gflops=60_000,
+                fp16_gflops=900_000,
+                memory_bandwidth_gbps=3_200,
+                proven_int8_gops=gops,
+                challenge=secrets.token_bytes(32),
+                measured_at=now - 10,
+                expires_at=now + 86_400,
+            )
+            entries.append((message, sign_digest(agent, message.digest(self.oracle.domain))))
+            keys.append(gkey)
+            self.gpus = [g for g in self.gpus if g[0] != gkey]
+            self.gpus.append((gkey, provider, now - 10))
+        version = self.oracle.config_version()
+        digest = self.oracle.batch_digest(version, [m for m, _ in entries])
+        sigs = [(o.address, sign_digest(o, digest)) for o in self.oracles[:2]]
+        self.oracle.submit(
+            self.providers[0] if self.providers else provider, version, entries, sigs
+        )
+        return keys
+
+    def retire(self, index: int) -> None:
+        key, provider, _ = self.gpus[index]
+        self.oracle.retire(provider, key)
+
+    def liveness(self, indexes: Sequence[int]) -> None:
+        """Records the next epoch with the GPUs at ``indexes`` online."""
+        epoch = max(self.epoch + 1, self.now() // 60)
+        self.oracle.contract.functions  # noqa: B018
+        admin = self.oracle.admin  # type: ignore[attr-defined]
+        from depin.chain import transact
+
+        transact(self.w3, admin, self.oracle.contract.functions.setNow(epoch * 60 + 1))
+        version = self.oracle.config_version()
+        bitmap = bitmap_from_indices(indexes, self.oracle.gpu_count())
+        digest = self.oracle.liveness_digest(version, epoch, bitmap)
+        sigs = [(o.address, sign_digest(o, digest)) for o in self.oracles[1:]]
+        self.oracle.record_liveness(admin, version, epoch, bitmap, sigs)
+        self.epoch = epoch
+
+    def rotate_oracles(self) -> None:
+        admin = self.oracle.admin  # type: ignore[attr-defined]
+        self.oracles = [self.make_account(fund=False) for _ in range(3)]
+        self.oracle.set_config(admin, [o.address for o in self.oracles], 2)
+
+
+_SKIP_COLUMNS = {"id", "updated_at"}
+
+
+def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every inventory row that replaying the chain must reproduce, in a canonical order.
+
+    Bookkeeping (checkpoint, kept blocks, undo log) is left out, and so are the change feed's
+    ids and its ``reorg`` markers (a rebuild never saw the dropped blocks).
+    """
+    tables = [
+        models.EVENTS,
+        models.CHANGES,
+        models.Base.metadata.tables["attestations"],
+        models.Base.metadata.tables["liveness"],
+        *models.STATE_TABLES,
+    ]
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for table in tables:
+            columns = [c for c in table.columns if c.name not in _SKIP_COLUMNS]
+            query = select(*columns)
+            if table is models.CHANGES:
+                query = query.where(table.c.kind != "reorg")
+            rows = [tuple(_plain(v) for v in row) for row in conn.execute(query)]
+            out[table.name] = sorted(rows, key=repr)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _plain(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def rows(engine: Engine, model: type[models.Base]) -> list[dict[str, Any]]:
+    table = model.__table__
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(table)).mappings()]  # type: ignore[arg-type]
