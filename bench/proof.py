@@ -281,6 +281,14 @@ def main(argv: list[str] | None = None) -> int:
             "max_allowance_fraction": PRODUCTION_POLICY.max_allowance_fraction,
             "min_passing_tops_h100": min_passing_tops(H100_PEAK, PRODUCTION_POLICY),
             "half_h100_tops": H100_PEAK / 2,
+            "production_samples": PRODUCTION_PARAMS.samples,
+            "pass_bound_half_rows": 0.5**PRODUCTION_PARAMS.samples,
+            "pass_bound_90pct_rows": 0.9**PRODUCTION_PARAMS.samples,
+            # A device sustaining half the peak must skip work to finish in time.
+            "pass_bound_half_peak_device": min(
+                1.0, (H100_PEAK / 2) / min_passing_tops(H100_PEAK, PRODUCTION_POLICY)
+            )
+            ** PRODUCTION_PARAMS.samples,
             "production_deadline_h100_s": deadline_s(
                 PRODUCTION_PARAMS, H100_PEAK, PRODUCTION_POLICY, 0.0
             )[0],

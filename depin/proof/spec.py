@@ -123,7 +123,7 @@ class ProofParams(BaseModel):
 
 
 #: Sized so that an H100 SXM (1979 dense int8 TOPS) needs about a second: 1.23e15 operations.
-PRODUCTION_PARAMS = ProofParams(rows=16384, inner=32768, cols=8192, rounds=140, samples=32)
+PRODUCTION_PARAMS = ProofParams(rows=16384, inner=32768, cols=8192, rounds=140, samples=64)
 #: Sized for the NumPy prover on a CPU: a few tens of milliseconds.
 CPU_PARAMS = ProofParams(rows=256, inner=512, cols=256, rounds=8, samples=16)
 
