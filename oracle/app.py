@@ -1,0 +1,135 @@
+"""The oracle's HTTP API (FastAPI). Refusals are RFC 9457 problem+json with a stable ``code``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from oracle.errors import Refusal
+from oracle.node import OracleNode, queue_bundle
+from oracle.schemas import (
+    Approval,
+    AttestationRequest,
+    Bundle,
+    BundleReceipt,
+    ChallengeToken,
+    CoSignature,
+    CosignRequest,
+    HeartbeatReceipt,
+    HeartbeatRequest,
+    Info,
+    LivenessCosignRequest,
+)
+
+PROBLEM = "application/problem+json"
+
+
+def get_node(request: Request) -> OracleNode:
+    node: OracleNode = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[OracleNode, Depends(get_node)]
+
+
+def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if transmit:
+            thread = threading.Thread(target=node.transmitter.run, name="transmitter", daemon=True)
+            thread.start()
+        yield
+        node.transmitter.stop()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    app = FastAPI(title="depin oracle", version="1", lifespan=lifespan)
+
+    app.state.node = node
+
+    @app.exception_handler(Refusal)
+    async def refusal(_: Request, exc: Refusal) -> JSONResponse:
+        return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problem = Refusal(
+            "malformed_request", f"the request does not match the schema: {exc.errors()[:3]}"
+        )
+        return JSONResponse(problem.problem(), status_code=422, media_type=PROBLEM)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/info", response_model=Info)
+    def info(n: NodeDep) -> Info:
+        config = n.chain.config()
+        return Info(
+            oracle=n.account.address,
+            configVersion=config.version,
+            threshold=config.threshold,
+            oracles=list(config.oracles),
+            chainId=n.client.domain.chain_id,
+            attestationOracle=n.client.address,
+            epochLength=n.chain.epoch_length,
+            queue=n.store.queue_states(),
+        )
+
+    @app.get("/v1/challenge", response_model=ChallengeToken)
+    def challenge(n: NodeDep) -> ChallengeToken:
+        """A fresh single-use challenge (a nonce signed by this oracle, with an expiry)."""
+        return n.pipeline.issue_challenge()
+
+    @app.post("/v1/attestations", response_model=Approval)
+    def attest(request: AttestationRequest, n: NodeDep) -> Approval:
+        """Verifies an agent's attestation; returns this oracle's approval (co-signature)."""
+        return n.pipeline.approve(request)
+
+    @app.post("/v1/bundles", response_model=BundleReceipt, status_code=202)
+    def bundle(body: Bundle, n: NodeDep) -> BundleReceipt:
+        """Queues an attestation approved by t oracles for the next ``submit`` transaction."""
+        digest, queued = queue_bundle(n, body)
+        return BundleReceipt(digest=digest, queued=queued)
+
+    @app.post("/v1/batches/cosign", response_model=CoSignature)
+    def cosign(body: CosignRequest, n: NodeDep) -> CoSignature:
+        """A peer's batch: signed when this oracle approved every entry."""
+        messages = [e.attestation.message() for e in body.entries]
+        signature = n.pipeline.cosign_batch(body.configVersion, messages)
+        return CoSignature(oracle=n.account.address, signature=signature)
+
+    @app.post("/v1/heartbeats", response_model=HeartbeatReceipt)
+    def heartbeat(body: HeartbeatRequest, n: NodeDep) -> HeartbeatReceipt:
+        """Records which attested GPUs of an agent are up in the epoch."""
+        epoch_now = n.chain.epoch()
+        n.pipeline.check_heartbeat(body, epoch_now)
+        now = time.time()
+        indices = []
+        for key in body.gpuKeys:
+            gpu = n.chain.gpu(key)
+            if gpu.provider == body.provider and gpu.expires_at > now:
+                indices.append(gpu.index)
+        if body.gpuKeys and not indices:
+            raise Refusal(
+                "unknown_gpu",
+                "none of these GPUs has a current attestation of this provider",
+                status=404,
+            )
+        n.store.add_heartbeats(body.epoch, indices)
+        return HeartbeatReceipt(epoch=body.epoch, indices=indices)
+
+    @app.post("/v1/liveness/cosign", response_model=CoSignature)
+    def liveness(body: LivenessCosignRequest, n: NodeDep) -> CoSignature:
+        signature = n.pipeline.cosign_liveness(body.configVersion, body.epoch, body.bitmap)
+        return CoSignature(oracle=n.account.address, signature=signature)
+
+    return app

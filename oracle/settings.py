@@ -1,0 +1,61 @@
+"""Settings of one oracle node (env prefix ``DEPIN_ORACLE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from depin.errors import ConfigurationError
+from depin.settings import DEV_CHAIN_IDS
+from depin.toolchain import PROJECT_ROOT
+
+PLACEHOLDER_PASSWORD = "change-me"
+
+
+class OracleSettings(BaseSettings):
+    """Where the chain is, which key signs, who the peers are and how batches are cut."""
+
+    model_config = SettingsConfigDict(env_prefix="DEPIN_ORACLE_", extra="ignore")
+
+    rpc_url: str = "http://127.0.0.1:8545"
+    home: Path = PROJECT_ROOT / ".depin"
+    name: str = "oracle-0"
+    host: str = "127.0.0.1"
+    port: int = 8600
+    keystore: Path | None = None
+    password: SecretStr = SecretStr(PLACEHOLDER_PASSWORD)
+    peers: list[str] = Field(default_factory=list, description="base URLs of the other oracles")
+    challenge_ttl_s: int = 600
+    max_validity_s: int = 7 * 86400
+    max_clock_skew_s: int = 300
+    batch_max: int = 100
+    batch_age_s: float = 5.0
+    poll_s: float = 0.5
+    liveness: bool = True
+    authorization_ttl_s: float = 2.0
+    resend_after_s: float = 30.0
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "oracle" / self.name
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.keystore or self.data_dir / "key.json"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "oracle.sqlite3"
+
+    def check_secrets(self, chain_id: int) -> None:
+        """Refuses the placeholder key store password outside a dev chain."""
+        if (
+            self.password.get_secret_value() == PLACEHOLDER_PASSWORD
+            and chain_id not in DEV_CHAIN_IDS
+        ):
+            raise ConfigurationError(
+                f"DEPIN_ORACLE_PASSWORD is the placeholder {PLACEHOLDER_PASSWORD!r} on chain "
+                f"{chain_id}; set a real key store password"
+            )
