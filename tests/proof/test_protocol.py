@@ -213,6 +213,17 @@ def test_deadline_arithmetic() -> None:
         IssuerPolicy(efficiency_floor=0)
 
 
+def test_soundness_figures_at_production() -> None:
+    k = PRODUCTION_PARAMS.samples
+    assert k == 64
+    assert 0.5**k < 1e-19  # half the rows computed
+    assert 0.9**k < 2e-3  # a tenth of the rows made up
+    # A device sustaining half the peak must skip rows to finish; its best chance:
+    best_fraction = (1979.0 / 2) / min_passing_tops(1979.0, PRODUCTION_POLICY)
+    assert 0.95 < best_fraction < 0.96
+    assert best_fraction**k < 0.06
+
+
 def test_peak_comes_from_the_spec_table() -> None:
     assert peak_tops_for_model(H100) == 1979.0
     with pytest.raises(LookupError):

@@ -89,3 +89,22 @@ def test_torch_prover_passes_verification(make_oracle: MakeOracle) -> None:
     assert run.commitment.backend == "torch:cpu"
     result = o.verifier.verify(run.reveal(o.verifier.accept_commitment(run.commitment)))
     assert result.samples == 8
+
+
+@pytest.mark.gpu
+def test_cuda_prover_matches_numpy_and_verifies(make_oracle: MakeOracle) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from agent.prover import run_batch
+
+    o = make_oracle()
+    params = ProofParams(rows=256, inner=512, cols=256, rounds=4, samples=16)
+    batch = o.issuer.issue(
+        model_id="cpu", params=params, peak_tops=1e-6, gpu_count=torch.cuda.device_count()
+    )
+    runs = run_batch(batch, lambda index: TorchProver(f"cuda:{index}"))
+    for challenge, run in zip(batch.challenges, runs, strict=True):
+        assert run.commitment.backend == f"torch:cuda:{challenge.device_index}"
+        assert np.array_equal(run.digests, NumpyProver().run(challenge).digests)
+    requests = o.verifier.accept_commitments(batch.batch_id, [r.commitment for r in runs])
+    o.verifier.verify_batch([r.reveal(q) for r, q in zip(runs, requests, strict=True)])
