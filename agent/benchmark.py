@@ -135,7 +135,7 @@ def _skipped(
     )
 
 
-class _Runner:
+class Runner:
     """One engine: how to make operands, run an op, and wait for the device."""
 
     method: str = "numpy"
@@ -163,7 +163,7 @@ class _Runner:
         raise NotImplementedError
 
 
-class _NumpyRunner(_Runner):
+class NumpyRunner(Runner):
     method = "numpy"
 
     def __init__(self) -> None:
@@ -186,36 +186,41 @@ class _NumpyRunner(_Runner):
         return lambda: np.copyto(dst, src)
 
 
-class _TorchRunner(_Runner):  # pragma: no cover - needs a GPU
+class TorchRunner(Runner):
     method = "torch"
 
-    def __init__(self, torch: Any) -> None:
+    def __init__(self, torch: Any, device: str = "cuda") -> None:
         self.torch = torch
-        self.device = f"cuda:0 ({torch.cuda.get_device_name(0)})"
-        torch.backends.cuda.matmul.allow_tf32 = False
-        self._gen = torch.Generator(device="cuda").manual_seed(0)
+        self._device = device
+        if device == "cuda":
+            self.device = f"cuda:0 ({torch.cuda.get_device_name(0)})"
+            torch.backends.cuda.matmul.allow_tf32 = False
+        else:
+            self.device = device
+        self._gen = torch.Generator(device=device).manual_seed(0)
 
     def sync(self) -> None:
-        self.torch.cuda.synchronize()
+        if self._device == "cuda":
+            self.torch.cuda.synchronize()
 
     def matmul(self, dtype: str, n: int) -> Callable[[], Any]:
-        t = self.torch
+        t, dev, gen = self.torch, self._device, self._gen
         if dtype == "int8":
-            a = t.randint(-128, 128, (n, n), dtype=t.int8, device="cuda", generator=self._gen)
-            b = t.randint(-128, 128, (n, n), dtype=t.int8, device="cuda", generator=self._gen)
-            return lambda: t._int_mm(a, b)
+            a = t.randint(-128, 128, (n, n), dtype=t.int8, device=dev, generator=gen)
+            b = t.randint(-128, 128, (n, n), dtype=t.int8, device=dev, generator=gen)
+            return lambda: t._int_mm(a, b)  # int32 accumulation on the int8 tensor cores
         tdt = {"fp32": t.float32, "fp16": t.float16, "bf16": t.bfloat16}[dtype]
-        a = t.randn((n, n), dtype=tdt, device="cuda", generator=self._gen)
-        b = t.randn((n, n), dtype=tdt, device="cuda", generator=self._gen)
+        a = t.randn((n, n), dtype=tdt, device=dev, generator=gen)
+        b = t.randn((n, n), dtype=tdt, device=dev, generator=gen)
         return lambda: t.matmul(a, b)
 
     def copy(self, nbytes: int) -> Callable[[], Any]:
-        src = self.torch.ones(nbytes // 4, dtype=self.torch.float32, device="cuda")
+        src = self.torch.ones(nbytes // 4, dtype=self.torch.float32, device=self._device)
         dst = self.torch.empty_like(src)
         return lambda: dst.copy_(src)
 
 
-class _CupyRunner(_Runner):  # pragma: no cover - needs a GPU
+class CupyRunner(Runner):  # pragma: no cover - needs a GPU
     method = "cupy"
 
     def __init__(self, cp: Any) -> None:
@@ -243,7 +248,7 @@ class _CupyRunner(_Runner):  # pragma: no cover - needs a GPU
         return lambda: self.cp.copyto(dst, src)
 
 
-def _gpu_runner(engine: Engine) -> _Runner | None:
+def _gpu_runner(engine: Engine) -> Runner | None:
     order = ["torch", "cupy"] if engine == "auto" else [engine]
     for name in order:
         try:
@@ -252,28 +257,32 @@ def _gpu_runner(engine: Engine) -> _Runner | None:
             continue
         try:
             if name == "torch" and module.cuda.is_available():
-                return _TorchRunner(module)
+                return TorchRunner(module)
             if name == "cupy" and module.cuda.runtime.getDeviceCount() > 0:
-                return _CupyRunner(module)
+                return CupyRunner(module)
         except Exception:
             continue
     return None
 
 
-def select_runner(engine: Engine = "auto") -> _Runner:
+def select_runner(engine: Engine = "auto") -> Runner:
     """The engine to use: a GPU one where possible (``auto``), else NumPy."""
     if engine == "numpy":
-        return _NumpyRunner()
+        return NumpyRunner()
     runner = _gpu_runner(engine)
     if runner is not None:
         return runner
     if engine != "auto":
         raise BenchmarkError(f"{engine} with a usable GPU is not available on this host")
-    return _NumpyRunner()
+    return NumpyRunner()
 
 
 def run_benchmarks(
-    engine: Engine = "auto", *, plan: Plan | None = None, progress: Progress | None = None
+    engine: Engine = "auto",
+    *,
+    plan: Plan | None = None,
+    progress: Progress | None = None,
+    runner: Runner | None = None,
 ) -> BenchmarkReport:
     """Run every benchmark and return the results.
 
@@ -281,16 +290,16 @@ def run_benchmarks(
         engine: ``auto`` (GPU through torch or cupy if present, else NumPy) or one by name.
         plan: sizes and iterations (default: CPU or GPU sized for the engine).
         progress: called as ``progress(step_name, done, total)`` after each step.
+        runner: an engine instance to use instead of choosing one from ``engine``.
     """
     started = time.perf_counter()
-    runner = select_runner(engine)
+    runner = runner or select_runner(engine)
     plan = plan or (CPU_PLAN if runner.method == "numpy" else GPU_PLAN)
-    gpu = runner.method != "numpy"
     steps: list[tuple[str, str, int]] = [
         ("matmul_fp32", "fp32", plan.fp32_n),
         ("matmul_fp16", "fp16", plan.fp16_n),
     ]
-    if gpu and runner.method == "torch":
+    if runner.method == "torch":
         steps.append(("matmul_bf16", "bf16", plan.fp16_n))
     steps.append(("matmul_int8", "int8", plan.int8_n))
     total = len(steps) + 1

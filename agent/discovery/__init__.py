@@ -91,7 +91,12 @@ def discover(
         fallback = SysfsBackend(sysfs_root, reasons).run()
         seen = {gpu.pci.bus_id for gpu in gpus if gpu.pci.bus_id}
         extra = tuple(gpu for gpu in fallback.gpus if gpu.pci.bus_id not in seen)
-        reports.append(fallback.report.model_copy(update={"devices": len(extra)}))
+        report = fallback.report.model_copy(update={"devices": len(extra)})
+        if report.available and fallback.gpus and not extra:
+            report = report.model_copy(
+                update={"reason": "every GPU on the PCI bus was listed by its vendor backend"}
+            )
+        reports.append(report)
         gpus.extend(extra)
     return Inventory(
         hostname=hostname or socket.gethostname(),

@@ -27,6 +27,7 @@ class Backend(abc.ABC):
     """A source of GPU records. :meth:`run` never raises."""
 
     name: str = "backend"
+    empty_reason: str = "the library answered and lists no device"
 
     @abc.abstractmethod
     def probe(self) -> list[GpuRecord]:
@@ -40,10 +41,12 @@ class Backend(abc.ABC):
                 BackendReport(backend=self.name, available=False, reason=exc.reason)
             )
         except Exception as exc:  # a vendor library must never take the agent down
-            reason = f"{type(exc).__name__}: {exc}"
-            return BackendResult(BackendReport(backend=self.name, available=False, reason=reason))
+            failure = f"{type(exc).__name__}: {exc}"
+            return BackendResult(BackendReport(backend=self.name, available=False, reason=failure))
+        empty = None if gpus else self.empty_reason
         return BackendResult(
-            BackendReport(backend=self.name, available=True, devices=len(gpus)), gpus
+            BackendReport(backend=self.name, available=True, reason=empty, devices=len(gpus)),
+            gpus,
         )
 
 

@@ -43,6 +43,7 @@ class AmdSmiBackend(Backend):
     """
 
     name = "amdsmi"
+    empty_reason = "amdsmi is loaded and lists no GPU"
 
     def __init__(self, amdsmi: Any = None) -> None:
         self._given = amdsmi

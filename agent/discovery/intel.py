@@ -49,6 +49,7 @@ class XpuSmiBackend(Backend):
     """
 
     name = "xpu-smi"
+    empty_reason = "xpu-smi lists no Intel GPU"
 
     def __init__(self, run: Runner | None = None) -> None:
         self._run = run or run_command

@@ -59,6 +59,7 @@ class NvmlBackend(Backend):
     """
 
     name = "nvml"
+    empty_reason = "NVML is loaded and counts no GPU"
 
     def __init__(self, nvml: Any = None) -> None:
         self._nvml_given = nvml

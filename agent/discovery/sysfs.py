@@ -85,6 +85,7 @@ class SysfsBackend(Backend):
     """
 
     name = "sysfs"
+    empty_reason = "no display or 3D controller of a GPU vendor on the PCI bus"
 
     def __init__(self, root: Path = Path("/"), reasons: dict[str, str] | None = None) -> None:
         self.root = Path(root)

@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from agent.benchmark import CPU_PLAN, Plan, run_benchmarks, select_runner
+from agent.benchmark import CPU_PLAN, Plan, TorchRunner, run_benchmarks, select_runner
 from agent.errors import BenchmarkError
 
 
@@ -67,3 +67,19 @@ def test_auto_falls_back_to_numpy_without_a_gpu() -> None:
     if _has_gpu("torch") or _has_gpu("cupy"):  # pragma: no cover - a GPU host
         pytest.skip("a GPU is usable here")
     assert select_runner("auto").method == "numpy"
+
+
+def test_torch_engine_on_the_cpu() -> None:
+    """The torch engine's code path (operands, int8 through _int_mm, bf16, copy) on the CPU."""
+    torch = pytest.importorskip("torch")
+    plan = Plan(fp32_n=64, fp16_n=64, int8_n=64, copy_bytes=1 << 20, iterations=2, warmup=1)
+    report = run_benchmarks(plan=plan, runner=TorchRunner(torch, device="cpu"))
+    assert report.engine == "torch" and report.device == "cpu"
+    names = [r.name for r in report.results]
+    assert names == ["matmul_fp32", "matmul_fp16", "matmul_bf16", "matmul_int8", "memory_bandwidth"]
+    by_name = {r.name: r for r in report.results}
+    assert by_name["matmul_fp32"].skipped is None and by_name["matmul_fp32"].value > 0
+    assert by_name["memory_bandwidth"].value > 0
+    # int8 needs torch._int_mm for the device; where missing it is skipped with the reason
+    int8 = by_name["matmul_int8"]
+    assert int8.skipped is None or int8.skipped.startswith(("RuntimeError", "NotImplementedError"))

@@ -108,8 +108,8 @@ def test_host_without_gpu_reports_every_backend_reason(make_sysfs: Callable[...,
     assert reasons == {
         "nvml": "NVML: NVML Shared Library Not Found",
         "amdsmi": "amdsmi: AMDSMI error code 40",
-        "xpu-smi": None,  # the tool answered: an empty device list
-        "sysfs": None,
+        "xpu-smi": "xpu-smi lists no Intel GPU",  # the tool answered: an empty device list
+        "sysfs": "no display or 3D controller of a GPU vendor on the PCI bus",
     }
     assert [r.devices for r in inventory.backends] == [0, 0, 0, 0]
 
@@ -132,3 +132,14 @@ def test_mixed_vendor_host() -> None:
     assert vendors.count("nvidia") == 1 and vendors.count("amd") == 8
     assert vendors.count("intel") == 4
     assert "unknown" not in {g.model_id for g in inventory.gpus}
+
+
+def test_sysfs_says_when_vendor_backends_listed_everything(make_sysfs: Callable[..., Path]) -> None:
+    same = {"bdf": "0000:01:00.0", "class": "0x030000", "vendor": "0x10de", "device": "0x2684"}
+    inventory = host(nvml_rec="nvml_1x_rtx4090", sysfs_root=make_sysfs(same))
+    assert len(inventory.gpus) == 1 and inventory.gpus[0].backend == "nvml"
+    sysfs = inventory.backends[-1]
+    assert (sysfs.devices, sysfs.reason) == (
+        0,
+        "every GPU on the PCI bus was listed by its vendor backend",
+    )
