@@ -79,6 +79,8 @@ def test_memory_disambiguates_a_shared_device_id() -> None:
     xt = lookup(0x1002, 0x744C, 20 * GIB - 300 * (1 << 20))
     assert xtx is not None and xtx.model_id == "amd-radeon-rx-7900-xtx-24gb"
     assert xt is not None and xt.model_id == "amd-radeon-rx-7900-xt-20gb"
+    gre = lookup(0x1002, 0x744C, 16 * GIB - 300 * (1 << 20))
+    assert gre is not None and gre.model_id == "amd-radeon-rx-7900-gre-16gb"
     a770 = lookup(0x8086, 0x56A0, 8 * GIB)
     assert a770 is not None and a770.model_id == "intel-arc-a770-8gb"
 
