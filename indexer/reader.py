@@ -29,6 +29,7 @@ _TOO_LARGE = re.compile(
     r"response is too|payload",
     re.IGNORECASE,
 )
+_BLOCK_LIMIT = re.compile(r"block range|range too|blocks? limit|max.*blocks", re.IGNORECASE)
 _TOO_LARGE_CODES = {-32005}  # "limit exceeded" (EIP-1474)
 
 
@@ -211,11 +212,15 @@ class LogReader:
             end = min(to_block, start + self.range - 1)
             try:
                 logs = self.get_logs(start, end)
-            except RangeTooLargeError:
+            except RangeTooLargeError as exc:
                 if end == start:
                     raise
                 self.splits += 1
-                self.range = max(1, (end - start + 1) // 2)
+                span = end - start + 1
+                if _BLOCK_LIMIT.search(str(exc)):
+                    # a limit on blocks, not on results: never grow past it again
+                    self.max_range = min(self.max_range, span - 1)
+                self.range = max(1, span // 2)
                 continue
             yield start, end, logs
             self._adapt(end - start + 1, len(logs))

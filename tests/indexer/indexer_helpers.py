@@ -178,3 +178,31 @@ def rows(engine: Engine, model: type[models.Base]) -> list[dict[str, Any]]:
     table = model.__table__
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(table)).mappings()]  # type: ignore[arg-type]
+
+
+def flood_agents(w3: Web3, registry: RegistryClient, provider: LocalAccount, count: int) -> int:
+    """``count`` AgentAuthorized transactions from ``provider``, sent signed and raw without
+    waiting for each receipt (automine: one block each). Returns the last block."""
+    chain_id = w3.eth.chain_id
+    nonce = w3.eth.get_transaction_count(provider.address, "pending")
+    expiry = int(w3.eth.get_block("latest")["timestamp"]) + 86_400
+    last = b""
+    for i in range(count):
+        agent = "0x" + (i + 1).to_bytes(20, "big").hex()
+        data = registry.contract.encode_abi(
+            "authorizeAgent", args=[Web3.to_checksum_address(agent), expiry]
+        )
+        tx = {
+            "to": registry.address,
+            "data": data,
+            "gas": 120_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 1,
+            "nonce": nonce + i,
+            "chainId": chain_id,
+            "type": 2,
+        }
+        last = w3.eth.send_raw_transaction(provider.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(last, timeout=60, poll_latency=0.02)
+    assert receipt["status"] == 1
+    return int(receipt["blockNumber"])

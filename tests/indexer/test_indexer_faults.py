@@ -1,0 +1,89 @@
+"""RPC faults: the indexer retries transport errors, splits refused ranges and completes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from indexer_helpers import Scenario, dump
+from rpc_proxy import FaultyProxy
+
+from depin.chain import Anvil, free_port
+from indexer.errors import RpcUnavailableError
+from indexer.service import Indexer
+
+pytestmark = pytest.mark.integration
+
+
+def _events(scenario: Scenario) -> None:
+    p = scenario.register()
+    agent = scenario.authorize(p)
+    for _ in range(3):
+        scenario.authorize(p)
+    scenario.attest(p, agent, 5)
+    scenario.liveness([0, 1, 2])
+    scenario.update(p, "elsewhere")
+
+
+def test_refused_connections_stalls_and_limited_nodes(
+    anvil: Anvil, scenario: Scenario, make_indexer: Callable[..., Indexer]
+) -> None:
+    _events(scenario)
+    proxy = FaultyProxy(
+        anvil.rpc_url,
+        free_port(),
+        max_logs=8,
+        fail_every=7,
+        stall_every=11,
+        stall_seconds=1.0,
+    ).start(delay=0.6)  # connection refused for the first 0.6 s
+    try:
+        # the first requests (chain id in prepare) meet a refused port and are retried
+        indexer = make_indexer(
+            "proxied",
+            rpc_url=proxy.url,
+            request_timeout=0.5,
+            initial_range=10_000,
+            retry_attempts=20,
+            finality=2,
+        )
+        indexer.sync()
+    finally:
+        proxy.stop()
+    direct = make_indexer("direct")
+    checkpoint = indexer.store.checkpoint()
+    assert checkpoint is not None
+    direct.sync(target=checkpoint.indexed_block)
+    assert dump(indexer.engine) == dump(direct.engine)
+    assert proxy.refused_ranges > 0 and indexer.reader.splits > 0
+    assert proxy.failures > 0 and indexer.rpc.retries > 0
+    assert proxy.stalls > 0
+
+
+def test_a_node_that_limits_block_ranges(
+    anvil: Anvil, scenario: Scenario, make_indexer: Callable[..., Indexer]
+) -> None:
+    _events(scenario)
+    proxy = FaultyProxy(anvil.rpc_url, free_port(), max_blocks=4).start()
+    try:
+        indexer = make_indexer("proxied", rpc_url=proxy.url, initial_range=1_000)
+        indexer.sync()
+    finally:
+        proxy.stop()
+    direct = make_indexer("direct")
+    checkpoint = indexer.store.checkpoint()
+    assert checkpoint is not None
+    direct.sync(target=checkpoint.indexed_block)
+    assert dump(indexer.engine) == dump(direct.engine)
+    assert indexer.reader.range <= 4
+
+
+def test_a_node_that_never_answers_is_a_named_error(
+    scenario: Scenario, make_indexer: Callable[..., Indexer]
+) -> None:
+    indexer = make_indexer("main")
+    indexer.rpc.w3.provider.endpoint_uri = f"http://127.0.0.1:{free_port()}"  # type: ignore[attr-defined]
+    indexer.rpc.attempts = 3
+    with pytest.raises(RpcUnavailableError) as caught:
+        indexer.sync()
+    assert caught.value.code == "indexer_rpc_unavailable" and caught.value.retryable
