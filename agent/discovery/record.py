@@ -24,6 +24,7 @@ from agent.discovery._base import Backend
 from agent.discovery.amd import AmdSmiBackend
 from agent.discovery.nvidia import NvmlBackend
 from agent.discovery.recording import Recorder
+from agent.errors import RecordingError
 
 
 def _nvml_code(exc: BaseException) -> Any:
@@ -41,19 +42,24 @@ def _amdsmi_code(exc: BaseException) -> Any:
 
 def record(library: str, source: str) -> tuple[dict[str, Any], Backend]:
     """Run discovery through a recorder around the real library; return the recording."""
+    if library not in ("nvml", "amdsmi"):
+        raise RecordingError(f"unknown library {library!r}; use nvml or amdsmi")
+    module_name = "pynvml" if library == "nvml" else "amdsmi"
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or OSError from a missing shared library
+        raise RecordingError(
+            f"cannot record {library}: {module_name} is not importable: {exc}"
+        ) from exc
     if library == "nvml":
-        recorder = Recorder(importlib.import_module("pynvml"), source=source, error_code=_nvml_code)
+        recorder = Recorder(module, source=source, error_code=_nvml_code)
         backend: Backend = NvmlBackend(recorder)
-    elif library == "amdsmi":
-        recorder = Recorder(
-            importlib.import_module("amdsmi"), source=source, error_code=_amdsmi_code
-        )
-        backend = AmdSmiBackend(recorder)
     else:
-        raise click.BadParameter(f"unknown library {library!r}; use nvml or amdsmi")
+        recorder = Recorder(module, source=source, error_code=_amdsmi_code)
+        backend = AmdSmiBackend(recorder)
     result = backend.run()
     data = recorder.recording()
-    data["library"] = "pynvml" if library == "nvml" else "amdsmi"
+    data["library"] = module_name
     data["report"] = result.report.model_dump()
     return data, backend
 

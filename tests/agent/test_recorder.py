@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from replayed import load_recording
 
 from agent.discovery import NvmlBackend
+from agent.discovery.record import record
 from agent.discovery.recording import Recorder, ReplayModule, nvml_replay
 from agent.errors import RecordingError
 
@@ -84,3 +86,22 @@ def test_every_fixture_names_its_source() -> None:
         assert len(data["source"]) > 20, path.name
         assert data["library"] in {"pynvml", "amdsmi", "xpu-smi"}, path.name
         assert data["calls"], path.name
+
+
+def test_recording_this_host_replays_to_the_same_report() -> None:
+    """Here NVML is absent (the recording holds the init error); on a GPU host, a full session."""
+    data, _ = record("nvml", source="test run")
+    assert data["library"] == "pynvml" and data["calls"][0]["fn"] == "nvmlInit"
+    live = NvmlBackend().run()
+    replayed = NvmlBackend(nvml_replay(data)).run()
+    assert replayed.report == live.report
+    assert replayed.gpus == live.gpus
+
+
+def test_recording_a_library_that_is_not_installed_says_so() -> None:
+    if importlib.util.find_spec("amdsmi") is not None:  # pragma: no cover - a ROCm host
+        pytest.skip("amdsmi is importable here")
+    with pytest.raises(RecordingError, match="cannot record amdsmi: amdsmi is not importable"):
+        record("amdsmi", source="x")
+    with pytest.raises(RecordingError, match="unknown library 'cuda'; use nvml or amdsmi"):
+        record("cuda", source="x")
