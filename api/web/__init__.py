@@ -34,7 +34,10 @@ def _page(name: str) -> FileResponse:
 
 def mount_web(app: FastAPI) -> None:
     """Serves the explorer at ``/``, the onboarding page at ``/onboard`` and their assets under
-    ``/web/``."""
+    ``/web/``. Mounting twice changes nothing."""
+    if getattr(app.state, "web_mounted", False):
+        return
+    app.state.web_mounted = True
 
     @app.get("/", include_in_schema=False)
     def explorer() -> FileResponse:

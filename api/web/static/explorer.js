@@ -56,7 +56,29 @@ function statusBadges(gpu) {
 }
 
 function throughputOf(gpu) {
-  return pick(gpu, "throughput", "verified_throughput", "proven_int8_gops");
+  return pick(gpu, "throughput_gops", "throughput", "proven_int8_gops");
+}
+
+/** Memory in bytes (`memory_bytes`; an older `memory` field counted MiB). */
+function memoryOf(gpu) {
+  const b = pick(gpu, "memory_bytes");
+  if (b !== undefined) return b;
+  const mib = pick(gpu, "memory");
+  return mib === undefined ? undefined : mib * 1024 * 1024;
+}
+
+const measuredOf = (g) => pick(g, "measured_at", "attested_at");
+
+/** The measured figures of a GPU or attestation, by name. */
+function figuresOf(g) {
+  const given = pick(g, "benchmark", "figures");
+  if (given && typeof given === "object") return given;
+  const out = {};
+  for (const [k, label] of [["throughput_gops", "proven int8 (GOPS)"], ["fp32_gflops", "FP32 (GFLOPS)"],
+    ["fp16_gflops", "FP16 (GFLOPS)"], ["memory_bandwidth_gbps", "memory bandwidth (GB/s)"]]) {
+    if (g[k] !== undefined) out[label] = g[k];
+  }
+  return out;
 }
 
 function throughputText(value) {
@@ -101,23 +123,38 @@ function headlineValue(stats, key) {
   return value;
 }
 
+const BUCKET_COLUMNS = [
+  ["online_gpus", "online", number],
+  ["online_throughput", "online GOPS", number],
+  ["verified_gpus", "verified", number],
+  ["gpus", "all", number],
+];
+
+/** Online capacity grouped by `keyName` (the API's buckets: {key, gpus, online_gpus, ...}). */
 function breakdownTable(title, rows, keyName) {
-  const list = Array.isArray(rows)
-    ? rows
-    : Object.entries(rows).map(([k, v]) => (typeof v === "object" ? { [keyName]: k, ...v } : { [keyName]: k, online: v }));
-  if (!list.length) return null;
-  const columns = Object.keys(list[0]).filter((c) => typeof list[0][c] !== "object");
+  if (!Array.isArray(rows) || !rows.length) return null;
+  const columns = BUCKET_COLUMNS.filter(([k]) => rows[0][k] !== undefined);
   const id = `bd-${keyName}`;
+  const sorted = [...rows].sort((a, b) => (b.online_throughput ?? 0) - (a.online_throughput ?? 0));
   return h("section", { class: "breakdown", "aria-labelledby": id },
     h("h3", { id }, title),
-    h("table", { class: "data compact" },
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c === columns[0] ? "" : "num" }, c.replaceAll("_", " "))))),
-      h("tbody", {}, list.map((row) => h("tr", {}, columns.map((c, i) => {
-        const v = row[c];
-        let text = typeof v === "number" ? number(v) : String(v ?? "–");
-        if (/memory/.test(c) && typeof v === "number") text = bytes(v);
-        return i === 0 ? h("th", { scope: "row" }, text) : h("td", { class: "num" }, text);
-      }))))));
+    h("table", { class: "data compact", "data-breakdown": keyName },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, keyName),
+        columns.map(([, label]) => h("th", { scope: "col", class: "num" }, label)))),
+      h("tbody", {}, sorted.map((row) => h("tr", {},
+        h("th", { scope: "row" }, pick(row, "key", keyName) || "(none)"),
+        columns.map(([k, , format]) => h("td", { class: "num" }, format(row[k]))))))));
+}
+
+/** Fills a filter's choices with the values the inventory has (exact-match filters). */
+function offerChoices(name, rows) {
+  const select = $("filters").elements[name];
+  if (!select || select.tagName !== "SELECT" || !Array.isArray(rows)) return;
+  const chosen = select.value || state.filters[name] || "";
+  const keys = rows.map((r) => pick(r, "key")).filter(Boolean).sort();
+  if (chosen && !keys.includes(chosen)) keys.push(chosen);
+  fill(select, h("option", { value: "" }, "any"), keys.map((k) => h("option", { value: k }, k)));
+  select.value = chosen;
 }
 
 async function loadStats() {
@@ -133,7 +170,8 @@ async function loadStats() {
     ["By vendor", pick(stats, "by_vendor", "vendors"), "vendor"],
     ["By region", pick(stats, "by_region", "regions"), "region"],
   ];
-  fill($("breakdowns"), groups.map(([title, rows, key]) => (rows ? breakdownTable(title, rows, key) : null)));
+  fill($("breakdowns"), groups.map(([title, rows, key]) => breakdownTable(title, rows, key)));
+  for (const [, rows, key] of groups) offerChoices(key, rows);
   return stats;
 }
 
@@ -165,7 +203,7 @@ async function capacitySeries(stats) {
   const steps = [];
   for (const g of gpus) {
     if (pick(g, "revoked")) continue;
-    const t = Number(pick(g, "attested_at", "measured_at"));
+    const t = Number(measuredOf(g));
     const v = Number(throughputOf(g) || 0);
     if (!t) continue;
     steps.push({ t, d: v });
@@ -267,18 +305,19 @@ function gpuRow(g) {
     h("th", { scope: "row" }, gpuLink(key)),
     h("td", {}, pick(g, "model") ?? "–"),
     h("td", {}, pick(g, "vendor") ?? "–"),
-    h("td", { class: "num" }, bytes(pick(g, "memory", "memory_bytes"))),
+    h("td", { class: "num" }, bytes(memoryOf(g))),
     h("td", { class: "num" }, throughputText(throughputOf(g))),
     h("td", {}, regionOf(g) || "–"),
     h("td", {}, providerLink(provider, name)),
     h("td", {}, statusBadges(g)),
-    h("td", {}, time(pick(g, "attested_at"))),
+    h("td", {}, time(measuredOf(g))),
   );
 }
 
 async function loadInventory() {
   const cursor = state.cursors[state.cursors.length - 1];
-  const page = await api(`/v1/gpus${query({ ...apiParams(state.filters), limit: PAGE_SIZE, cursor })}`);
+  const size = Number(state.filters.limit) || PAGE_SIZE;
+  const page = await api(`/v1/gpus${query({ limit: size, ...apiParams(state.filters), cursor })}`);
   asOf(page);
   const rows = items(page);
   const body = $("gpus").tBodies[0];
@@ -290,7 +329,7 @@ async function loadInventory() {
   $("count").textContent = total !== undefined
     ? `${number(total)} GPU${total === 1 ? "" : "s"} match`
     : `${rows.length} GPU${rows.length === 1 ? "" : "s"} on this page`;
-  $("page").textContent = `page ${n}${total !== undefined ? ` of ${Math.max(1, Math.ceil(total / PAGE_SIZE))}` : ""}`;
+  $("page").textContent = `page ${n}${total !== undefined ? ` of ${Math.max(1, Math.ceil(total / size))}` : ""}`;
   $("prev").disabled = n <= 1;
   $("next").disabled = !state.nextCursor;
 }
@@ -357,7 +396,7 @@ async function renderGpu(view, key) {
   const atts = items(history);
   const provider = providerOf(g);
   const chartPoints = atts
-    .map((a) => ({ t: Number(pick(a, "attested_at", "block_time")), v: Number(throughputOf(a) || 0) }))
+    .map((a) => ({ t: Number(measuredOf(a) ?? pick(a, "block_time")), v: Number(throughputOf(a) || 0) }))
     .filter((p) => p.t)
     .sort((a, b) => a.t - b.t);
   fill(view,
@@ -366,17 +405,17 @@ async function renderGpu(view, key) {
     facts([
       ["GPU key", h("code", { class: "hex wrap" }, key)],
       ["Vendor", pick(g, "vendor")],
-      ["Memory", bytes(pick(g, "memory", "memory_bytes"))],
+      ["Memory", bytes(memoryOf(g))],
       ["Verified throughput", throughputText(throughputOf(g))],
       ["Provider", providerLink(provider, pick(g, "provider_name"))],
       ["Agent", pick(g, "agent") && hexText(pick(g, "agent"))],
       ["Region", regionOf(g)],
       ["Liveness index", pick(g, "gpu_index", "index")],
       ["Last seen epoch", pick(g, "last_seen_epoch")],
-      ["Attested", time(pick(g, "attested_at"))],
+      ["Attested", time(measuredOf(g))],
       ["Expires", time(pick(g, "expires_at"))],
     ]),
-    figuresTable(pick(g, "benchmark", "figures")),
+    figuresTable(figuresOf(g)),
     h("section", { "aria-labelledby": "history-title" },
       h("h3", { id: "history-title" }, "Attestation history"),
       chartPoints.length > 1
@@ -390,7 +429,7 @@ async function renderGpu(view, key) {
               .map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, atts.length ? atts.map((a) => h("tr", {},
             h("th", { scope: "row" }, number(pick(a, "block_number", "block")))
-            , h("td", {}, time(pick(a, "attested_at")))
+            , h("td", {}, time(measuredOf(a)))
             , h("td", {}, time(pick(a, "expires_at")))
             , h("td", { class: "num" }, throughputText(throughputOf(a)))
             , h("td", {}, pick(a, "agent") ? hexText(pick(a, "agent")) : "–")
@@ -465,7 +504,7 @@ async function renderProviders(view) {
         h("td", {}, pick(p, "region") || "–"),
         h("td", { class: "num" }, number(pick(p, "gpu_count", "gpus"))),
         h("td", {}, pick(p, "status") ? badge(pick(p, "status"), pick(p, "status") === "active" ? "ok" : "off") : "–"),
-      )) : h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No provider registered yet.")))))),
+      )) : h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No provider registered yet."))))),
   );
 }
 

@@ -1,0 +1,139 @@
+"""The explorer page in headless Chromium, over the real API, indexer and anvil events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import MI300X, Stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+
+def gpu_rows(page: Any) -> Any:
+    return page.locator("#gpus tbody tr[data-gpu]")
+
+
+def test_pages_are_served_with_their_assets(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url) as client:
+        for path in ("/", "/onboard"):
+            answer = client.get(path)
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "default-src 'self'" in answer.headers["content-security-policy"]
+        for asset in ("style.css", "common.js", "explorer.js", "onboard.js"):
+            assert client.get(f"/web/{asset}").status_code == 200
+        assert "/" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_inventory_lists_filters_and_pages(stack: Stack, page: Any, tmp_path: Path) -> None:
+    page.goto(stack.url + "/")
+    rows = gpu_rows(page)
+    rows.first.wait_for()
+    assert rows.count() == 4
+    for gpu in stack.gpus:
+        assert page.locator(f'#gpus tr[data-gpu="{gpu.key}"]').count() == 1
+    page.locator("#count", has_text="4 GPUs match").wait_for()
+
+    # Live totals from /v1/stats: three of the four GPUs were in the liveness report.
+    page.locator('[data-stat="online_gpus"]', has_text="3").wait_for()
+    models = page.locator('[data-breakdown="model"] tbody tr')
+    assert models.count() == 3
+    assert page.locator('[data-breakdown="region"] tbody th', has_text="us-east").count() == 1
+    # The chart is drawn from the inventory's verified throughput.
+    assert page.locator("#chart svg path.line").count() == 1
+    page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
+
+    # Vendor narrows to the one AMD GPU; the filter lands in the address for sharing.
+    page.get_by_label("Vendor", exact=True).select_option("amd")
+    page.get_by_role("button", name="Apply filters").click()
+    page.locator("#count", has_text="1 GPU match").wait_for()
+    assert rows.count() == 1
+    mi300x = next(g for g in stack.gpus if g.model == MI300X[2])
+    assert rows.first.get_attribute("data-gpu") == mi300x.key
+    assert "vendor=amd" in page.url
+
+    # Minimum memory (GiB in the form, bytes to the API) and region, together.
+    page.get_by_role("button", name="Reset").click()
+    page.locator("#count", has_text="4 GPUs match").wait_for()
+    page.get_by_label("Min memory (GiB)").fill(str(80))
+    page.get_by_label("Region", exact=True).select_option("eu-west")
+    page.get_by_role("button", name="Apply filters").click()
+    page.locator("#count", has_text="1 GPU match").wait_for()
+    assert rows.first.get_attribute("data-gpu") == stack.gpus[0].key
+    assert "min_memory=80" in page.url
+
+    # Online: the L4 was not in the liveness report.
+    page.goto(stack.url + "/#/?online=false")
+    page.locator("#count", has_text="1 GPU match").wait_for()
+    assert "nvidia-l4-24gb" in rows.first.inner_text()
+
+    # Cursor pages of two.
+    page.goto(stack.url + "/#/?limit=2")
+    page.locator("#page", has_text="page 1 of 2").wait_for()
+    first_page = {rows.nth(i).get_attribute("data-gpu") for i in range(rows.count())}
+    page.get_by_role("button", name="Next →").click()
+    page.locator("#page", has_text="page 2 of 2").wait_for()
+    second_page = {rows.nth(i).get_attribute("data-gpu") for i in range(rows.count())}
+    assert len(first_page) == 2 and len(second_page) == 2
+    assert first_page | second_page == {g.key for g in stack.gpus}
+    assert page.get_by_role("button", name="Next →").is_disabled()
+    page.get_by_role("button", name="← Previous").click()
+    page.locator("#page", has_text="page 1 of 2").wait_for()
+
+
+def test_gpu_page_shows_attestation_history(stack: Stack, page: Any, tmp_path: Path) -> None:
+    gpu = stack.gpus[0]  # attested twice, by oracles 0+1 then 0+2
+    page.goto(stack.url + "/")
+    page.locator(f'#gpus tr[data-gpu="{gpu.key}"] a.gpu-link').click()
+    history = page.locator("#attestations tbody tr")
+    history.first.wait_for()
+    assert page.url.endswith(f"#/gpu/{gpu.key}")
+    assert history.count() == 2
+    text = page.locator("#view-detail").inner_text()
+    assert "nvidia-h100-sxm5-80gb" in text
+    assert "verified" in text and "online" in text
+    # Full values are in each shortened hash's label, newest attestation first.
+    labels = [
+        history.nth(i).locator("td.tx code").get_attribute("aria-label") for i in range(2)
+    ]
+    assert labels == list(reversed(gpu.tx_hashes))
+    newest_signers = {
+        history.nth(0).locator("ul.signers code").nth(i).get_attribute("aria-label")
+        for i in range(2)
+    }
+    oldest_signers = {
+        history.nth(1).locator("ul.signers code").nth(i).get_attribute("aria-label")
+        for i in range(2)
+    }
+    assert newest_signers == {stack.oracles[0].address, stack.oracles[2].address}
+    assert oldest_signers == {stack.oracles[0].address, stack.oracles[1].address}
+    page.screenshot(path=str(tmp_path / "gpu.png"), full_page=True)
+
+    # Its provider's page lists the authorized agent and the provider's GPUs.
+    page.locator(f'#view-detail .facts a[href="#/provider/{gpu.provider}"]').click()
+    page.locator("#agents tbody tr[data-agent]").first.wait_for()
+    assert page.url.endswith(f"#/provider/{gpu.provider}")
+    assert page.locator("#agents tbody tr[data-agent]").get_attribute("data-agent") == gpu.agent
+    assert page.locator("#view-detail tr[data-gpu]").count() == 2
+    page.screenshot(path=str(tmp_path / "provider.png"), full_page=True)
+
+
+def test_unknown_gpu_says_so(stack: Stack, page: Any) -> None:
+    page.goto(stack.url + "/#/gpu/0x" + "ab" * 32)
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "Could not load" in alert.inner_text()
+    page.errors.clear()  # the 404 is the point here
+
+
+def test_totals_follow_new_attestations_live(stack: Stack, page: Any) -> None:
+    page.goto(stack.url + "/")
+    page.locator('[data-stat="gpus"]', has_text="4").wait_for()
+    page.locator('#live[data-on="1"]').wait_for()
+    stack.attest(stack.providers["boreal"], stack.agents["boreal"], [MI300X])
+    # No reload: the /v1/events stream tells the page to refresh.
+    page.locator('[data-stat="gpus"]', has_text="5").wait_for(timeout=30_000)
+    page.locator("#count", has_text="5 GPUs match").wait_for()
