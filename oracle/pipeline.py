@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import coincurve
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
@@ -20,9 +21,12 @@ from depin.attestation import (
     AttestationBatch,
     GpuAttestation,
     LivenessReport,
+    fast_keccak,
     fast_recover,
     indices_from_bitmap,
     model_text,
+    recover_bytes,
+    same_address,
     sign_digest,
 )
 from depin.attestation_client import OracleConfig
@@ -55,12 +59,13 @@ class Limits:
 
 
 def challenge_hash(
-    domain: Domain, issuer: str, nonce: bytes, issued_at: int, expires_at: int
+    domain: Domain | bytes, issuer: str, nonce: bytes, issued_at: int, expires_at: int
 ) -> bytes:
     """The bytes32 an agent puts in its attestation for a challenge token."""
+    separator = domain if isinstance(domain, bytes) else domain.separator
     return keccak(
         b"depin.challenge.v1"
-        + domain.separator
+        + separator
         + bytes.fromhex(issuer[2:])
         + nonce
         + issued_at.to_bytes(8, "big")
@@ -84,12 +89,21 @@ class Pipeline:
         self.account = account
         self.address = account.address
         self._key = bytes(account.key)
+        self._signer = coincurve.PrivateKey(self._key)
         self.domain = domain
+        self._separator = domain.separator  # precomputed: hashing it costs five keccaks
         self.config = config
         self.authorizer = authorizer
         self.store = store
         self.limits = limits or Limits()
         self.clock = clock
+
+    def _digest(self, struct_hash: bytes) -> bytes:
+        return fast_keccak(b"\x19\x01" + self._separator + struct_hash)
+
+    def _sign(self, digest: bytes) -> bytes:
+        raw = self._signer.sign_recoverable(digest, hasher=None)
+        return raw[:64] + bytes([raw[64] + 27])
 
     # ------------------------------------------------------------------ challenges
 
@@ -97,51 +111,47 @@ class Pipeline:
         now = int(self.clock())
         nonce = secrets.token_bytes(32)
         expires = now + self.limits.challenge_ttl_s
-        digest = challenge_hash(self.domain, self.address, nonce, now, expires)
+        digest = challenge_hash(self._separator, self.address, nonce, now, expires)
         return ChallengeToken(
             issuer=self.address,
             nonce=nonce,
             issuedAt=now,
             expiresAt=expires,
             challenge=digest,
-            signature=sign_digest(self._key, digest),
+            signature=self._sign(digest),
         )
 
-    def _check_challenge(
-        self, token: ChallengeToken, message: GpuAttestation, digest: bytes
-    ) -> None:
+    def _check_challenge(self, token: ChallengeToken, message: GpuAttestation) -> bytes:
+        """Issued by an oracle of this network, carried by the attestation, unexpired; returns
+        the challenge (its single use is recorded with the approval)."""
         expected = challenge_hash(
-            self.domain, token.issuer, token.nonce, token.issuedAt, token.expiresAt
+            self._separator, token.issuer, token.nonce, token.issuedAt, token.expiresAt
         )
         if expected != token.challenge or message.challenge != expected:
             raise Refusal("challenge_mismatch", "the attestation does not carry this challenge")
         try:
-            signer = fast_recover(expected, token.signature)
+            signer = recover_bytes(expected, token.signature)
         except SignatureError:
-            signer = ""
-        if signer != token.issuer or token.issuer not in self.config().oracles:
+            signer = b""
+        if not same_address(token.issuer, signer) or token.issuer not in self.config().oracles:
             raise Refusal(
                 "unknown_challenge", "the challenge was not issued by an oracle of this network"
             )
-        now = self.clock()
-        if token.expiresAt <= now:
+        if token.expiresAt <= self.clock():
             raise Refusal("challenge_expired", f"the challenge expired at {token.expiresAt}")
-        if not self.store.use_challenge(expected, digest):
-            raise Refusal(
-                "challenge_replayed", "the challenge was already used by another attestation"
-            )
+        return expected
 
     # ------------------------------------------------------------------ attestations
 
     def check_attestation(self, request: AttestationRequest) -> tuple[GpuAttestation, bytes]:
         """Every check but the single-use challenge; returns the message and its digest."""
         message = request.attestation.message()
-        digest = message.digest(self.domain)
+        digest = self._digest(message.struct_hash())
         try:
-            signer = fast_recover(digest, request.signature)
+            signer = recover_bytes(digest, request.signature)
         except SignatureError as exc:
             raise Refusal("invalid_agent_signature", str(exc)) from None
-        if signer != message.agent:
+        if not same_address(message.agent, signer):
             raise Refusal("invalid_agent_signature", f"the signature is not {message.agent}'s")
         if not self.authorizer(message.provider, message.agent):
             raise Refusal(
@@ -156,15 +166,17 @@ class Pipeline:
 
     def approve(self, request: AttestationRequest) -> Approval:
         message, digest = self.check_attestation(request)
-        self._check_challenge(request.challenge, message, digest)
+        challenge = self._check_challenge(request.challenge, message)
         version = self.config().version
-        existing = self.store.approval(digest, version)
-        if existing is None:
-            existing = sign_digest(
-                self._key, AttestationApproval(version, message).digest(self.domain)
+        approval = AttestationApproval(version, message)
+        signature = self.store.use_challenge_and_approve(
+            challenge, digest, version, lambda: self._sign(self._digest(approval.struct_hash()))
+        )
+        if signature is None:
+            raise Refusal(
+                "challenge_replayed", "the challenge was already used by another attestation"
             )
-            self.store.save_approval(digest, version, existing)
-        return Approval(oracle=self.address, configVersion=version, signature=existing)
+        return Approval(oracle=self.address, configVersion=version, signature=signature)
 
     def _check_times(self, m: GpuAttestation) -> None:
         now = self.clock()
@@ -257,7 +269,7 @@ class Pipeline:
         hashes = []
         for m in messages:
             h = m.struct_hash()
-            digest = keccak(b"\x19\x01" + self.domain.separator + h)
+            digest = keccak(b"\x19\x01" + self._separator + h)
             if self.store.approval(digest, config_version) is None:
                 raise Refusal(
                     "not_approved",
@@ -266,7 +278,7 @@ class Pipeline:
                 )
             hashes.append(h)
         batch = AttestationBatch.digest_from_struct_hashes(self.domain, config_version, hashes)
-        return sign_digest(self._key, batch)
+        return self._sign(batch)
 
     # ------------------------------------------------------------------ heartbeats and liveness
 

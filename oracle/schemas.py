@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 from eth_utils import to_checksum_address
@@ -29,6 +30,11 @@ def _hex_bytes(size: int | None) -> object:
 def _address(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("expected an address")
+    return _checksum(value)
+
+
+@lru_cache(maxsize=65536)
+def _checksum(value: str) -> str:
     return str(to_checksum_address(value))
 
 

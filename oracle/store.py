@@ -8,7 +8,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        # WAL with NORMAL survives a killed process (every commit is in the log); only a power
+        # loss may drop the last commits.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
 
@@ -73,6 +75,35 @@ class Store:
                 "INSERT INTO used_challenges VALUES (?, ?, ?)", (challenge, digest, time.time())
             )
             return True
+
+    def use_challenge_and_approve(
+        self, challenge: bytes, digest: bytes, config_version: int, sign: Callable[[], bytes]
+    ) -> bytes | None:
+        """In one transaction: marks ``challenge`` used by ``digest`` and stores this oracle's
+        approval (made by ``sign`` unless one exists). None when another attestation used the
+        challenge."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT digest FROM used_challenges WHERE challenge = ?", (challenge,)
+            ).fetchone()
+            if row is not None and bytes(row[0]) != digest:
+                return None
+            if row is None:
+                db.execute(
+                    "INSERT INTO used_challenges VALUES (?, ?, ?)", (challenge, digest, time.time())
+                )
+            found = db.execute(
+                "SELECT signature FROM approvals WHERE digest = ? AND config_version = ?",
+                (digest, config_version),
+            ).fetchone()
+            if found is not None:
+                return bytes(found[0])
+            signature = sign()
+            db.execute(
+                "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?)",
+                (digest, config_version, signature, time.time()),
+            )
+            return signature
 
     def save_approval(self, digest: bytes, config_version: int, signature: bytes) -> None:
         with self.transaction() as db:

@@ -27,6 +27,7 @@ from depin.attestation import (
 )
 from depin.attestation_client import AttestationClient
 from depin.chain import transact
+from depin.eip712 import Message
 from depin.errors import ContractRevertError
 from depin.registry import RegistryClient
 
@@ -111,6 +112,7 @@ def test_digests_match_contract(
     for message, entry in zip(batch, packed, strict=True):
         assert f.attestationDigest(entry).call() == message.digest(attestations.domain)
         assert GpuAttestation.from_packed(entry)[0] == message
+        assert message.struct_hash() == Message.struct_hash(message)  # fast path == generic
     assert f.batchDigest(version, packed).call() == attestations.batch_digest(version, batch)
 
 
