@@ -1,0 +1,87 @@
+"""The transmitter in-process: approvals from two oracles become one submit that lands once,
+including after a crash between signing and sending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from attest_helpers import new_attestation
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+from web3 import Web3
+
+from depin.attestation import sign_digest
+from depin.attestation_client import AttestationClient
+from depin.chain import Anvil
+from oracle.app import create_app
+from oracle.node import OracleNode
+from oracle.schemas import AttestationBody
+from oracle.settings import OracleSettings
+
+pytestmark = pytest.mark.integration
+
+
+def _node(
+    anvil: Anvil, home: Path, name: str, account: LocalAccount, peers: list[str]
+) -> OracleNode:
+    settings = OracleSettings(
+        rpc_url=anvil.rpc_url, home=home, name=name, peers=peers, batch_age_s=0, liveness=False
+    )
+    return OracleNode(settings, account)
+
+
+def test_bundles_land_exactly_once_across_a_restart(
+    anvil: Anvil,
+    home: Path,
+    w3: Web3,
+    attestations: AttestationClient,
+    oracle_accounts: list[LocalAccount],
+    make_provider: Callable[..., LocalAccount],
+    make_agent: Callable[..., LocalAccount],
+) -> None:
+    n0 = _node(anvil, home, "o0", oracle_accounts[0], ["http://o1"])
+    n1 = _node(anvil, home, "o1", oracle_accounts[1], [])
+    a0 = TestClient(create_app(n0, transmit=False))
+    a1 = TestClient(create_app(n1, transmit=False))
+    n0.transmitter.http = a1  # peer HTTP goes to oracle 1's app in-process
+    provider = make_provider()
+    agent = make_agent(provider)
+    keys = []
+    for _ in range(3):
+        token = a0.get("/v1/challenge").json()
+        message = new_attestation(
+            w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:])
+        )
+        body = {
+            "attestation": AttestationBody.of(message).model_dump(mode="json"),
+            "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
+            "challenge": token,
+        }
+        approvals = [a.post("/v1/attestations", json=body).json() for a in (a0, a1)]
+        bundle = {
+            "attestation": body["attestation"],
+            "signature": body["signature"],
+            "approvals": approvals,
+        }
+        assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
+        assert a0.post("/v1/bundles", json=bundle).json()["queued"] is False  # no duplicates
+        keys.append(message.gpu_key)
+
+    # Sign and persist the transaction, then "die" before it is sent.
+    sent: list[bytes] = []
+    n0.transmitter._broadcast = sent.append  # type: ignore[method-assign]
+    n0.transmitter.maybe_submit()
+    assert len(sent) == 1 and n0.store.queue_states() == {"sent": 3}
+    assert not any(attestations.is_verified(k) for k in keys)
+
+    # A fresh node on the same database re-sends the persisted transaction; nothing is rebuilt.
+    restarted = _node(anvil, home, "o0", oracle_accounts[0], ["http://o1"])
+    restarted.transmitter.http = a1
+    restarted.transmitter.step()  # re-broadcasts the signed tx (anvil mines it at once)
+    restarted.transmitter.step()  # settles it
+    assert restarted.store.queue_states() == {"done": 3}
+    assert all(attestations.is_verified(k) for k in keys)
+    rows = restarted.store.query("SELECT COUNT(*) FROM txs")
+    assert rows[0][0] == 1
