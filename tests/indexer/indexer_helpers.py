@@ -47,6 +47,21 @@ class Scenario:
         self.gpus: list[tuple[bytes, LocalAccount, int]] = []  # key, provider, measured_at
         self.epoch = 0
 
+    def save(self) -> tuple[Any, ...]:
+        """What :meth:`load` needs to match the chain after ``evm_revert``."""
+        return (
+            list(self.providers),
+            {k: list(v) for k, v in self.agents.items()},
+            list(self.gpus),
+            self.epoch,
+            list(self.oracles),
+        )
+
+    def load(self, saved: tuple[Any, ...]) -> None:
+        providers, agents, gpus, epoch, oracles = saved
+        self.providers, self.gpus, self.epoch, self.oracles = providers, gpus, epoch, oracles
+        self.agents = {k: list(v) for k, v in agents.items()}
+
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 
