@@ -256,4 +256,3 @@ def test_placeholder_password_refused_outside_dev_chain() -> None:
 
 
 _ = H100
-
