@@ -1,7 +1,8 @@
 """Encrypted key stores (eth-account's scrypt keystore) for agents, oracles, relayers, providers.
 
-A key store file is created with mode 0600 and refused when group- or world-readable, like ssh
-refuses a private key anyone can read.
+A key store file is written atomically with mode 0600 from the start (never briefly readable by
+others) and refused when group- or world-accessible, as ssh refuses a private key anyone can
+read. ``label`` names the key store in messages ("agent keystore", "oracle keystore", ...).
 """
 
 from __future__ import annotations
@@ -10,100 +11,183 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
 
 from depin.errors import DepinError
+
+MIN_PASSWORD_LENGTH = 8
 
 
 class KeystoreError(DepinError):
     code = "keystore"
 
 
-class WrongPasswordError(KeystoreError):
-    code = "wrong_password"
+class KeystoreNotFoundError(KeystoreError):
+    code = "keystore_not_found"
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"wrong password for key store {path} (MAC mismatch)")
+    def __init__(self, path: Path, hint: str = "", label: str = "key store") -> None:
+        self.path = path
+        super().__init__(f"no {label} at {path}" + (f"; {hint}" if hint else ""))
+
+
+class KeystoreExistsError(KeystoreError):
+    code = "keystore_exists"
+
+    def __init__(self, path: Path, label: str = "key store") -> None:
+        self.path = path
+        article = "an" if label[0] in "aeiou" else "a"
+        super().__init__(f"{article} {label} already exists at {path}; pass --force to replace it")
 
 
 class InsecureKeystoreError(KeystoreError):
-    code = "insecure_keystore"
+    """The key store file can be read by users other than its owner."""
 
-    def __init__(self, path: Path, mode: int) -> None:
+    code = "keystore_permissions"
+
+    def __init__(self, path: Path, mode: int, label: str = "key store") -> None:
+        self.path = path
+        self.mode = mode
         super().__init__(
-            f"key store {path} is readable by others (mode {oct(mode)}); run: chmod 600 {path}"
+            f"{label} {path} has mode {mode:04o}, readable by group or others; "
+            f"run `chmod 600 {path}`"
         )
 
 
-def create_keystore(path: Path, password: str, *, private_key: bytes | None = None) -> LocalAccount:
-    """Writes a new (or the given) key to ``path`` encrypted with ``password``, mode 0600."""
-    if not password:
-        raise KeystoreError("refusing an empty key store password")
-    if path.exists():
-        raise KeystoreError(f"{path} exists; refusing to overwrite a key store")
+class WrongPasswordError(KeystoreError):
+    code = "wrong_password"
+
+    def __init__(self, path: Path, label: str = "key store") -> None:
+        self.path = path
+        super().__init__(f"wrong password for {label} {path}")
+
+
+class MalformedKeystoreError(KeystoreError):
+    code = "malformed_keystore"
+
+    def __init__(self, path: Path, reason: str, label: str = "key store") -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{label} {path} is not a valid keystore: {reason}")
+
+
+class PasswordError(KeystoreError):
+    """No usable password was given."""
+
+    code = "password"
+
+
+def check_permissions(path: Path, label: str = "key store") -> None:
+    """Refuses a file that its group or other users can read or write."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InsecureKeystoreError(path, mode, label)
+
+
+def create_keystore(
+    path: Path,
+    password: str,
+    *,
+    force: bool = False,
+    private_key: bytes | None = None,
+    label: str = "key store",
+) -> LocalAccount:
+    """Generates a key (or takes ``private_key``), encrypts it and writes it with mode 0600."""
+    path = Path(path)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordError(
+            f"the {label} password must have at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    if path.exists() and not force:
+        raise KeystoreExistsError(path, label)
     account: LocalAccount = (
         Account.from_key(private_key) if private_key is not None else Account.create()
     )
-    encrypted = Account.encrypt(account.key, password)
+    encrypted = Account.encrypt(account.key, password, kdf="scrypt")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(encrypted, handle)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(encrypted, handle)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
     return account
 
 
 def keystore_address(path: Path) -> str:
     """The address recorded in a key store file, without decrypting it."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"cannot read key store {path}: {exc}") from exc
-    if "address" not in data:
-        raise KeystoreError(f"{path} is not an eth-account key store (no address)")
-    from eth_utils import to_checksum_address
-
+    if not isinstance(data, dict) or "address" not in data:
+        raise MalformedKeystoreError(Path(path), "no address")
     return str(to_checksum_address("0x" + str(data["address"])[-40:]))
 
 
-def load_keystore(path: Path, password: str) -> LocalAccount:
+def load_keystore(
+    path: Path, password: str, *, label: str = "key store", hint: str = ""
+) -> LocalAccount:
     """Decrypts the key store at ``path``.
 
     Raises:
-        InsecureKeystoreError: the file is group- or world-accessible.
+        KeystoreNotFoundError: no file there.
+        InsecureKeystoreError: the file is readable by group or others.
+        MalformedKeystoreError: the file is not an eth-account key store.
         WrongPasswordError: the password does not decrypt it.
-        KeystoreError: the file is missing or not a key store.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise KeystoreNotFoundError(path, hint, label)
+    check_permissions(path, label)
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        raise KeystoreError(f"no key store at {path}") from None
-    if mode & 0o077:
-        raise InsecureKeystoreError(path, mode)
-    try:
-        data = json.loads(path.read_text())
+        data: Any = json.loads(path.read_text())
     except ValueError as exc:
-        raise KeystoreError(f"{path} is not JSON: {exc}") from exc
+        raise MalformedKeystoreError(path, f"not JSON ({exc})", label) from exc
+    if not isinstance(data, dict) or "crypto" not in {k.lower() for k in data}:
+        raise MalformedKeystoreError(path, "no 'crypto' section", label)
     try:
         key = Account.decrypt(data, password)
     except ValueError as exc:
         if "MAC mismatch" in str(exc):
-            raise WrongPasswordError(path) from None
-        raise KeystoreError(f"{path} is not a valid key store: {exc}") from exc
+            raise WrongPasswordError(path, label) from None
+        raise MalformedKeystoreError(path, str(exc), label) from exc
+    except (KeyError, TypeError) as exc:
+        raise MalformedKeystoreError(path, f"missing field {exc}", label) from exc
     account: LocalAccount = Account.from_key(key)
     return account
+
+
+def read_password_file(path: Path) -> str:
+    """A password from a file that only its owner can read."""
+    path = Path(path)
+    if not path.is_file():
+        raise PasswordError(f"password file {path} does not exist")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise PasswordError(
+            f"password file {path} has mode {mode:04o}, readable by group or others; "
+            f"run `chmod 600 {path}`"
+        )
+    return path.read_text().rstrip("\r\n")
 
 
 def read_password(*, env_var: str, password_file: Path | None, prompt: str | None) -> str:
     """A password from a file, else an environment variable, else an interactive prompt."""
     if password_file is not None:
-        return password_file.read_text().rstrip("\n")
+        return read_password_file(password_file)
     value = os.environ.get(env_var)
-    if value is not None:
+    if value:
         return value
     if prompt is None:
-        raise KeystoreError(f"no password: set {env_var} or pass --password-file")
+        raise PasswordError(f"no password: set {env_var} or pass --password-file")
     import click
 
     return str(click.prompt(prompt, hide_input=True))

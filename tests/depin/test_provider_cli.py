@@ -25,6 +25,7 @@ DEPIN = str(Path(sys.executable).with_name("depin"))
 def _keystore(tmp_path: Path, w3: Web3, name: str = "provider") -> tuple[Path, Path, str]:
     password_file = tmp_path / f"{name}.pass"
     password_file.write_text("correct horse battery staple\n")
+    password_file.chmod(0o600)
     path = tmp_path / f"{name}.json"
     account = create_keystore(path, "correct horse battery staple")
     w3.provider.make_request("anvil_setBalance", [account.address, hex(10**19)])
@@ -86,7 +87,8 @@ def test_wrong_password_refused_with_sentence(
 ) -> None:
     keystore, _, _ = _keystore(tmp_path, w3)
     wrong = tmp_path / "wrong.pass"
-    wrong.write_text("nope")
+    wrong.write_text("not the password")
+    wrong.chmod(0o600)
     result = CliRunner().invoke(
         main,
         [
