@@ -33,13 +33,12 @@ from api import ApiSettings, create_app
 from api.chain import ChainContext
 from api.db import read_only_engine
 from api.web import mount_web
-from depin.attestation import bitmap_from_indices, gpu_key, model_bytes, sign_digest
+from depin.attestation import GpuAttestation, bitmap_from_indices, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
-from depin.attestation import GpuAttestation
 from depin.deploy import deploy_attestation_oracle
 from depin.registry import RegistryClient
 from indexer.db import make_engine, migrate
-from indexer.service import Indexer
+from indexer.service import Indexer, wait_until
 from indexer.settings import IndexerSettings
 
 CHROMIUM = os.environ.get("DEPIN_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -246,8 +245,6 @@ def stack(
     )
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
-    from indexer.service import wait_until
-
     assert wait_until(lambda: server.started, 20), "uvicorn did not start"
     try:
         yield s

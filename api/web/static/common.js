@@ -118,6 +118,15 @@ export function time(seconds) {
   return new Date(Number(seconds) * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
+/** A span of seconds in words: "45 s", "12 min", "5 h", "365 days". */
+export function duration(seconds) {
+  const s = Math.abs(Math.round(seconds));
+  if (s < 90) return `${s} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
 export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind}` }, text);
 }

@@ -14,7 +14,9 @@ const $ = (id) => document.getElementById(id);
 // ---------------------------------------------------------------- state
 
 const state = {
+  providerNames: new Map(), // address -> name, from /v1/providers
   filters: {},
+  inventorySeq: 0,
   cursors: [null], // cursor of each page seen; the last one is the page shown
   nextCursor: null,
   live: false,
@@ -157,8 +159,13 @@ function offerChoices(name, rows) {
   select.value = chosen;
 }
 
+async function loadProviderNames() {
+  const page = await api(`/v1/providers${query({ limit: 200 })}`);
+  for (const p of items(page)) if (p.name) state.providerNames.set(p.address, p.name);
+}
+
 async function loadStats() {
-  const stats = await api("/v1/stats");
+  const [stats] = await Promise.all([api("/v1/stats"), loadProviderNames().catch(() => null)]);
   asOf(stats);
   fill($("headline"), HEADLINE.flatMap(([key, label, format]) => {
     const value = headlineValue(stats, key);
@@ -258,7 +265,9 @@ export function stepChart(points, { label, unit = "GOPS", width = 720, height = 
   for (let i = 0; i <= 3; i += 1) {
     const t = t0 + (span * i) / 3;
     const d = new Date(t * 1000).toISOString();
-    const text = span > 2 * 86400 ? d.slice(0, 10) : d.slice(11, 16) + (i === 0 ? ` ${d.slice(5, 10)}` : "");
+    let text = d.slice(11, span < 3600 ? 19 : 16);
+    if (span > 2 * 86400) text = d.slice(0, 10);
+    else if (i === 0) text += ` ${d.slice(5, 10)}`;
     svg.append(s("text", { x: x(t), y: height - 10, "text-anchor": i === 0 ? "start" : i === 3 ? "end" : "middle", class: "tick" }, text));
   }
   let d = `M${x(points[0].t)},${y(0)} L${x(points[0].t)},${y(points[0].v)}`;
@@ -300,7 +309,7 @@ function apiParams(filters) {
 function gpuRow(g) {
   const key = gpuKeyOf(g);
   const provider = providerOf(g);
-  const name = pick(g, "provider_name") ?? pick(g.provider, "name");
+  const name = pick(g, "provider_name") ?? state.providerNames.get(provider);
   return h("tr", { "data-gpu": key },
     h("th", { scope: "row" }, gpuLink(key)),
     h("td", {}, pick(g, "model") ?? "–"),
@@ -317,7 +326,9 @@ function gpuRow(g) {
 async function loadInventory() {
   const cursor = state.cursors[state.cursors.length - 1];
   const size = Number(state.filters.limit) || PAGE_SIZE;
+  const seq = ++state.inventorySeq; // a slower, older answer must not overwrite a newer one
   const page = await api(`/v1/gpus${query({ limit: size, ...apiParams(state.filters), cursor })}`);
+  if (seq !== state.inventorySeq) return;
   asOf(page);
   const rows = items(page);
   const body = $("gpus").tBodies[0];
@@ -407,7 +418,7 @@ async function renderGpu(view, key) {
       ["Vendor", pick(g, "vendor")],
       ["Memory", bytes(memoryOf(g))],
       ["Verified throughput", throughputText(throughputOf(g))],
-      ["Provider", providerLink(provider, pick(g, "provider_name"))],
+      ["Provider", providerLink(provider, pick(g, "provider_name") ?? state.providerNames.get(provider))],
       ["Agent", pick(g, "agent") && hexText(pick(g, "agent"))],
       ["Region", regionOf(g)],
       ["Liveness index", pick(g, "gpu_index", "index")],
@@ -415,7 +426,7 @@ async function renderGpu(view, key) {
       ["Attested", time(measuredOf(g))],
       ["Expires", time(pick(g, "expires_at"))],
     ]),
-    figuresTable(figuresOf(g)),
+    h("section", { class: "figures" }, figuresTable(figuresOf(g))),
     h("section", { "aria-labelledby": "history-title" },
       h("h3", { id: "history-title" }, "Attestation history"),
       chartPoints.length > 1
@@ -518,41 +529,52 @@ function parseHash() {
 }
 
 let current = null;
+let routeSeq = 0;
+
+/** Renders a detail view off-page, and shows it only if no later navigation happened. */
+async function showDetail(render, ...args) {
+  const seq = ++routeSeq;
+  const target = h("div");
+  await render(target, ...args);
+  if (seq !== routeSeq) return;
+  const detail = $("view-detail");
+  fill(detail, [...target.childNodes]);
+  $("view-inventory").hidden = true;
+  detail.hidden = false;
+  const title = document.getElementById("detail-title");
+  document.title = `${title ? `${title.textContent.trim()} – ` : ""}depin explorer`;
+}
 
 async function route() {
   const { parts, params } = parseHash();
-  const inventory = $("view-inventory");
-  const detail = $("view-detail");
   showError(null);
   try {
     if (parts[0] === "gpu" && parts[1]) {
       current = { kind: "gpu", id: parts[1] };
-      inventory.hidden = true;
-      detail.hidden = false;
-      await renderGpu(detail, parts[1]);
+      await showDetail(renderGpu, parts[1]);
     } else if (parts[0] === "provider" && parts[1]) {
       current = { kind: "provider", id: parts[1] };
-      inventory.hidden = true;
-      detail.hidden = false;
-      await renderProvider(detail, parts[1]);
+      await showDetail(renderProvider, parts[1]);
     } else if (parts[0] === "providers") {
       current = { kind: "providers" };
-      inventory.hidden = true;
-      detail.hidden = false;
-      await renderProviders(detail);
+      await showDetail(renderProviders);
     } else {
+      routeSeq += 1;
       current = { kind: "inventory" };
-      detail.hidden = true;
-      inventory.hidden = false;
+      $("view-detail").hidden = true;
+      $("view-inventory").hidden = false;
+      document.title = "depin explorer";
       state.filters = params;
       state.cursors = [null];
       setFormFromFilters(params);
       await loadInventory();
     }
-    document.title = `${document.getElementById("detail-title")?.textContent && !detail.hidden
-      ? `${document.getElementById("detail-title").textContent.trim()} – ` : ""}depin explorer`;
   } catch (error) {
-    if (!detail.hidden) fill(detail, h("p", {}, h("a", { href: "#/" }, "← All GPUs")));
+    if (current?.kind !== "inventory") {
+      fill($("view-detail"), h("p", {}, h("a", { href: "#/" }, "← All GPUs")));
+      $("view-inventory").hidden = true;
+      $("view-detail").hidden = false;
+    }
     showError(error);
   }
 }
@@ -618,6 +640,6 @@ function connectEvents() {
 
 initFilters();
 window.addEventListener("hashchange", route);
-route();
+loadProviderNames().catch(() => null).then(route);
 loadStats().then(loadChart).catch(showError);
 connectEvents();

@@ -2,7 +2,7 @@
 // authorization typed data (eth_signTypedData_v4), hand each signature to the relay and follow
 // the transaction until the indexer shows its effect in /v1/providers/<address>.
 
-import { ApiProblem, api, fill, h, pick, say, sleep, time } from "/web/common.js";
+import { ApiProblem, api, duration, fill, h, pick, say, sleep, time } from "/web/common.js";
 
 const $ = (id) => document.getElementById(id);
 const INDEX_TIMEOUT_MS = 180000;
@@ -81,8 +81,8 @@ function describe(value, type, name) {
   if (type === "bytes32" && /^0x0+$/.test(String(value))) return h("span", { class: "muted" }, "(none)");
   if (type.startsWith("uint") && TIME_FIELDS.test(name)) {
     const seconds = Number(value);
-    const rel = Math.round((seconds - Date.now() / 1000) / 60);
-    return `${time(seconds)} (${rel >= 0 ? `in ${rel} min` : `${-rel} min ago`})`;
+    const rel = seconds - Date.now() / 1000;
+    return `${time(seconds)} (${rel >= 0 ? `in ${duration(rel)}` : `${duration(rel)} ago`})`;
   }
   if (type.startsWith("bytes")) return h("code", { class: "hex wrap" }, value);
   return value === "" ? h("span", { class: "muted" }, "(empty)") : String(value);
