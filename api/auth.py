@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 import warnings
@@ -38,6 +39,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import siwe
 
+_SIWE_HEAD = re.compile(
+    r"^[^\s]{1,255} wants you to sign in with your Ethereum account:\n0x[0-9a-fA-F]{40}\n"
+)
 ERC1271_MAGIC = bytes.fromhex("1626ba7e")
 _IS_VALID_SIGNATURE = keccak(text="isValidSignature(bytes32,bytes)")[:4]
 
@@ -163,8 +167,15 @@ class SiweVerifier:
 
     def verify(self, text: str, signature: str) -> str:
         """Returns the signed-in address or raises the refusal's :class:`ApiError`."""
+        if not _SIWE_HEAD.match(text):
+            raise ValidationProblem(
+                "not an EIP-4361 message: it must begin with '<domain> wants you to sign in "
+                "with your Ethereum account:' and the address on the next line"
+            )
         try:
-            message = siwe.SiweMessage.from_message(text)
+            # The regular-expression parser: siwe's ABNF parser backtracks for seconds on
+            # hostile input.
+            message = siwe.SiweMessage.from_message(text, abnf=False)
         except Exception as exc:  # siwe raises ValueError or grammar errors
             raise ValidationProblem(f"not an EIP-4361 message: {exc}") from None
         if message.domain != self.domain:

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import NonceStore, TokenSigner
@@ -23,6 +24,7 @@ from api.errors import (
     InvalidFilterError,
     MethodNotAllowedError,
     NotFoundError,
+    ServiceUnavailableError,
     ValidationProblem,
 )
 from api.inventory import CountCache
@@ -88,12 +90,20 @@ def install_error_handlers(app: FastAPI) -> None:
         elif exc.status_code == 405:
             error = MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
         elif 400 <= exc.status_code < 500:
+            # e.g. a body that is not JSON: a validation problem like any other bad input.
             error = ValidationProblem(str(exc.detail))
         else:
             error = InternalError(str(exc.detail))
-        response = problem_response(error, request)
-        response.status_code = exc.status_code
-        return response
+        return problem_response(error, request)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.warning("inventory database error on %s: %s", request.url.path, exc)
+        error = ServiceUnavailableError(
+            "the inventory database cannot answer (is it reachable and migrated? "
+            "run `depin indexer migrate`)"
+        )
+        return problem_response(error, request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,9 @@ from typing import Any
 from api.errors import ApiError
 from api.schemas.common import Problem
 
+_SCHEMA = Problem.model_json_schema()
+_SCHEMA.pop("examples", None)
+
 _DESCRIPTIONS = {
     400: "Refused (see the problem's type)",
     401: "No valid session",
@@ -19,11 +22,14 @@ _DESCRIPTIONS = {
 
 
 def problems(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
-    """Responses for ``errors`` plus the validation problem every route can answer."""
-    from api.errors import ValidationProblem
+    """Responses for ``errors`` plus the validation problems every route can answer (a bad
+    body, or a bad query parameter or header: ``invalid_filter``)."""
+    from api.errors import InvalidFilterError, ValidationProblem
 
     by_status: dict[int, list[type[ApiError]]] = {}
-    kinds_in: tuple[type[ApiError], ...] = (ValidationProblem, *errors)
+    kinds_in: tuple[type[ApiError], ...] = tuple(
+        dict.fromkeys((ValidationProblem, InvalidFilterError, *errors))
+    )
     for error in kinds_in:
         by_status.setdefault(error.status, []).append(error)
     responses: dict[int | str, dict[str, Any]] = {}
@@ -42,9 +48,8 @@ def problems(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
             for kind in kinds
         }
         entry: dict[str, Any] = {
-            "model": Problem,
             "description": _DESCRIPTIONS.get(status, kinds[0].title),
-            "content": {"application/problem+json": {"examples": examples}},
+            "content": {"application/problem+json": {"schema": _SCHEMA, "examples": examples}},
         }
         if status == 429:
             entry["headers"] = {

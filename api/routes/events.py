@@ -27,6 +27,18 @@ _EXAMPLE = (
 )
 
 
+_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "one server-sent event; `data` is the change as JSON",
+    "properties": {
+        "id": {"type": "string", "description": "the change id"},
+        "event": {"type": "string", "description": "the change kind"},
+        "data": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 def _read(factory: Callable[[], Session], after: int) -> tuple[list[dict[str, Any]], int]:
     with factory() as session:
         block = inventory.as_of(session)
@@ -58,7 +70,7 @@ def _frame(change: dict[str, Any]) -> str:
             "description": "a text/event-stream of inventory changes; each event's id is the "
             "change id (resume with Last-Event-ID), its data the change as JSON with "
             "`as_of_block`. A `reorg` event means rows after its block were replaced.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
+            "content": {"text/event-stream": {"schema": _EVENT_SCHEMA, "example": _EXAMPLE}},
         },
         **problems(InvalidFilterError, ServiceUnavailableError),
     },

@@ -7,7 +7,8 @@ from sqlalchemy import text
 
 from api import inventory
 from api.deps import SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, ServiceUnavailableError
+from api.routes._problems import problems
 from api.schemas.health import HealthResponse
 
 router = APIRouter(tags=["health"])
@@ -15,7 +16,9 @@ router = APIRouter(tags=["health"])
 LAG_WARNING = 100
 
 
-@router.get("/v1/health", response_model=HealthResponse)
+@router.get(
+    "/v1/health", response_model=HealthResponse, responses=problems(ServiceUnavailableError)
+)
 def health(request: Request, session: SessionDep) -> HealthResponse:
     """Chain head, indexed block, the lag between them, and whether the database answers."""
     from api.deps import get_chain

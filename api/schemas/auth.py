@@ -42,7 +42,7 @@ class VerifyRequest(BaseModel):
         }
     )
 
-    message: str = Field(min_length=1, max_length=8192, description="the EIP-4361 message text")
+    message: str = Field(min_length=1, max_length=4096, description="the EIP-4361 message text")
     signature: str = Field(
         pattern=r"^0x([0-9a-fA-F]{2})*$",
         max_length=4098,

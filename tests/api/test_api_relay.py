@@ -210,3 +210,44 @@ def test_typed_data_validation(client: TestClient, registry: RegistryClient) -> 
         provider, profile.as_tuple(), answer["nonce"], answer["deadline"]
     ).call()
     assert "0x" + bytes(digest).hex() == answer["digest"]
+
+
+def test_relayed_registration_appears_in_the_explorer_once_indexed(
+    client: TestClient,
+    registry: RegistryClient,
+    make_account: Callable[..., LocalAccount],
+    api_settings: Any,
+    home: Any,
+) -> None:
+    from inventory_world import index_world
+
+    from depin import deployments
+
+    provider = make_account(fund=False)
+    typed = registration(client, provider.address)["typed_data"]
+    response = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(provider, typed)}
+    )
+    assert response.status_code == 202, response.text
+    tx_hash = response.json()["tx_hash"]
+    registry.w3.eth.wait_for_transaction_receipt(tx_hash)
+    # Nothing indexed yet: the database cannot answer, and says so without a 500.
+    assert_problem(client.get(f"/v1/providers/{provider.address}"), 503, "unavailable")
+
+    deployed = deployments.load(home / "deployments", registry.w3.eth.chain_id, "ProviderRegistry")
+    world = type(
+        "Registry",
+        (),
+        {
+            "w3": registry.w3,
+            "contracts": {
+                "ProviderRegistry": {"address": registry.address, "block": deployed.block}
+            },
+        },
+    )
+    index_world(world, api_settings.url, home).dispose()  # type: ignore[arg-type]
+    listed = client.get("/v1/providers").json()
+    assert provider.address in [p["address"] for p in listed["items"]]
+    detail = client.get(f"/v1/providers/{provider.address}").json()
+    assert detail["provider"]["name"] == "Acme GPU"
+    assert detail["as_of_block"] >= registry.w3.eth.get_transaction_receipt(tx_hash)["blockNumber"]
