@@ -135,3 +135,27 @@ def test_totals_follow_new_attestations_live(stack: Stack, page: Any) -> None:
     # No reload: the /v1/events stream tells the page to refresh.
     page.locator('[data-stat="gpus"]', has_text="5").wait_for(timeout=30_000)
     page.locator("#count", has_text="5 GPUs match").wait_for()
+
+
+def test_simulated_gpus_carry_a_badge(stack: Stack, page: Any) -> None:
+    """A GPU the API marks ``simulated`` (a CPU stand-in) is labelled so in the table.
+
+    The real answer is fetched and only the flag is added: the indexer has no such field yet.
+    """
+    simulated = stack.gpus[1].key
+
+    def mark(route: Any) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        for item in body["items"]:
+            item["simulated"] = item["gpu_key"] == simulated
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/v1/gpus?*", mark)
+    page.goto(stack.url + "/")
+    badge = page.locator("#gpus tbody .badge-sim")
+    badge.first.wait_for()
+    assert badge.count() == 1
+    assert badge.inner_text() == "simulated"
+    row = page.locator(f'#gpus tr[data-gpu="{simulated}"]')
+    assert row.locator(".badge-sim").count() == 1

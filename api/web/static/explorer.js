@@ -451,6 +451,12 @@ async function renderGpu(view, key) {
   );
 }
 
+function uptimeText(uptime) {
+  const ratio = pick(uptime, "ratio");
+  if (ratio === undefined) return undefined;
+  return `${(ratio * 100).toFixed(1)}% of the last ${pick(uptime, "epochs")} epochs`;
+}
+
 async function renderProvider(view, address) {
   const [provider, gpus] = await Promise.all([
     api(`/v1/providers/${encodeURIComponent(address)}`),
@@ -474,6 +480,7 @@ async function renderProvider(view, address) {
       ["Registered", pick(p, "registered_at") ? time(pick(p, "registered_at")) : pick(p, "registered_block") && `block ${number(pick(p, "registered_block"))}`],
       ["GPUs", pick(p, "gpu_count", "gpus")],
       ["Online GPUs", pick(p, "online_gpus", "gpus_online")],
+      ["Uptime", uptimeText(pick(p, "uptime"))],
     ]),
     h("section", { "aria-labelledby": "agents-title" },
       h("h3", { id: "agents-title" }, "Agents"),
