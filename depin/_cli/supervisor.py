@@ -98,6 +98,14 @@ class Supervisor:
         service.wait_ready()
         return service
 
+    def start_together(self, services: list[Service]) -> None:
+        """Starts ``services`` at once (they do not depend on each other), then waits for each."""
+        for service in services:
+            self.services.append(service)
+            service.start(self.log_dir)
+        for service in services:
+            service.wait_ready()
+
     def watch(self, should_stop: Callable[[], bool]) -> Service | None:
         """Blocks until ``should_stop()`` or a service dies; returns the dead one, if any."""
         while not should_stop():

@@ -1,0 +1,3 @@
+from depin.cli import main
+
+main()
