@@ -31,3 +31,5 @@ def test_ape_run_deploy_on_local_foundry(tmp_path: Path) -> None:
     address = recorded["contracts"]["ProviderRegistry"]["address"]
     assert address.startswith("0x") and len(address) == 42
     assert f"ProviderRegistry {address}" in done.stdout
+    oracle = recorded["contracts"]["AttestationOracle"]["address"]
+    assert f"AttestationOracle {oracle}: 3 oracles, threshold 2" in done.stdout
