@@ -168,6 +168,9 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(onboarding.router)
     _include_explorer(app)
+    from api.web import mount_web
+
+    mount_web(app)
     return app
 
 
