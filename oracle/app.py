@@ -8,24 +8,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from depin.proof import ProofError
 from oracle.errors import Refusal
 from oracle.node import OracleNode, queue_bundle
 from oracle.schemas import (
+    Address,
     Approval,
     AttestationRequest,
     Bundle,
     BundleReceipt,
+    CertificateBody,
     ChallengeToken,
+    CommitRequest,
+    CommitResponse,
     CoSignature,
     CosignRequest,
+    GpuChallenge,
     HeartbeatReceipt,
     HeartbeatRequest,
     Info,
     LivenessCosignRequest,
+    ProofChallenge,
+    RevealBody,
+    RevealResult,
 )
 
 PROBLEM = "application/problem+json"
@@ -59,6 +68,12 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
     async def refusal(_: Request, exc: Refusal) -> JSONResponse:
         return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
 
+    @app.exception_handler(ProofError)
+    async def proof_refusal(_: Request, exc: ProofError) -> JSONResponse:
+        status = 409 if exc.code == "replayed_challenge" else 422
+        problem = Refusal(exc.code, exc.message, status=status)
+        return JSONResponse(problem.problem(), status_code=status, media_type=PROBLEM)
+
     @app.exception_handler(RequestValidationError)
     async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
         problem = Refusal(
@@ -82,12 +97,64 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
             attestationOracle=n.client.address,
             epochLength=n.chain.epoch_length,
             queue=n.store.queue_states(),
+            transmitter=transmit,
+            allowSimulated=n.allow_simulated,
+            requireProof=n.settings.require_proof,
         )
 
-    @app.get("/v1/challenge", response_model=ChallengeToken)
-    def challenge(n: NodeDep) -> ChallengeToken:
-        """A fresh single-use challenge (a nonce signed by this oracle, with an expiry)."""
-        return n.pipeline.issue_challenge()
+    @app.get("/v1/challenge", response_model=ProofChallenge | ChallengeToken)
+    def challenge(
+        n: NodeDep,
+        provider: Address | None = None,
+        agent: Address | None = None,
+        model: str | None = None,
+        gpu: Annotated[list[str] | None, Query()] = None,
+    ) -> ProofChallenge | ChallengeToken:
+        """With a claim (``provider``, ``agent``, ``model`` and one ``gpu`` key per GPU): one
+        proof-of-compute challenge per GPU. Without: a plain single-use nonce token, which
+        only an oracle that does not require proofs accepts."""
+        if provider is None and agent is None and model is None and not gpu:
+            return n.pipeline.issue_challenge()
+        if provider is None or agent is None or model is None or not gpu:
+            raise Refusal(
+                "malformed_request", "a claim needs provider, agent, model and at least one gpu"
+            )
+        try:
+            keys = [bytes.fromhex(k[2:] if k.startswith("0x") else k) for k in gpu]
+        except ValueError:
+            raise Refusal("malformed_request", "gpu keys are 0x-prefixed hex") from None
+        if any(len(k) != 32 for k in keys):
+            raise Refusal("malformed_request", "a gpu key has 32 bytes")
+        if not n.chain.authorized(provider, agent):
+            raise Refusal(
+                "unauthorized_agent",
+                f"{agent} is not an authorized agent of {provider} "
+                "(never authorized, revoked or expired)",
+                status=403,
+            )
+        issued = n.proofs.issue(provider, agent, model, keys)
+        return ProofChallenge(
+            issuer=n.account.address,
+            batch=issued.batch,
+            gpus=[
+                GpuChallenge(gpuKey=c.gpu_key, challengeId=ch.challenge_id, challenge=c.challenge)
+                for c, ch in zip(issued.claims, issued.batch.challenges, strict=True)
+            ],
+        )
+
+    @app.post("/v1/proofs/commit", response_model=CommitResponse)
+    def commit(body: CommitRequest, n: NodeDep) -> CommitResponse:
+        """The commitments of every GPU of a challenge batch; answers with the rows to open."""
+        return CommitResponse(requests=n.proofs.commit(body.batchId, body.commitments))
+
+    @app.post("/v1/proofs/reveal", response_model=RevealResult)
+    def reveal(body: RevealBody, n: NodeDep) -> RevealResult:
+        """The opened rows; verified, each GPU gets a proof certificate signed by this oracle."""
+        verified = n.proofs.reveal(body.batchId, body.responses)
+        return RevealResult(
+            results=[r for r, _, _ in verified],
+            certificates=[CertificateBody.of(c, sig) for _, c, sig in verified],
+        )
 
     @app.post("/v1/attestations", response_model=Approval)
     def attest(request: AttestationRequest, n: NodeDep) -> Approval:

@@ -49,4 +49,16 @@ CODES = (
     "not_approved",
     "wrong_config_version",
     "unavailable",
+    "proof_required",
+    "invalid_proof",
+    "proof_mismatch",
+    "simulated_not_allowed",
+    # proof of compute (depin.proof.errors)
+    "late_commitment",
+    "commitment_mismatch",
+    "digest_mismatch",
+    "row_mismatch",
+    "replayed_challenge",
+    "wrong_device_count",
+    "malformed_reveal",
 )

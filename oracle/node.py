@@ -21,9 +21,12 @@ from depin import deployments
 from depin.attestation import GpuAttestation, bitmap_from_indices, sort_signatures
 from depin.attestation_client import AttestationClient, OracleConfig
 from depin.chain import connect, translate_error
+from depin.proof import CPU_PARAMS, PRODUCTION_PARAMS
 from depin.registry import RegistryClient
+from depin.simulation import simulated_allowed
 from oracle.errors import Refusal
 from oracle.pipeline import Limits, Pipeline
+from oracle.proofs import ProofService
 from oracle.schemas import AttestationBody, Bundle, CoSignature
 from oracle.settings import OracleSettings
 from oracle.store import Store
@@ -98,13 +101,35 @@ class OracleNode:
         self.registry = RegistryClient(self.w3, self.client.registry_address())
         self.chain = ChainView(self.w3, self.client, self.registry, settings.authorization_ttl_s)
         self.store = Store(settings.database)
+        self.allow_simulated = simulated_allowed(settings.allow_simulated, chain_id)
+        if settings.allow_simulated and not self.allow_simulated:
+            log.warning(
+                "DEPIN_ORACLE_ALLOW_SIMULATED is ignored on chain %d: simulated GPUs are "
+                "accepted only on a dev chain",
+                chain_id,
+            )
         self.pipeline = Pipeline(
             account,
             self.client.domain,
             self.chain.config,
             self.chain.authorized,
             self.store,
-            Limits(settings.challenge_ttl_s, settings.max_validity_s, settings.max_clock_skew_s),
+            Limits(
+                settings.challenge_ttl_s,
+                settings.max_validity_s,
+                settings.max_clock_skew_s,
+                require_proof=settings.require_proof,
+                allow_simulated=self.allow_simulated,
+            ),
+        )
+        self.proofs = ProofService(
+            account,
+            self.client.domain,
+            self.chain.config,
+            allow_simulated=self.allow_simulated,
+            params=CPU_PARAMS if settings.proof_params == "cpu" else PRODUCTION_PARAMS,
+            sim_deadline_s=settings.sim_deadline_s,
+            certificate_ttl_s=settings.certificate_ttl_s,
         )
         self.transmitter = Transmitter(self)
 

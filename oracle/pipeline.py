@@ -32,12 +32,14 @@ from depin.attestation import (
 from depin.attestation_client import OracleConfig
 from depin.eip712 import Domain
 from depin.errors import SignatureError
+from depin.simulation import is_simulated, real_model
 from depin.specs import by_model_id
 from oracle.errors import Refusal
 from oracle.schemas import (
     Approval,
     AttestationRequest,
     Bundle,
+    CertificateBody,
     ChallengeToken,
     HeartbeatRequest,
 )
@@ -56,6 +58,8 @@ class Limits:
     challenge_ttl_s: int = 600
     max_validity_s: int = 7 * 86400
     max_clock_skew_s: int = 300
+    require_proof: bool = False
+    allow_simulated: bool = False
 
 
 def challenge_hash(
@@ -166,7 +170,18 @@ class Pipeline:
 
     def approve(self, request: AttestationRequest) -> Approval:
         message, digest = self.check_attestation(request)
-        challenge = self._check_challenge(request.challenge, message)
+        if request.proof is not None:
+            challenge = self._check_proof(request.proof, message)
+        elif self.limits.require_proof:
+            raise Refusal(
+                "proof_required",
+                "this oracle approves only attestations with a proof-of-compute certificate: "
+                "ask GET /v1/challenge with the claim, prove, and send the certificate as `proof`",
+            )
+        elif request.challenge is None:
+            raise Refusal("malformed_request", "an attestation needs `proof` or `challenge`")
+        else:
+            challenge = self._check_challenge(request.challenge, message)
         version = self.config().version
         approval = AttestationApproval(version, message)
         signature = self.store.use_challenge_and_approve(
@@ -177,6 +192,38 @@ class Pipeline:
                 "challenge_replayed", "the challenge was already used by another attestation"
             )
         return Approval(oracle=self.address, configVersion=version, signature=signature)
+
+    def _check_proof(self, proof: CertificateBody, message: GpuAttestation) -> bytes:
+        """A proof certificate signed by any oracle of the current config, unexpired, whose
+        fields are the attestation's; returns the challenge (single use, as for tokens)."""
+        certificate = proof.message()
+        try:
+            signer = recover_bytes(certificate.digest(self.domain), proof.signature)
+        except SignatureError:
+            signer = b""
+        if not same_address(proof.issuer, signer) or proof.issuer not in self.config().oracles:
+            raise Refusal(
+                "invalid_proof",
+                "the proof certificate is not signed by an oracle of the current config",
+            )
+        if certificate.expires_at <= self.clock():
+            raise Refusal(
+                "invalid_proof", f"the proof certificate expired at {certificate.expires_at}"
+            )
+        for name, proven, attested in (
+            ("provider", certificate.provider, message.provider),
+            ("agent", certificate.agent, message.agent),
+            ("gpuKey", certificate.gpu_key, message.gpu_key),
+            ("model", certificate.model, message.model),
+            ("challenge", certificate.challenge, message.challenge),
+            ("provenInt8Gops", certificate.proven_int8_gops, message.proven_int8_gops),
+        ):
+            if proven != attested:
+                raise Refusal(
+                    "proof_mismatch",
+                    f"the attestation's {name} is not the one the proof certificate covers",
+                )
+        return message.challenge
 
     def _check_times(self, m: GpuAttestation) -> None:
         now = self.clock()
@@ -192,8 +239,17 @@ class Pipeline:
             )
 
     def _check_plausible(self, m: GpuAttestation) -> None:
+        """The spec table's figures for the model (for a ``sim:`` model, those of the model it
+        simulates, except the proven-throughput floor: its proof ran at CPU parameters)."""
         model_id = model_text(m.model)
-        spec = by_model_id(model_id)
+        simulated = is_simulated(model_id)
+        if simulated and not self.limits.allow_simulated:
+            raise Refusal(
+                "simulated_not_allowed",
+                f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
+                "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain",
+            )
+        spec = by_model_id(real_model(model_id))
         if spec is None:
             raise Refusal("unknown_model", f"{model_id!r} is not in the spec table")
         if spec.vendor_id != m.vendor_id:
@@ -220,7 +276,8 @@ class Pipeline:
                     f"{peak * 1000:.0f} x {PEAK_MARGIN}",
                 )
         if (
-            spec.int8_tops is not None
+            not simulated
+            and spec.int8_tops is not None
             and m.proven_int8_gops < spec.int8_tops * 1000 * FLOOR_FRACTION
         ):
             raise Refusal(

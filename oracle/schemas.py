@@ -9,6 +9,8 @@ from eth_utils import to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from depin.attestation import GpuAttestation, Heartbeat
+from depin.proof import ChallengeBatch, Commitment, ProofResult, RevealRequest, RevealResponse
+from depin.proof.certificate import ProofCertificate
 
 
 def _hex_bytes(size: int | None) -> object:
@@ -88,10 +90,75 @@ class ChallengeToken(_Body):
     kind: str = "nonce"
 
 
+class CertificateBody(_Body):
+    """A :class:`~depin.proof.certificate.ProofCertificate` with its issuer's signature."""
+
+    issuer: Address
+    provider: Address
+    agent: Address
+    gpuKey: Bytes32
+    model: Bytes32
+    challenge: Bytes32
+    provenInt8Gops: U32
+    verifiedAt: Annotated[int, Field(ge=0, lt=2**64)]
+    expiresAt: Annotated[int, Field(ge=0, lt=2**64)]
+    signature: Signature65
+
+    def message(self) -> ProofCertificate:
+        return ProofCertificate(
+            self.issuer, self.provider, self.agent, self.gpuKey, self.model, self.challenge,
+            self.provenInt8Gops, self.verifiedAt, self.expiresAt,
+        )  # fmt: skip
+
+    @classmethod
+    def of(cls, certificate: ProofCertificate, signature: bytes) -> CertificateBody:
+        return cls.model_validate(certificate.to_json(signature))
+
+
 class AttestationRequest(_Body):
+    """An agent's attestation with the proof behind it: a proof certificate (``proof``), or
+    where an oracle does not require proofs, a plain challenge token (``challenge``)."""
+
     attestation: AttestationBody
     signature: Signature65
-    challenge: ChallengeToken
+    challenge: ChallengeToken | None = None
+    proof: CertificateBody | None = None
+
+
+class GpuChallenge(_Body):
+    """Which proof-of-compute challenge is for which GPU, and the bytes32 its attestation
+    carries."""
+
+    gpuKey: Bytes32
+    challengeId: str
+    challenge: Bytes32
+
+
+class ProofChallenge(_Body):
+    """``GET /v1/challenge`` with a claim: one proof-of-compute challenge per GPU."""
+
+    issuer: Address
+    batch: ChallengeBatch
+    gpus: list[GpuChallenge]
+
+
+class CommitRequest(_Body):
+    batchId: str
+    commitments: list[Commitment] = Field(min_length=1, max_length=1024)
+
+
+class CommitResponse(_Body):
+    requests: list[RevealRequest]
+
+
+class RevealBody(_Body):
+    batchId: str
+    responses: list[RevealResponse] = Field(min_length=1, max_length=1024)
+
+
+class RevealResult(_Body):
+    results: list[ProofResult]
+    certificates: list[CertificateBody]
 
 
 class Approval(_Body):
@@ -154,3 +221,6 @@ class Info(_Body):
     attestationOracle: Address
     epochLength: int
     queue: dict[str, int]
+    transmitter: bool = True
+    allowSimulated: bool = False
+    requireProof: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,15 @@ class OracleSettings(BaseSettings):
     liveness: bool = True
     authorization_ttl_s: float = 2.0
     resend_after_s: float = 30.0
+    require_proof: bool = Field(
+        default=True, description="approve only attestations with a proof-of-compute certificate"
+    )
+    allow_simulated: bool = Field(
+        default=False, description="accept sim: models (replayed GPUs); only ever on a dev chain"
+    )
+    proof_params: Literal["production", "cpu"] = "production"
+    sim_deadline_s: float = 20.0
+    certificate_ttl_s: int = 600
 
     @property
     def data_dir(self) -> Path:

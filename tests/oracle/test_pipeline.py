@@ -37,7 +37,9 @@ pytestmark = pytest.mark.integration
 def node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> OracleNode:
-    settings = OracleSettings(rpc_url=anvil.rpc_url, home=home, name="o0", liveness=False)
+    settings = OracleSettings(
+        rpc_url=anvil.rpc_url, home=home, name="o0", liveness=False, require_proof=False
+    )
     return OracleNode(settings, oracle_accounts[0])
 
 

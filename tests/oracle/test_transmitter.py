@@ -27,7 +27,13 @@ def _node(
     anvil: Anvil, home: Path, name: str, account: LocalAccount, peers: list[str]
 ) -> OracleNode:
     settings = OracleSettings(
-        rpc_url=anvil.rpc_url, home=home, name=name, peers=peers, batch_age_s=0, liveness=False
+        rpc_url=anvil.rpc_url,
+        home=home,
+        name=name,
+        peers=peers,
+        batch_age_s=0,
+        liveness=False,
+        require_proof=False,
     )
     return OracleNode(settings, account)
 

@@ -1,0 +1,212 @@
+"""Proof of compute behind the oracle's HTTP API: challenges per GPU, commitments, reveals,
+and the signed certificate that every oracle of the network accepts.
+
+The issuing oracle alone holds a challenge's seed, so it alone verifies the reveal. It then
+signs a :class:`~depin.proof.certificate.ProofCertificate` per GPU; any oracle approves an
+attestation whose fields match a certificate signed by an oracle of the current config
+(:meth:`oracle.pipeline.Pipeline.approve`; ``docs/proof-of-compute.md``, section 8).
+
+Simulated GPUs (``sim:`` models, dev chains only) prove at CPU parameters with a fixed deadline
+instead of one derived from the model's peak.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import coincurve
+from eth_account.signers.local import LocalAccount
+
+from depin.attestation import model_bytes
+from depin.attestation_client import OracleConfig
+from depin.eip712 import Domain
+from depin.proof import (
+    CPU_PARAMS,
+    PRODUCTION_PARAMS,
+    ChallengeBatch,
+    Commitment,
+    ProofParams,
+    ProofResult,
+    RevealRequest,
+    RevealResponse,
+)
+from depin.proof.certificate import ProofCertificate, attestation_challenge
+from depin.simulation import is_simulated, real_model
+from depin.specs import by_model_id
+from oracle.errors import Refusal
+from oracle.proof import (
+    PRODUCTION_POLICY,
+    ChallengeIssuer,
+    InMemoryChallengeStore,
+    IssuerPolicy,
+    ProofVerifier,
+)
+
+_U32 = (1 << 32) - 1
+MAX_GPUS_PER_CHALLENGE = 64
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a challenge is for: who asked, for which GPU and model."""
+
+    provider: str
+    agent: str
+    gpu_key: bytes
+    model_id: str
+    challenge: bytes
+
+
+@dataclass(frozen=True)
+class IssuedChallenge:
+    batch: ChallengeBatch
+    claims: tuple[Claim, ...]
+
+
+def proven_gops(result: ProofResult) -> int:
+    """The attested int8 throughput of a proof in GOPS (what ``provenInt8Gops`` carries)."""
+    return min(int(result.attested_tops * 1000), _U32)
+
+
+class ProofService:
+    """Issues and verifies proofs for one oracle key; checks certificates from any oracle."""
+
+    def __init__(
+        self,
+        account: LocalAccount,
+        domain: Domain,
+        config: Callable[[], OracleConfig],
+        *,
+        allow_simulated: bool,
+        params: ProofParams = PRODUCTION_PARAMS,
+        policy: IssuerPolicy = PRODUCTION_POLICY,
+        sim_params: ProofParams = CPU_PARAMS,
+        sim_deadline_s: float = 20.0,
+        certificate_ttl_s: int = 600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account = account
+        self.address = account.address
+        self._signer = coincurve.PrivateKey(bytes(account.key))
+        self.domain = domain
+        self._separator = domain.separator
+        self.config = config
+        self.allow_simulated = allow_simulated
+        self.params = params
+        self.sim_params = sim_params
+        self.sim_deadline_s = sim_deadline_s
+        self.certificate_ttl_s = certificate_ttl_s
+        self.clock = clock
+        self.store = InMemoryChallengeStore()
+        self.issuer = ChallengeIssuer(self.store, policy, clock=clock)
+        # No model-derived deadline for simulated GPUs: the peak is set so that the budget is
+        # exactly sim_deadline_s at CPU parameters.
+        self.sim_issuer = ChallengeIssuer(
+            self.store,
+            IssuerPolicy(efficiency_floor=1.0, max_allowance_fraction=0.0, reveal_window_s=60.0),
+            clock=clock,
+        )
+        self.verifier = ProofVerifier(self.store, policy, clock=clock)
+        self._claims: dict[str, Claim] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ models
+
+    def check_model(self, model_id: str) -> None:
+        """Refuses simulated models where they are not allowed and models the table lacks."""
+        if is_simulated(model_id) and not self.allow_simulated:
+            raise Refusal(
+                "simulated_not_allowed",
+                f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
+                "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain",
+            )
+        spec = by_model_id(real_model(model_id))
+        if spec is None:
+            raise Refusal("unknown_model", f"{model_id!r} is not in the spec table")
+        if not is_simulated(model_id) and not spec.int8_tops:
+            raise Refusal(
+                "unknown_model", f"{model_id!r} has no published int8 peak to size a proof from"
+            )
+
+    # ------------------------------------------------------------------ issue
+
+    def issue(
+        self, provider: str, agent: str, model_id: str, gpu_keys: Sequence[bytes]
+    ) -> IssuedChallenge:
+        """One proof-of-compute challenge per GPU (all of ``model_id``), one deadline."""
+        if not 1 <= len(gpu_keys) <= MAX_GPUS_PER_CHALLENGE:
+            raise Refusal(
+                "malformed_request", f"ask for 1 to {MAX_GPUS_PER_CHALLENGE} GPUs per challenge"
+            )
+        if len(set(gpu_keys)) != len(gpu_keys):
+            raise Refusal("malformed_request", "a GPU is named twice")
+        self.check_model(model_id)
+        try:
+            model_bytes(model_id)
+        except ValueError as exc:
+            raise Refusal("malformed_request", str(exc)) from None
+        if is_simulated(model_id):
+            params = self.sim_params
+            batch = self.sim_issuer.issue(
+                model_id=model_id,
+                params=params,
+                gpu_count=len(gpu_keys),
+                peak_tops=params.ops / (self.sim_deadline_s * 1e12),
+            )
+        else:
+            batch = self.issuer.issue(
+                model_id=model_id, params=self.params, gpu_count=len(gpu_keys)
+            )
+        claims = tuple(
+            Claim(
+                provider=provider,
+                agent=agent,
+                gpu_key=key,
+                model_id=model_id,
+                challenge=attestation_challenge(
+                    self._separator, self.address, c.challenge_id, c.seed, provider, agent, key
+                ),
+            )
+            for c, key in zip(batch.challenges, gpu_keys, strict=True)
+        )
+        with self._lock:
+            for c, claim in zip(batch.challenges, claims, strict=True):
+                self._claims[c.challenge_id] = claim
+        self.verifier.purge()
+        return IssuedChallenge(batch, claims)
+
+    # ------------------------------------------------------------------ answer
+
+    def commit(self, batch_id: str, commitments: Sequence[Commitment]) -> list[RevealRequest]:
+        return self.verifier.accept_commitments(batch_id, commitments)
+
+    def reveal(
+        self, batch_id: str, responses: Sequence[RevealResponse]
+    ) -> list[tuple[ProofResult, ProofCertificate, bytes]]:
+        """Verify every GPU of the batch; sign a certificate for each."""
+        records = self.store.batch(batch_id) or []
+        if {r.challenge.challenge_id for r in records} != {x.challenge_id for x in responses}:
+            raise Refusal("malformed_request", "answer every challenge of the batch at once")
+        results = self.verifier.verify_batch(responses)
+        now = int(self.clock())
+        out = []
+        for result in results:
+            with self._lock:
+                claim = self._claims.pop(result.challenge_id)
+            certificate = ProofCertificate(
+                issuer=self.address,
+                provider=claim.provider,
+                agent=claim.agent,
+                gpu_key=claim.gpu_key,
+                model=model_bytes(claim.model_id),
+                challenge=claim.challenge,
+                proven_int8_gops=proven_gops(result),
+                verified_at=now,
+                expires_at=now + self.certificate_ttl_s,
+            )
+            raw = self._signer.sign_recoverable(certificate.digest(self.domain), hasher=None)
+            out.append((result, certificate, raw[:64] + bytes([raw[64] + 27])))
+        return out
