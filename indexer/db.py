@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from indexer._sql import dumps
 from indexer.errors import DatabaseNotMigratedError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -35,6 +36,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     checkpointed transaction boundary in WAL) and a busy timeout; their folder is created."""
     url = _normalize_url(url)
     parsed = make_url(url)
+    kwargs.setdefault("json_serializer", dumps)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -25,29 +25,33 @@ class Handler:
     event: str
     keys: KeyFn
     apply: ApplyFn
+    #: False for handlers that replace their rows without reading them (blind writes): their
+    #: rows are only loaded when an undo pre-image must be kept
+    reads: bool = True
 
 
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(event: str, keys: KeyFn) -> Callable[[ApplyFn], ApplyFn]:
+def handles(event: str, keys: KeyFn, *, reads: bool = True) -> Callable[[ApplyFn], ApplyFn]:
     """Registers the decorated function as the handler of ``event``."""
 
     def register(fn: ApplyFn) -> ApplyFn:
         if event in HANDLERS:
             raise ValueError(f"two handlers for {event}")
-        HANDLERS[event] = Handler(event, keys, fn)
+        HANDLERS[event] = Handler(event, keys, fn, reads)
         return fn
 
     return register
 
 
-def touched(events: Iterable[EventRow]) -> dict[str, set[Key]]:
-    """Every current-state row the events' handlers will read or change."""
+def touched(events: Iterable[EventRow], undo_above: int) -> dict[str, set[Key]]:
+    """Every current-state row the events' handlers will read, or change in a block above
+    ``undo_above`` (where the row's pre-image goes to the undo log)."""
     wanted: dict[str, set[Key]] = {}
     for event in events:
         handler = HANDLERS.get(event["name"])
-        if handler is not None:
+        if handler is not None and (handler.reads or event["block_number"] > undo_above):
             for table, key in handler.keys(event["args"]):
                 wanted.setdefault(table, set()).add(key)
     return wanted
@@ -82,7 +86,7 @@ def _profile(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@handles("ProviderRegistered", _provider_key)
+@handles("ProviderRegistered", _provider_key, reads=False)
 def _provider_registered(w: Working, ev: EventRow) -> None:
     args, block = ev["args"], ev["block_number"]
     address = args["provider"]
@@ -128,7 +132,7 @@ def _provider_deregistered(w: Working, ev: EventRow) -> None:
     w.change(ev, "provider_deregistered", address)
 
 
-@handles("AgentAuthorized", _agent_key)
+@handles("AgentAuthorized", _agent_key, reads=False)
 def _agent_authorized(w: Working, ev: EventRow) -> None:
     args, block = ev["args"], ev["block_number"]
     key = (args["provider"], args["agent"])
@@ -183,7 +187,7 @@ def _signers(w: Working, quorum: int) -> tuple[int, list[str]]:
     return version, signers
 
 
-@handles("OracleConfigSet", lambda a: [("oracle_configs", (a["version"],))])
+@handles("OracleConfigSet", lambda a: [("oracle_configs", (a["version"],))], reads=False)
 def _oracle_config_set(w: Working, ev: EventRow) -> None:
     args, block = ev["args"], ev["block_number"]
     w.put(

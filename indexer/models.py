@@ -114,10 +114,7 @@ class Event(Base):
     """Every decoded event of the indexed contracts, unique on (``tx_hash``, ``log_index``)."""
 
     __tablename__ = "events"
-    __table_args__ = (
-        Index("uq_events_tx_hash_log_index", "tx_hash", "log_index", unique=True),
-        Index("ix_events_name_block", "name", "block_number"),
-    )
+    __table_args__ = (Index("uq_events_tx_hash_log_index", "tx_hash", "log_index", unique=True),)
 
     block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

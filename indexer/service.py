@@ -11,6 +11,8 @@ anchor is still canonical the reorg is deeper than the configured finality:
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -186,18 +188,60 @@ class Indexer:
         finalized: int,
         progress: Progress | None,
     ) -> int:
-        written = 0
-        previous = checkpoint.indexed_hash
+        """Indexes one stretch (all finalized, or one chunk of unfinalized blocks).
+
+        A reader thread fetches and decodes the next ranges while this thread writes, so the
+        node, the decoder and the database work at the same time; ranges are still written one
+        by one, in order, each in its own transaction.
+        """
         start = checkpoint.indexed_block + 1
-        stop = (
-            min(end, finalized) if start <= finalized else min(end, start + UNFINALIZED_CHUNK - 1)
-        )
-        for range_start, range_end, logs in reader.ranges(start, stop):
-            batch = self._batch(range_start, range_end, logs, previous, head, finalized)
-            written += self.store.write(batch)
-            previous = batch.to_hash
-            if progress is not None:
-                progress(range_end, end, batch.written)
+        if start <= finalized:
+            stop = min(end, finalized)
+        else:
+            stop = min(end, start + UNFINALIZED_CHUNK - 1)
+        batches: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=2)
+        cancelled = threading.Event()
+
+        def produce() -> None:
+            try:
+                previous = checkpoint.indexed_hash
+                for range_start, range_end, logs in reader.ranges(start, stop):
+                    for sub_start, sub_end, sub_logs in _split(
+                        range_start, range_end, logs, reader.target_logs // 2
+                    ):
+                        batch = self._batch(sub_start, sub_end, sub_logs, previous, head, finalized)
+                        previous = batch.to_hash
+                        while not cancelled.is_set():
+                            try:
+                                batches.put(batch, timeout=0.1)
+                                break
+                            except queue.Full:
+                                continue
+                        if cancelled.is_set():
+                            return
+                batches.put(None)
+            except BaseException as exc:  # handed to the writer, which raises it
+                batches.put(exc)
+
+        reader_thread = threading.Thread(target=produce, name="indexer-reader", daemon=True)
+        reader_thread.start()
+        written = 0
+        try:
+            while True:
+                item = batches.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                written += self.store.write(item)
+                if progress is not None:
+                    progress(item.to_block, end, item.written)
+        finally:
+            cancelled.set()
+            while reader_thread.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    batches.get(timeout=0.05)
+            reader_thread.join()
         return written
 
     def _batch(
@@ -287,6 +331,31 @@ class Indexer:
         self._reader = None
         self.prepare()
         return self.sync(progress=progress)
+
+
+def _split(
+    start: int, end: int, logs: list[dict[str, Any]], size: int
+) -> list[tuple[int, int, list[dict[str, Any]]]]:
+    """A large range's logs in pieces of about ``size`` logs, cut at block boundaries, so one
+    node response becomes several smaller transactions that overlap with decoding."""
+    if len(logs) <= size * 2 or size < 1:
+        return [(start, end, logs)]
+    pieces: list[tuple[int, int, list[dict[str, Any]]]] = []
+    piece_start = start
+    begin = 0
+    i = size
+    while i < len(logs):
+        block = logs[i - 1]["blockNumber"]
+        while i < len(logs) and logs[i]["blockNumber"] == block:
+            i += 1
+        if i >= len(logs):
+            break
+        last = int(block, 16)
+        pieces.append((piece_start, last, logs[begin:i]))
+        piece_start, begin = last + 1, i
+        i += size
+    pieces.append((piece_start, end, logs[begin:]))
+    return pieces
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

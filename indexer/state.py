@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import Table
 
 from indexer import models
 
@@ -61,34 +61,22 @@ class Working:
 
     # ------------------------------------------------------------------ loading
 
-    def load(self, connection: Connection, wanted: dict[str, set[Key]]) -> None:
-        """Loads the rows with keys ``wanted[table]`` (missing rows are remembered as None)."""
+    def load(
+        self,
+        wanted: dict[str, set[Key]],
+        fetch: Callable[[str, list[Key]], list[Row]],
+        where: Callable[[str, str, list[Any]], list[Row]],
+    ) -> None:
+        """Loads the rows with keys ``wanted[table]`` through ``fetch(table, keys)`` (missing
+        rows are remembered as None); ``where(table, column, values)`` serves :meth:`where`."""
         for name, keys in wanted.items():
             spec = STATE[name]
             todo = [k for k in keys if k not in self.rows[name]]
-            for start in range(0, len(todo), 500):
-                chunk = todo[start : start + 500]
-                for k in chunk:
-                    self.rows[name][k] = None
-                cols = [spec.table.c[c] for c in spec.key]
-                clause = (
-                    cols[0].in_([k[0] for k in chunk])
-                    if len(cols) == 1
-                    else tuple_(*cols).in_(chunk)
-                )
-                for found in connection.execute(select(spec.table).where(clause)).mappings():
-                    self.rows[name][tuple(found[c] for c in spec.key)] = dict(found)
-
-        def loader(name: str, column: str, values: list[Any]) -> list[Row]:
-            spec = STATE[name]
-            found: list[Row] = []
-            for start in range(0, len(values), 500):
-                chunk = values[start : start + 500]
-                query = select(spec.table).where(spec.table.c[column].in_(chunk))
-                found.extend(dict(r) for r in connection.execute(query).mappings())
-            return found
-
-        self._loader = loader
+            for k in todo:
+                self.rows[name][k] = None
+            for found in fetch(name, todo):
+                self.rows[name][tuple(found[c] for c in spec.key)] = found
+        self._loader = where
 
     def where(self, name: str, column: str, values: Collection[Any]) -> list[Key]:
         """Keys of the rows of ``name`` whose ``column`` is one of ``values`` now (database rows
@@ -122,18 +110,19 @@ class Working:
 
     def put(self, name: str, key: Key, block: int, row: Row) -> None:
         """Replaces the row (a complete row with every column)."""
-        current = self.get(name, key)
-        marker = (name, key)
-        if block > self.undo_above and self._touched.get(marker) != block:
-            self.undo.append(
-                {
-                    "block_number": block,
-                    "table_name": name,
-                    "key": list(key),
-                    "image": dict(current) if current is not None else None,
-                }
-            )
-        self._touched[marker] = block
+        if block > self.undo_above:
+            marker = (name, key)
+            if self._touched.get(marker) != block:
+                current = self.get(name, key)
+                self.undo.append(
+                    {
+                        "block_number": block,
+                        "table_name": name,
+                        "key": list(key),
+                        "image": dict(current) if current is not None else None,
+                    }
+                )
+            self._touched[marker] = block
         self.rows[name][key] = row
         self.dirty[name].add(key)
 
@@ -161,7 +150,7 @@ class Working:
 
     def dirty_rows(self) -> Iterable[tuple[StateTable, list[Row]]]:
         for name, keys in self.dirty.items():
-            rows = [self.rows[name][k] for k in sorted(keys)]
+            rows = [self.rows[name][k] for k in keys]
             present = [r for r in rows if r is not None]
             if present:
                 yield STATE[name], present

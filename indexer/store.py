@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from indexer import handlers, models
+from indexer._sql import TableSql
 from indexer.errors import ChainMismatchError, IndexerError
 from indexer.reader import Header
-from indexer.state import STATE, EventRow, StateTable, Working
+from indexer.state import STATE, EventRow, Working
 
 _CHECKPOINT_ID = 1
 
@@ -58,6 +59,14 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._rendered: dict[str, TableSql] = {}
+
+    def _sql(self, table: str) -> TableSql:
+        rendered = self._rendered.get(table)
+        if rendered is None:
+            rendered = TableSql(models.Base.metadata.tables[table], self.dialect)
+            self._rendered[table] = rendered
+        return rendered
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -136,20 +145,28 @@ class Store:
                 )
             events = [e for e in batch.events if e["block_number"] > checkpoint.indexed_block]
             working = Working(undo_above=batch.finalized_block)
-            working.load(conn, handlers.touched(events))
+
+            def fetch(table: str, keys: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+                return self._sql(table).select_keys(conn, keys)
+
+            def where(table: str, column: str, values: list[Any]) -> list[dict[str, Any]]:
+                t = STATE[table].table
+                found: list[dict[str, Any]] = []
+                for start in range(0, len(values), 500):
+                    query = select(t).where(t.c[column].in_(values[start : start + 500]))
+                    found.extend(dict(r) for r in conn.execute(query).mappings())
+                return found
+
+            working.load(handlers.touched(events, batch.finalized_block), fetch, where)
             handlers.apply(working, events)
 
-            if events:
-                self._insert(conn, models.EVENTS, events, ignore_conflicts=True)
+            self._sql("events").run_insert(conn, events, ignore=True)
             for table_name, rows in working.appends.items():
-                table = models.Base.metadata.tables[table_name]
-                self._insert(conn, table, rows, ignore_conflicts=True)
-            if working.changes:
-                conn.execute(insert(models.CHANGES), working.changes)
-            if working.undo:
-                conn.execute(insert(models.UNDO), working.undo)
+                self._sql(table_name).run_insert(conn, rows, ignore=True)
+            self._sql("changes").run_insert(conn, working.changes, ignore=False)
+            self._sql("undo_log").run_insert(conn, working.undo, ignore=False)
             for spec, rows in working.dirty_rows():
-                self._upsert(conn, spec, rows)
+                self._sql(spec.name).run_upsert(conn, rows)
             self._keep_blocks(conn, batch)
             conn.execute(
                 update(models.CHECKPOINT)
@@ -187,26 +204,6 @@ class Store:
         if row is None:
             raise IndexerError("the inventory has no checkpoint; initialize it first")
         return CheckpointState(**{k: v for k, v in row.items() if k != "id"})
-
-    def _insert(
-        self, conn: Connection, table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool
-    ) -> None:
-        if not rows:
-            return
-        if ignore_conflicts and self.dialect in ("sqlite", "postgresql"):
-            dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
-            conn.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
-        else:
-            conn.execute(insert(table), rows)
-
-    def _upsert(self, conn: Connection, spec: StateTable, rows: list[dict[str, Any]]) -> None:
-        dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
-        statement = dialect_insert(spec.table)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(spec.key),
-            set_={c: statement.excluded[c] for c in spec.columns if c not in spec.key},
-        )
-        conn.execute(statement, rows)
 
     def _keep_blocks(self, conn: Connection, batch: Batch) -> None:
         table = models.BLOCKS

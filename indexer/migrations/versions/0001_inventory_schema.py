@@ -132,7 +132,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("block_number", "log_index", name=op.f("pk_events")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index("ix_events_name_block", ["name", "block_number"], unique=False)
         batch_op.create_index("uq_events_tx_hash_log_index", ["tx_hash", "log_index"], unique=True)
 
     op.create_table(
@@ -299,7 +298,6 @@ def downgrade() -> None:
     op.drop_table("gpus")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("uq_events_tx_hash_log_index")
-        batch_op.drop_index("ix_events_name_block")
 
     op.drop_table("events")
     op.drop_table("checkpoint")
