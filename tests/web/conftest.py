@@ -32,7 +32,6 @@ from web3 import Web3
 from api import ApiSettings, create_app
 from api.chain import ChainContext
 from api.db import read_only_engine
-from api.web import mount_web
 from depin.attestation import GpuAttestation, bitmap_from_indices, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.deploy import deploy_attestation_oracle
@@ -214,7 +213,6 @@ def stack(
     )
     chain = ChainContext(w3, registry, relayer, int(w3.eth.chain_id))
     app = create_app(settings, chain=chain, engine=read_only_engine(database))
-    mount_web(app)
 
     s = Stack(f"http://127.0.0.1:{port}", w3, registry, oracle, oracles, indexer)
     now = chain_now(w3)
