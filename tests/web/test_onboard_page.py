@@ -44,12 +44,15 @@ WALLET_JS = """
 class InjectedWallet:
     """The Python side of the injected wallet: signs what the page asks, and records it."""
 
-    def __init__(self, account: LocalAccount) -> None:
+    def __init__(self, account: LocalAccount, *, refuse: bool = False) -> None:
         self.account = account
+        self.refuse = refuse
         self.signed: list[dict[str, Any]] = []
 
     def sign(self, address: str, typed_json: str) -> str:
         assert address.lower() == self.account.address.lower(), address
+        if self.refuse:
+            raise RuntimeError("User rejected the request.")
         typed = json.loads(typed_json)
         self.signed.append(typed)
         signed = Account.sign_typed_data(self.account.key, full_message=typed)
@@ -117,3 +120,43 @@ def test_onboarding_without_a_wallet_says_what_to_do(stack: Stack, page: Any) ->
     page.goto(stack.url + "/onboard")
     page.locator("#wallet-status", has_text="No wallet found").wait_for()
     assert page.get_by_role("button", name="Review registration").is_disabled()
+
+
+def fill_profile(page: Any, name: str) -> None:
+    page.get_by_role("button", name="Connect wallet").click()
+    page.locator("#register-status", has_text="Not registered yet").wait_for()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Review registration").click()
+    page.locator("#registration-review caption", has_text="Registration for").wait_for()
+
+
+def test_onboarding_refuses_to_sign_for_another_chain(
+    stack: Stack, page: Any, make_account: Callable[..., LocalAccount]
+) -> None:
+    wallet = InjectedWallet(make_account(fund=False))
+    wallet.install(page, 1)  # the wallet is on mainnet, the registry on anvil
+    page.goto(stack.url + "/onboard")
+    fill_profile(page, "Wrong Chain Ltd")
+    assert "your wallet is on chain 1" in page.locator("#registration-review").inner_text()
+    assert page.get_by_role("button", name="Sign and submit registration").is_disabled()
+    page.locator("#register-status", has_text="Switch your wallet").wait_for()
+    assert wallet.signed == []
+
+
+def test_onboarding_reports_a_refused_signature(
+    stack: Stack, page: Any, make_account: Callable[..., LocalAccount]
+) -> None:
+    wallet = InjectedWallet(make_account(fund=False), refuse=True)
+    wallet.install(page, int(stack.w3.eth.chain_id))
+    page.goto(stack.url + "/onboard")
+    fill_profile(page, "Hesitant GPU")
+    page.get_by_role("button", name="Sign and submit registration").click()
+    failed = page.locator('#registration-progress li[data-state="failed"]')
+    failed.wait_for()
+    assert "Signing failed" in failed.inner_text()
+    assert "User rejected the request." in failed.inner_text()
+    page.locator("#register-status", has_text="did not complete").wait_for()
+    # Nothing was relayed, and the user can try again.
+    assert page.get_by_role("button", name="Sign and submit registration").is_enabled()
+    with httpx.Client(base_url=stack.url) as client:
+        assert client.get(f"/v1/providers/{wallet.account.address}").status_code == 404
