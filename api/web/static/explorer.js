@@ -537,6 +537,7 @@ function parseHash() {
 
 let current = null;
 let routeSeq = 0;
+let focusOnRender = false;
 
 /** Renders a detail view off-page, and shows it only if no later navigation happened. */
 async function showDetail(render, ...args) {
@@ -550,6 +551,12 @@ async function showDetail(render, ...args) {
   detail.hidden = false;
   const title = document.getElementById("detail-title");
   document.title = `${title ? `${title.textContent.trim()} – ` : ""}depin explorer`;
+  // A new view: move focus (and screen readers) to its heading, unless it is a live refresh.
+  if (focusOnRender && title) {
+    title.setAttribute("tabindex", "-1");
+    title.focus();
+    focusOnRender = false;
+  }
 }
 
 async function route() {
@@ -646,7 +653,10 @@ function connectEvents() {
 // ---------------------------------------------------------------- start
 
 initFilters();
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => {
+  focusOnRender = true;
+  route();
+});
 loadProviderNames().catch(() => null).then(route);
 loadStats().then(loadChart).catch(showError);
 connectEvents();
