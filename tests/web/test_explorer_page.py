@@ -159,3 +159,20 @@ def test_simulated_gpus_carry_a_badge(stack: Stack, page: Any) -> None:
     assert badge.inner_text() == "simulated"
     row = page.locator(f'#gpus tr[data-gpu="{simulated}"]')
     assert row.locator(".badge-sim").count() == 1
+
+
+def test_providers_view_lists_and_links(stack: Stack, page: Any) -> None:
+    page.goto(stack.url + "/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Providers").click()
+    table = page.locator("#providers tbody tr")
+    table.first.wait_for()
+    assert table.count() == 2
+    assert {table.nth(i).locator("th").inner_text() for i in range(2)} == {
+        "Acme GPU",
+        "Boreal Compute",
+    }
+    page.get_by_role("link", name="Boreal Compute").click()
+    page.locator("#agents tbody tr[data-agent]").first.wait_for()
+    assert page.url.endswith(f"#/provider/{stack.providers['boreal'].address}")
+    assert page.locator("#view-detail tr[data-gpu]").count() == 2
+    assert page.evaluate("document.activeElement.id") == "detail-title"

@@ -546,13 +546,14 @@ async function showDetail(render, ...args) {
   await render(target, ...args);
   if (seq !== routeSeq) return;
   const detail = $("view-detail");
+  const hadFocus = document.activeElement?.id === "detail-title"; // kept across live refreshes
   fill(detail, [...target.childNodes]);
   $("view-inventory").hidden = true;
   detail.hidden = false;
   const title = document.getElementById("detail-title");
   document.title = `${title ? `${title.textContent.trim()} – ` : ""}depin explorer`;
   // A new view: move focus (and screen readers) to its heading, unless it is a live refresh.
-  if (focusOnRender && title) {
+  if ((focusOnRender || hadFocus) && title) {
     title.setAttribute("tabindex", "-1");
     title.focus();
     focusOnRender = false;
