@@ -356,7 +356,8 @@ def main() -> None:
         after_block = [b for _, b in latencies]
         console.print(
             f"follow latency ({block_time:.0f} s blocks, {len(latencies)} events, SQLite): "
-            f"send→row median {statistics.median(sent) * 1000:.0f} ms, max {max(sent) * 1000:.0f} ms "
+            f"send→row median {statistics.median(sent) * 1000:.0f} ms, "
+            f"max {max(sent) * 1000:.0f} ms "
             f"(target ≤ {(block_time + 0.25) * 1000:.0f} ms); block at node→row median "
             f"{statistics.median(after_block) * 1000:.0f} ms, max {max(after_block) * 1000:.0f} ms"
         )

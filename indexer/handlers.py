@@ -149,7 +149,6 @@ def _agent_authorized(w: Working, ev: EventRow) -> None:
             "updated_block": block,
         },
     )
-    w.change(ev, "agent_authorized", key[0], agent=key[1], expires_at=args["expiresAt"])
 
 
 @handles("AgentRevoked", _agent_key)
@@ -157,7 +156,6 @@ def _agent_revoked(w: Working, ev: EventRow) -> None:
     args, block = ev["args"], ev["block_number"]
     key = (args["provider"], args["agent"])
     w.update("agents", key, block, revoked=True, updated_block=block)
-    w.change(ev, "agent_revoked", key[0], agent=key[1])
 
 
 # --------------------------------------------------------------------------- AttestationOracle

@@ -189,9 +189,10 @@ class Change(Base):
     """The inventory changes feed, for streaming to clients (server-sent events).
 
     ``id`` increases monotonically and is never reused, so a client resumes with
-    ``WHERE id > last_seen``. ``kind`` is one of :data:`CHANGE_KINDS`. After a reorg the rows
-    above the common ancestor are deleted and a ``reorg`` row (``block_number`` = the ancestor)
-    is appended: a client that saw a row from the dropped blocks should refetch what it shows.
+    ``WHERE id > last_seen``. ``kind`` is one of :data:`CHANGE_KINDS` (providers, GPUs and
+    oracle configs; agent keys are bookkeeping, not inventory, and are not in the feed). After a
+    reorg the rows above the common ancestor are deleted and a ``reorg`` row (``block_number`` =
+    the ancestor) is appended: a client that saw a row from the dropped blocks should refetch.
     """
 
     __tablename__ = "changes"
@@ -210,8 +211,6 @@ CHANGE_KINDS = (
     "provider_registered",
     "provider_updated",
     "provider_deregistered",
-    "agent_authorized",
-    "agent_revoked",
     "gpu_attested",
     "gpu_revoked",
     "gpu_online",

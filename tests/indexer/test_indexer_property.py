@@ -172,13 +172,18 @@ def test_fast_decoder_equals_eth_abi(data: st.DataObject, decoder: EventDecoder)
     indexed = [data.draw(_strategy(kind)) for _, kind in decoder.indexed]
     values = [data.draw(_strategy(kind)) for kind in decoder.data_types]
     topics = [decoder.topic0] + [
-        "0x" + encode([k], [v]).hex() for (_, k), v in zip(decoder.indexed, indexed)
+        "0x" + encode([k], [v]).hex() for (_, k), v in zip(decoder.indexed, indexed, strict=True)
     ]
     data_hex = "0x" + encode(list(decoder.data_types), values).hex()
     decoded = decoder.decode(topics, data_hex)
-    expected = {name: normalize(kind, v) for (name, kind), v in zip(decoder.indexed, indexed)}
+    expected = {
+        name: normalize(kind, v) for (name, kind), v in zip(decoder.indexed, indexed, strict=True)
+    }
     expected.update(
-        {n: normalize(k, v) for n, k, v in zip(decoder.data_names, decoder.data_types, values)}
+        {
+            n: normalize(k, v)
+            for n, k, v in zip(decoder.data_names, decoder.data_types, values, strict=True)
+        }
     )
     assert decoded == expected
 
