@@ -18,21 +18,26 @@ from api.settings import ApiSettings
 from depin.errors import DepinError
 
 
-def get_settings(request: Request) -> ApiSettings:
+def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
+
+
+async def get_settings(request: Request) -> ApiSettings:
+    """The app's settings (async: no worker-thread hop for a dictionary lookup)."""
+    return _settings(request)
 
 
 def get_chain(request: Request) -> ChainContext:
     chain: ChainContext | None = request.app.state.chain
     if chain is None:
         try:
-            chain = ChainContext.from_settings(get_settings(request))
+            chain = ChainContext.from_settings(_settings(request))
         except DepinError as exc:
             raise ServiceUnavailableError(f"the chain is not usable: {exc.message}") from None
         except Exception as exc:
             raise ServiceUnavailableError(f"the chain is not reachable: {exc}") from None
-        get_settings(request).check_secret(chain.chain_id)
+        _settings(request).check_secret(chain.chain_id)
         request.app.state.chain = chain
     return chain
 
@@ -61,7 +66,7 @@ def ip_limit(request: Request) -> None:
 
 def get_verifier(request: Request) -> SiweVerifier:
     chain = get_chain(request)
-    settings = get_settings(request)
+    settings = _settings(request)
     nonces: NonceStore = request.app.state.nonces
     return SiweVerifier(chain.w3, chain.chain_id, settings.siwe_domain, nonces)
 

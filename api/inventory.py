@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidFilterError
@@ -72,6 +72,17 @@ def as_of(session: Session) -> int:
     return indexed_block(session) or 0
 
 
+def snapshot(session: Session) -> tuple[int, int | None]:
+    """(indexed block, latest liveness epoch) in one round trip."""
+    row = session.execute(
+        select(
+            select(CP.indexed_block).where(CP.id == 1).scalar_subquery(),
+            select(func.max(L.epoch)).scalar_subquery(),
+        )
+    ).one()
+    return int(row[0] or 0), (int(row[1]) if row[1] is not None else None)
+
+
 def latest_epoch(session: Session) -> int | None:
     value = session.execute(select(func.max(L.epoch))).scalar_one_or_none()
     return int(value) if value is not None else None
@@ -120,23 +131,23 @@ def _order(column: Any, key_column: Any, descending: bool) -> list[Any]:
 
 
 class CountCache:
-    """Totals of filtered queries, keyed by the filters and the snapshot they were counted in
-    (indexed block, latest epoch, and the second for time-dependent filters), so a total is
-    recounted only when the inventory or time changed it."""
+    """A small thread-safe LRU: filtered totals and serialized pages, keyed by what they
+    depend on (the filters, the indexed block, the latest epoch, the clock where it matters),
+    so a value is recomputed only when the inventory or time changed it."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._data: OrderedDict[Hashable, int] = OrderedDict()
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> int | None:
+    def get(self, key: Hashable) -> Any:
         with self._lock:
             value = self._data.get(key)
             if value is not None:
                 self._data.move_to_end(key)
             return value
 
-    def put(self, key: Hashable, value: int) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
             self._data[key] = value
             self._data.move_to_end(key)
@@ -170,26 +181,52 @@ def _verified_clause(now: int) -> ColumnElement[bool]:
     return and_(G.revoked.is_(False), G.expires_at > now)
 
 
+def _unindexed(column: Any, dialect: str) -> Any:
+    """``column`` in a form no index matches (SQLite's unary ``+``), so the planner walks the
+    sort order's index and stops after a page, instead of collecting every row of a broad
+    filter (vendor, memory, liveness) through that filter's index and sorting them."""
+    if dialect != "sqlite":
+        return column
+    return literal_column(f"+{column.table.name}.{column.name}", column.type)
+
+
 def gpu_conditions(
-    filters: GpuFilters, epoch: int | None, now: int
+    filters: GpuFilters,
+    epoch: int | None,
+    now: int,
+    *,
+    sort_column: Any = None,
+    dialect: str = "",
 ) -> tuple[list[ColumnElement[bool]], bool]:
-    """WHERE clauses for ``filters``, and whether they need the providers join."""
+    """WHERE clauses for ``filters``, and whether they need the providers join.
+
+    Broad filters are kept off their indexes on SQLite unless they are the sort column; the
+    selective ones (provider, model, region) keep theirs.
+    """
+
+    def broad(column: Any) -> Any:
+        return column if column is sort_column else _unindexed(column, dialect)
+
     where: list[ColumnElement[bool]] = []
     if filters.vendor is not None:
-        where.append(G.vendor == filters.vendor)
+        where.append(broad(G.vendor) == filters.vendor)
     if filters.model is not None:
         where.append(G.model == filters.model)
     if filters.min_memory is not None:
-        where.append(G.memory_bytes >= filters.min_memory)
+        where.append(broad(G.memory_bytes) >= filters.min_memory)
     if filters.min_throughput is not None:
-        where.append(G.throughput_gops >= filters.min_throughput)
+        where.append(broad(G.throughput_gops) >= filters.min_throughput)
     if filters.provider is not None:
         where.append(G.provider == filters.provider)
     if filters.online is not None:
-        clause = _online_clause(epoch, filters.online_epochs)
-        where.append(clause if filters.online else or_(G.last_seen_epoch.is_(None), ~clause))
+        seen = broad(G.last_seen_epoch)
+        if epoch is None:
+            online: ColumnElement[bool] = G.gpu_key.is_(None)  # nothing online before liveness
+        else:
+            online = seen >= epoch - filters.online_epochs + 1
+        where.append(online if filters.online else or_(seen.is_(None), ~online))
     if filters.verified is not None:
-        clause = _verified_clause(now)
+        clause = and_(broad(G.revoked).is_(False), broad(G.expires_at) > now)
         where.append(clause if filters.verified else ~clause)
     needs_join = filters.region is not None
     if filters.region is not None:
@@ -272,12 +309,13 @@ def list_gpus(
     limit: int,
     cursor: str | None,
     counts: CountCache,
+    known: tuple[int, int | None] | None = None,
 ) -> Page:
     now = int(time.time())
     column, descending = GPU_SORTS[sort]
-    block = as_of(session)
-    epoch = latest_epoch(session)
-    where, _ = gpu_conditions(filters, epoch, now)
+    block, epoch = snapshot(session) if known is None else known
+    dialect = session.get_bind().dialect.name
+    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect)
     source = Gpu.__table__.outerjoin(Provider.__table__, P.address == G.provider)
     page_where = list(where)
     if cursor is not None:
@@ -308,9 +346,10 @@ def list_gpus(
     total = counts.get(count_key)
     if total is None:
         count_source = source if filters.region is not None else Gpu.__table__
+        count_where, _ = gpu_conditions(filters, epoch, now)  # free to use every index
         total = int(
             session.execute(
-                select(func.count()).select_from(count_source).where(*where)
+                select(func.count()).select_from(count_source).where(*count_where)
             ).scalar_one()
         )
         counts.put(count_key, total)

@@ -153,6 +153,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.counts = CountCache()
+    app.state.pages = CountCache(size=1024)
     app.state.nonces = NonceStore(settings.siwe_nonce_ttl)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine
 
 from depin.errors import ConfigurationError
@@ -14,6 +16,13 @@ MIGRATE_HINT = "run `depin indexer migrate`"
 def check_database(engine: Engine) -> None:
     """Raises a :class:`ConfigurationError` (a sentence saying what to run) unless the
     inventory database is at the latest migration."""
+    database = engine.url.database
+    is_file = engine.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+    if is_file and not Path(str(database)).exists():
+        raise ConfigurationError(
+            f"there is no inventory database at {database}; {MIGRATE_HINT} (and run the "
+            "indexer) before starting the API"
+        )
     try:
         require_at_head(engine)
     except DatabaseNotMigratedError:

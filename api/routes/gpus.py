@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api import inventory
 from api.deps import SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
+from api.inventory import CountCache
 from api.routes._problems import problems
 from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse
 
@@ -37,19 +40,13 @@ GpuKey = Annotated[
 Text = Annotated[str | None, Query(min_length=1, max_length=128)]
 
 
-def json_response(body: object) -> Response:
-    """Serializes an already-shaped body (the route's response_model documents it)."""
-    return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
-
-
 @router.get(
     "",
     response_model=GpuPage,
     responses=problems(InvalidFilterError, ServiceUnavailableError),
 )
-def list_gpus(
+async def list_gpus(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     vendor: Annotated[Text, Query(description="exact vendor, e.g. nvidia")] = None,
     model: Annotated[Text, Query(description="exact model name")] = None,
@@ -68,7 +65,13 @@ def list_gpus(
     online_epochs: Annotated[
         int | None, Query(ge=1, le=10_000, description="K for `online` (server default 3)")
     ] = None,
-    sort: Annotated[GpuSort, Query(description="field, `-` for descending")] = "-throughput",
+    sort: Annotated[
+        GpuSort,
+        Query(
+            description="field, `-` for descending; the default (gpu_key) is the cheapest "
+            "stable order"
+        ),
+    ] = "gpu_key",
     limit: Annotated[int | None, Query(ge=1, le=200, description="page size")] = None,
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page")
@@ -89,17 +92,46 @@ def list_gpus(
         verified=verified,
         online_epochs=online_epochs or settings.online_epochs,
     )
-    page = inventory.list_gpus(
-        session, filters, sort=sort, limit=size, cursor=cursor, counts=request.app.state.counts
-    )
-    return json_response(
-        {
-            "items": page.items,
-            "next_cursor": page.next_cursor,
-            "total": page.total,
-            "as_of_block": page.as_of_block,
-        }
-    )
+    factory = request.app.state.session_factory
+    counts = request.app.state.counts
+    pages: CountCache = request.app.state.pages
+    key = (filters, sort, size, cursor)
+
+    def query() -> bytes:
+        with factory() as session:
+            known = inventory.snapshot(session)
+            # A page is recomputed when the indexer commits, a new epoch is recorded, or a
+            # second passes (verified/online flags depend on the clock).
+            cache_key = (key, known, int(time.time()))
+            body: bytes | None = pages.get(cache_key)
+            if body is None:
+                page = inventory.list_gpus(
+                    session,
+                    filters,
+                    sort=sort,
+                    limit=size,
+                    cursor=cursor,
+                    counts=counts,
+                    known=known,
+                )
+                body = _dumps(
+                    {
+                        "items": page.items,
+                        "next_cursor": page.next_cursor,
+                        "total": page.total,
+                        "as_of_block": page.as_of_block,
+                    }
+                )
+                pages.put(cache_key, body)
+            return body
+
+    # One hop to a worker thread for the whole read (not one per dependency).
+    body = await anyio.to_thread.run_sync(query)
+    return Response(body, media_type="application/json")
+
+
+def _dumps(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 @router.get(

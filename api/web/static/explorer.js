@@ -45,6 +45,8 @@ const providerOf = (g) => {
   return typeof p === "object" && p ? pick(p, "address") : p;
 };
 const regionOf = (g) => pick(g, "region") ?? pick(g.provider, "region") ?? "";
+/** Replayed GPUs (dev chains only) attest a model id prefixed `sim:`; an API may also say so. */
+const isSimulated = (g) => Boolean(pick(g, "simulated")) || String(pick(g, "model") ?? "").startsWith("sim:");
 const verifiedOf = (g) => pick(g, "verified") ?? !pick(g, "revoked");
 
 function statusBadges(gpu) {
@@ -53,7 +55,7 @@ function statusBadges(gpu) {
   if (online !== undefined) out.push(badge(online ? "online" : "offline", online ? "ok" : "off"));
   out.push(verifiedOf(gpu) ? badge("verified", "info") : badge("unverified", "warn"));
   if (pick(gpu, "revoked")) out.push(badge("revoked", "bad"));
-  if (pick(gpu, "simulated")) out.push(badge("simulated", "sim"));
+  if (isSimulated(gpu)) out.push(badge("simulated", "sim"));
   return h("span", { class: "badges" }, out);
 }
 

@@ -1,0 +1,374 @@
+"""Explorer API throughput: ``GET /v1/gpus`` with a typical filter, one uvicorn worker, wrk.
+
+Run: ``.venv/bin/python bench/api.py [--sqlite 100000] [--postgres 1000000] [--duration 10]``
+
+1. Fills an inventory database (schema from the indexer's migrations) with N GPUs over 1,000
+   providers in 8 regions, 2 liveness epochs, through the indexer's SQLAlchemy models in bulk
+   (multi-row INSERTs of the ``gpus``/``providers``/``liveness`` tables; the indexer has no
+   public bulk-load API, and replaying N attestations through its event handlers is what
+   bench/indexer.py measures). ANALYZE afterwards, as a deployed database would have.
+2. Serves the API with one uvicorn worker and drives
+   ``/v1/gpus?vendor=nvidia&min_memory=...&online=true&limit=50`` with wrk (first page and a
+   page reached by keyset cursor).
+3. Baseline in the same run: a naive FastAPI + SQLAlchemy ORM route for the same query with
+   OFFSET pagination, ``count(*)`` on every request and pydantic response validation.
+
+Targets: >= 1,500 req/s and p99 < 50 ms on SQLite at 100k; p99 < 50 ms on PostgreSQL at 1M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from indexer.db import make_engine, migrate  # noqa: E402
+from indexer.models import Checkpoint, Gpu, LivenessEpoch, Provider  # noqa: E402
+
+GIB = 1 << 30
+REGIONS = ["eu-west", "eu-central", "us-east", "us-west", "ap-south", "ap-east", "sa-east", "af"]
+MODELS = [
+    ("nvidia", 0x10DE, "nvidia-h100-sxm5-80gb", 80, 1_800_000),
+    ("nvidia", 0x10DE, "nvidia-a100-sxm4-40gb", 40, 600_000),
+    ("nvidia", 0x10DE, "nvidia-l4", 24, 240_000),
+    ("nvidia", 0x10DE, "nvidia-rtx-4090", 24, 660_000),
+    ("amd", 0x1002, "amd-mi300x", 192, 2_500_000),
+    ("amd", 0x1002, "amd-mi250", 128, 360_000),
+    ("intel", 0x8086, "intel-max-1550", 128, 800_000),
+]
+EPOCH = 5_000
+QUERY = "/v1/gpus?vendor=nvidia&min_memory=42949672960&online=true&limit=50"
+BASELINE_QUERY = "/naive/gpus?vendor=nvidia&min_memory=42949672960&online=true&limit=50"
+
+
+def _address() -> str:
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address("0x" + secrets.token_hex(20)))
+
+
+def fill(engine: Engine, count: int) -> float:
+    """Migrates and bulk-fills; returns seconds taken."""
+    start = time.perf_counter()
+    migrate(engine)
+    rng = random.Random(7)
+    now = int(time.time())
+    providers = [_address() for _ in range(1_000)]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Provider.__table__),
+            [
+                {
+                    "address": p,
+                    "name": f"provider {i}",
+                    "region": REGIONS[i % len(REGIONS)],
+                    "endpoint": "https://gpu.example",
+                    "metadata_uri": "",
+                    "metadata_hash": "0x" + "00" * 32,
+                    "status": "active",
+                    "registered_block": 1 + i,
+                    "registered_at": now,
+                    "updated_block": 1 + i,
+                    "deregistered_at": None,
+                }
+                for i, p in enumerate(providers)
+            ],
+        )
+        conn.execute(
+            insert(Checkpoint.__table__),
+            [
+                {
+                    "id": 1,
+                    "chain_id": 31337,
+                    "contracts": {},
+                    "start_block": 0,
+                    "indexed_block": 2_000_000,
+                    "indexed_hash": "0x" + "11" * 32,
+                    "head_block": 2_000_000,
+                    "finalized_block": 1_999_936,
+                    "updated_at": now,
+                }
+            ],
+        )
+        conn.execute(
+            insert(LivenessEpoch.__table__),
+            [
+                {
+                    "tx_hash": "0x" + secrets.token_hex(32),
+                    "log_index": 0,
+                    "block_number": 1_999_000 + e,
+                    "block_time": now,
+                    "epoch": EPOCH - 1 + e,
+                    "gpu_indexes": [],
+                    "online_count": 0,
+                    "bitmap": "0x",
+                    "config_version": 1,
+                    "signers": [],
+                }
+                for e in range(2)
+            ],
+        )
+    chunk = 20_000
+    for base in range(0, count, chunk):
+        rows = []
+        for i in range(base, min(count, base + chunk)):
+            vendor, vendor_id, model, memory, gops = MODELS[rng.randrange(len(MODELS))]
+            seen = rng.random()
+            rows.append(
+                {
+                    "gpu_key": "0x" + secrets.token_hex(32),
+                    "provider": providers[i % len(providers)],
+                    "agent": providers[i % len(providers)],
+                    "gpu_index": i,
+                    "vendor": vendor,
+                    "vendor_id": vendor_id,
+                    "model": model,
+                    "memory_bytes": memory * GIB,
+                    "throughput_gops": gops + rng.randrange(-50_000, 50_000),
+                    "fp32_gflops": gops // 30,
+                    "fp16_gflops": gops // 2,
+                    "memory_bandwidth_gbps": 2_000,
+                    "measured_at": now - rng.randrange(86_400),
+                    "expires_at": now + 86_400 * 7,
+                    "revoked": rng.random() < 0.02,
+                    "revoked_by_provider": None,
+                    # 60% seen in the last epoch, 15% one epoch before, the rest never.
+                    "last_seen_epoch": EPOCH
+                    if seen < 0.6
+                    else (EPOCH - 1 if seen < 0.75 else None),
+                    "online": seen < 0.6,
+                    "config_version": 1,
+                    "signers": [],
+                    "attestation_tx": "0x" + secrets.token_hex(32),
+                    "first_attested_block": 1_000 + i // 100,
+                    "attested_block": 1_000 + i // 100,
+                    "updated_block": 1_000 + i // 100,
+                }
+            )
+        with engine.begin() as conn:
+            conn.execute(insert(Gpu.__table__), rows)
+        print(f"  filled {min(count, base + chunk):,}/{count:,}", end="\r", flush=True)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    print()
+    return time.perf_counter() - start
+
+
+NAIVE_APP = """
+import os
+from fastapi import FastAPI, Depends
+from pydantic import BaseModel
+from sqlalchemy import create_engine, select, func
+from sqlalchemy.orm import Session, sessionmaker
+from indexer.models import Gpu, LivenessEpoch
+
+engine = create_engine(os.environ["NAIVE_URL"])
+Factory = sessionmaker(engine)
+app = FastAPI()
+
+class Item(BaseModel):
+    gpu_key: str
+    provider: str
+    vendor: str
+    model: str
+    memory_bytes: int
+    throughput_gops: int
+    online: bool
+
+class Page(BaseModel):
+    items: list[Item]
+    total: int
+
+def session():
+    with Factory() as s:
+        yield s
+
+@app.get("/naive/gpus", response_model=Page)
+def gpus(vendor: str, min_memory: int, online: bool, limit: int = 50, page: int = 0,
+         s: Session = Depends(session)):
+    epoch = s.scalar(select(func.max(LivenessEpoch.epoch)))
+    where = [Gpu.vendor == vendor, Gpu.memory_bytes >= min_memory]
+    where.append(Gpu.last_seen_epoch >= epoch - 2)
+    rows = s.scalars(select(Gpu).where(*where).order_by(Gpu.throughput_gops.desc())
+                     .offset(page * limit).limit(limit)).all()
+    total = s.scalar(select(func.count()).select_from(Gpu).where(*where))
+    return Page(items=[Item(gpu_key=r.gpu_key, provider=r.provider, vendor=r.vendor,
+                            model=r.model, memory_bytes=r.memory_bytes,
+                            throughput_gops=r.throughput_gops, online=True) for r in rows],
+                total=total)
+"""
+
+
+def serve(target: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            *(["--factory"] if target.endswith("create_app") else []),
+        ],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        cwd=env.get("CWD", str(ROOT)),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=1).read()
+            return process
+        except Exception:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def run(label: str, url: str, count: int, duration: int, connections: int) -> list[str]:
+    engine = make_engine(url)
+    print(f"[{label}] filling {count:,} GPUs ...")
+    seconds = fill(engine, count)
+    print(f"[{label}] filled in {seconds:.1f}s")
+    engine.dispose()
+    lines = []
+    port = 18_000 + random.randrange(1000)
+    api = serve("api.main:create_app", {"DEPIN_API_DATABASE_URL": url}, port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        first = urllib.request.urlopen(base + QUERY).read()
+        import json
+
+        body = json.loads(first)
+        cursor = body["next_cursor"]
+        for _ in range(19):
+            body = json.loads(urllib.request.urlopen(base + QUERY + f"&cursor={cursor}").read())
+            cursor = body["next_cursor"]
+        wrk(base + QUERY, 2, connections)  # warm-up
+        for name, path in (
+            ("api first page", QUERY),
+            ("api page 21 (cursor)", QUERY + f"&cursor={cursor}"),
+        ):
+            r = wrk(base + path, duration, connections)
+            lines.append(
+                f"{label:10} {name:32} {r['rps']:9,.0f} {r['p50']:8.2f} {r['p99']:8.2f}"
+                f" {int(r['errors']):6}  total={body['total']:,}"
+            )
+    finally:
+        api.terminate()
+        api.wait()
+    naive_dir = Path(tempfile.mkdtemp())
+    (naive_dir / "naive_app.py").write_text(NAIVE_APP)
+    port += 1
+    naive = serve(
+        "naive_app:app",
+        {"NAIVE_URL": url, "CWD": str(naive_dir), "PYTHONPATH": f"{naive_dir}:{ROOT}"},
+        port,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wrk(base + BASELINE_QUERY, 2, connections)
+        for name, path in (
+            ("naive first page", BASELINE_QUERY),
+            ("naive page 21 (offset)", BASELINE_QUERY + "&page=20"),
+        ):
+            r = wrk(base + path, duration, connections)
+            lines.append(
+                f"{label:10} {name:32} {r['rps']:9,.0f} {r['p50']:8.2f} {r['p99']:8.2f}"
+                f" {int(r['errors']):6}"
+            )
+    finally:
+        naive.terminate()
+        naive.wait()
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sqlite", type=int, default=100_000, help="GPUs in SQLite (0: skip)")
+    parser.add_argument("--postgres", type=int, default=1_000_000, help="GPUs in PG (0: skip)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "DEPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.sqlite:
+            url = f"sqlite:///{Path(tmp) / 'inventory.sqlite'}"
+            lines += run(
+                f"sqlite {args.sqlite // 1000}k", url, args.sqlite, args.duration, args.connections
+            )
+        if args.postgres:
+            admin_url = make_url(args.postgres_url)
+            name = f"bench_api_{secrets.token_hex(3)}"
+            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                url = admin_url.set(database=name).render_as_string(hide_password=False)
+                lines += run(
+                    f"pg {args.postgres // 1000}k",
+                    url,
+                    args.postgres,
+                    args.duration,
+                    args.connections,
+                )
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(f"\none uvicorn worker, wrk -t1 -c{args.connections} -d{args.duration}s")
+    print(f"{'db':10} {'route':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non2xx':>6}")
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
