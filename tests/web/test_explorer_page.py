@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MI300X, Stack
+from conftest import H100, MI300X, Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -138,27 +138,21 @@ def test_totals_follow_new_attestations_live(stack: Stack, page: Any) -> None:
 
 
 def test_simulated_gpus_carry_a_badge(stack: Stack, page: Any) -> None:
-    """A GPU the API marks ``simulated`` (a CPU stand-in) is labelled so in the table.
-
-    The real answer is fetched and only the flag is added: the indexer has no such field yet.
-    """
-    simulated = stack.gpus[1].key
-
-    def mark(route: Any) -> None:
-        answer = route.fetch()
-        body = answer.json()
-        for item in body["items"]:
-            item["simulated"] = item["gpu_key"] == simulated
-        route.fulfill(response=answer, json=body)
-
-    page.route("**/v1/gpus?*", mark)
+    """A replayed GPU attests a ``sim:`` model id; the explorer labels it, in the table and on
+    its own page, and labels no real GPU."""
+    vendor, vendor_id, model, memory, gops = H100
+    [sim] = stack.attest(
+        stack.providers["acme"],
+        stack.agents["acme"],
+        [(vendor, vendor_id, f"sim:{model}", memory, gops // 100)],
+    )
     page.goto(stack.url + "/")
-    badge = page.locator("#gpus tbody .badge-sim")
-    badge.first.wait_for()
-    assert badge.count() == 1
-    assert badge.inner_text() == "simulated"
-    row = page.locator(f'#gpus tr[data-gpu="{simulated}"]')
-    assert row.locator(".badge-sim").count() == 1
+    row = page.locator(f'#gpus tr[data-gpu="{sim.key}"]')
+    row.wait_for()
+    assert row.locator(".badge-sim").inner_text() == "simulated"
+    assert page.locator("#gpus tbody .badge-sim").count() == 1
+    row.locator("a.gpu-link").click()
+    page.locator("#detail-title .badge-sim", has_text="simulated").wait_for()
 
 
 def test_providers_view_lists_and_links(stack: Stack, page: Any) -> None:
