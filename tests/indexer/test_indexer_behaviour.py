@@ -212,3 +212,21 @@ def test_migration_check(make_db_url: Callable[[str], str]) -> None:
     assert is_at_head(engine)
     require_at_head(engine)
     engine.dispose()
+
+
+def test_finality_by_the_nodes_finalized_tag(
+    w3: Web3, scenario: Scenario, make_indexer: Callable[..., Indexer]
+) -> None:
+    p = scenario.register()
+    scenario.authorize(p)
+    indexer = make_indexer("tagged", finality="finalized")
+    indexer.sync()
+    finalized = int(
+        w3.provider.make_request("eth_getBlockByNumber", ["finalized", False])["result"]["number"],
+        16,
+    )
+    checkpoint = indexer.store.checkpoint()
+    assert checkpoint is not None and checkpoint.finalized_block == finalized
+    kept = indexer.store.blocks()
+    assert max(kept) == checkpoint.indexed_block
+    assert min(kept) <= max(finalized, checkpoint.start_block)
