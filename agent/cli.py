@@ -26,6 +26,7 @@ from agent.errors import AgentError
 from agent.keystore import authorization_request, create_keystore, read_password
 from agent.settings import AgentSettings
 from agent.watch import ChangeEvent, Watcher
+from depin.settings import CommonSettings
 
 GIB = 1 << 30
 
@@ -260,3 +261,142 @@ def init_command(
     click.echo(f"agent address: {account.address}", err=True)
     click.echo(f"keystore: {path} (mode 0600)", err=True)
     click.echo(text)
+
+
+@agent.command("run")
+@click.option(
+    "--keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The agent's keystore (default: $DEPIN_AGENT_KEYSTORE or ~/.depin).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the keystore password from this file (mode 0600) instead of DEPIN_AGENT_PASSWORD.",
+)
+@click.option("--provider", required=True, help="Address of the provider that authorized this key.")
+@click.option(
+    "--oracle",
+    "oracles",
+    multiple=True,
+    required=True,
+    metavar="URL",
+    help="Base URL of an oracle (repeat; tried in this order).",
+)
+@click.option(
+    "--rpc-url",
+    default=lambda: CommonSettings().rpc_url,
+    envvar="DEPIN_RPC_URL",
+    show_default="$DEPIN_RPC_URL or http://127.0.0.1:8545",
+    help="JSON-RPC endpoint of the chain.",
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: CommonSettings().home,
+    envvar="DEPIN_HOME",
+    show_default="$DEPIN_HOME",
+    help="Local state folder; contract addresses come from HOME/deployments/<chain id>.json.",
+)
+@_replay_option
+@click.option(
+    "--simulated",
+    is_flag=True,
+    help="The replayed GPUs are not on this host: attest them as sim:<model> (dev chains only) "
+    "and prove on the CPU.",
+)
+@click.option(
+    "--heartbeat-interval",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Seconds between heartbeats (default: a third of the chain's epoch).",
+)
+@click.option(
+    "--validity",
+    type=int,
+    default=86400,
+    show_default=True,
+    metavar="SECONDS",
+    help="Lifetime of each attestation; the agent re-attests before it ends.",
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Attest once, wait until the chain shows every GPU, exit 0 (non-zero on a refusal).",
+)
+def run_command(
+    keystore: Path | None,
+    password_file: Path | None,
+    provider: str,
+    oracles: tuple[str, ...],
+    rpc_url: str,
+    home: Path,
+    replays: tuple[str, ...],
+    simulated: bool,
+    heartbeat_interval: float | None,
+    validity: int,
+    once: bool,
+) -> None:
+    """Run the agent: prove, attest and heartbeat this host's GPUs through the oracles."""
+    import logging
+    import signal
+
+    from eth_utils import is_address, to_checksum_address
+
+    from agent.daemon import AgentDaemon, DaemonConfig
+    from agent.keystore import load_agent_key
+    from depin import deployments
+    from depin.attestation_client import AttestationClient
+    from depin.chain import connect
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s agent %(message)s", datefmt="%H:%M:%S"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if simulated and not replays:
+        raise click.UsageError("--simulated replays GPUs: give --replay BACKEND=FILE")
+    if not is_address(provider):
+        raise click.BadParameter(f"{provider!r} is not an address", param_hint="--provider")
+    settings = AgentSettings()
+    path = keystore or settings.keystore
+    password = read_password(password_file)
+    if password is None:
+        raise AgentError(
+            "the agent keystore password is needed: set DEPIN_AGENT_PASSWORD or --password-file"
+        )
+    account = load_agent_key(path, password)
+    w3 = connect(rpc_url)
+    chain_id = w3.eth.chain_id
+    address = deployments.load(home / "deployments", chain_id, "AttestationOracle").address
+    client = AttestationClient(w3, address)
+    backends = _backends(replays)
+    sysfs_root = None if simulated else Path("/")
+
+    def collect() -> Inventory:
+        return discover(backends, sysfs_root=sysfs_root)
+
+    config = DaemonConfig(
+        provider=to_checksum_address(provider),
+        simulated=simulated,
+        heartbeat_interval_s=heartbeat_interval,
+        validity_s=validity,
+        watch_interval_s=settings.watch_interval_s,
+    )
+    daemon = AgentDaemon(config, account, client, list(oracles), collect)
+    click.echo(
+        f"agent {account.address} for provider {config.provider} on chain {chain_id}, "
+        f"oracles {', '.join(oracles)}",
+        err=True,
+    )
+    if once:
+        result = daemon.attest_once()
+        click.echo(f"{len(result.attested)} GPU(s) attested and verified on-chain", err=True)
+        return
+    signal.signal(signal.SIGTERM, lambda *_: daemon.close())
+    try:
+        daemon.run()
+    except KeyboardInterrupt:
+        daemon.close()
