@@ -291,6 +291,7 @@ def run(label: str, url: str, count: int, duration: int, connections: int) -> li
         for name, path in (
             ("api first page", QUERY),
             ("api page 21 (cursor)", QUERY + f"&cursor={cursor}"),
+            ("api sort=-throughput", QUERY + "&sort=-throughput"),
         ):
             r = wrk(base + path, duration, connections)
             lines.append(
