@@ -33,14 +33,28 @@ except ImportError:  # pragma: no cover - fall back to eth-utils
         return str(keccak(text=text).hex())
 
 
+_HIGH_TABLE = bytes(0x20 if chr(i) in "89abcdef" else 0 for i in range(256))
+_LETTER_TABLE = bytes(0x20 if chr(i) in "abcdef" else 0 for i in range(256))
+
+
+def _high_nibbles(hex_digits: bytes) -> int:
+    return int.from_bytes(hex_digits.translate(_HIGH_TABLE), "big")
+
+
+def _letters(hex_digits: bytes) -> int:
+    return int.from_bytes(hex_digits.translate(_LETTER_TABLE), "big")
+
+
 @lru_cache(maxsize=65_536)
 def checksum(address_hex: str) -> str:
     """EIP-55 form of a ``0x`` address (cached: addresses repeat)."""
     body = address_hex[2:].lower()
     if len(body) != 40:
         return str(to_checksum_address(address_hex))  # let eth-utils refuse it
-    digest = _hex_keccak(body)
-    return "0x" + "".join([c if d < "8" else c.upper() for c, d in zip(body, digest, strict=False)])
+    # EIP-55: upper-case the letters whose hash nibble is >= 8, with byte-wide masks (C speed)
+    raw = body.encode()
+    upper = _high_nibbles(_hex_keccak(body)[:40].encode()) & _letters(raw)
+    return "0x" + (int.from_bytes(raw, "big") ^ upper).to_bytes(40, "big").decode()
 
 
 def _canonical(param: dict[str, Any]) -> str:

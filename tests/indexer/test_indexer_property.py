@@ -196,3 +196,13 @@ def test_unknown_logs_are_skipped() -> None:
     assert decoder.decode(log) is None
     log["address"] = "0x" + "11" * 20
     assert decoder.decode(log) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=st.binary(min_size=20, max_size=20))
+def test_checksum_equals_eth_utils(raw: bytes) -> None:
+    from eth_utils import to_checksum_address
+
+    from indexer.decoding import checksum
+
+    assert checksum("0x" + raw.hex()) == to_checksum_address("0x" + raw.hex())
