@@ -272,11 +272,12 @@ def up(
                 ),
             }
             api_url = f"http://127.0.0.1:{api_port}"
-            supervisor.start(
+            services.append(
                 Service(
                     "api", _depin("api", "serve"), http_ready(f"{api_url}/v1/health"), env=api_env
                 )
             )
+            supervisor.start_together(services)
 
             password_file = _write_secret(home / "agent" / "password", DEV_PASSWORD)
             agent_env = {**base_env, "DEPIN_AGENT_HOME": str(home)}
