@@ -150,6 +150,7 @@ class Transmitter:
         self.settings = node.settings
         self.http = httpx.Client(timeout=10.0)
         self._stop = threading.Event()
+        self._quiet_epoch_checked: int | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -245,6 +246,17 @@ class Transmitter:
             for e in self.store.heartbeat_epochs()
             if e < current and self.store.liveness_state(e) is None
         ]
+        # An epoch in which no heartbeat arrived is recorded too, with an empty bitmap, once any
+        # GPU is attested: "offline" is then a fact on the chain, not an absence of records.
+        previous = current - 1
+        if (
+            previous not in epochs
+            and previous != self._quiet_epoch_checked
+            and self.store.liveness_state(previous) is None
+        ):
+            self._quiet_epoch_checked = previous
+            if self.node.client.gpu_count() > 0:
+                epochs.append(previous)
         if not epochs:
             return
         last = self.node.client.last_liveness_epoch()
