@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, s
 from sqlalchemy.orm import Session
 
 from api.errors import InvalidFilterError
+from depin.simulation import is_simulated
 from indexer.models import (
     Agent,
     Attestation,
@@ -273,6 +274,7 @@ def gpu_item(
         "vendor": row.vendor,
         "vendor_id": int(row.vendor_id),
         "model": row.model,
+        "simulated": is_simulated(row.model),
         "memory_bytes": int(row.memory_bytes),
         "throughput_gops": int(row.throughput_gops),
         "fp32_gflops": int(row.fp32_gflops),

@@ -24,6 +24,7 @@ GPU_EXAMPLE: dict[str, Any] = {
     "vendor": "nvidia",
     "vendor_id": 4318,
     "model": "nvidia-h100-sxm5-80gb",
+    "simulated": False,
     "memory_bytes": 85899345920,
     "throughput_gops": 1812345,
     "fp32_gflops": 61234,
@@ -55,6 +56,9 @@ class GpuItem(BaseModel):
     vendor: str
     vendor_id: int = Field(description="PCI vendor id")
     model: str
+    simulated: bool = Field(
+        description="replayed hardware of a demo fleet (model id `sim:...`), not real GPUs"
+    )
     memory_bytes: int
     throughput_gops: int = Field(description="int8 GOPS verified by the oracles' proof of compute")
     fp32_gflops: int = Field(description="the agent's own benchmark")
