@@ -21,7 +21,9 @@ from depin.attestation import (
     GpuAttestation,
     GpuRevocation,
     LivenessReport,
+    model_text,
     sort_signatures,
+    unpack_figures,
 )
 from depin.chain import transact
 from depin.eip712 import Domain
@@ -74,6 +76,38 @@ class AttestationClient:
     def gpu(self, gpu_key: bytes) -> GpuState:
         provider, index, measured_at, expires_at = self.contract.functions.gpuRecord(gpu_key).call()
         return GpuState(str(provider), int(index), int(measured_at), int(expires_at))
+
+    def provider_gpus(self, provider: str, from_block: int = 0) -> list[dict[str, Any]]:
+        """The GPUs ``provider`` has attested, latest attestation each, read from the chain
+        (``GpuAttested`` events for their facts, the contract's word for their state now)."""
+        latest: dict[bytes, Any] = {}
+        for log in self.contract.events.GpuAttested.get_logs(
+            from_block=from_block, argument_filters={"provider": to_checksum_address(provider)}
+        ):
+            key = bytes(log["args"]["gpuKey"])
+            if key not in latest or (log["blockNumber"], log["logIndex"]) > (
+                latest[key]["blockNumber"],
+                latest[key]["logIndex"],
+            ):
+                latest[key] = log
+        gpus = []
+        for key, log in latest.items():
+            args = log["args"]
+            state = self.gpu(key)
+            gpus.append(
+                {
+                    "gpuKey": "0x" + key.hex(),
+                    "index": int(args["index"]),
+                    "agent": str(args["agent"]),
+                    "model": model_text(bytes(args["model"])),
+                    "memoryBytes": int(args["memoryBytes"]),
+                    **unpack_figures(int(args["figures"])),
+                    "measuredAt": state.measured_at,
+                    "expiresAt": state.expires_at,
+                    "verified": self.is_verified(key),
+                }
+            )
+        return sorted(gpus, key=lambda g: g["index"])
 
     def gpu_count(self) -> int:
         return int(self.contract.functions.gpuCount().call())

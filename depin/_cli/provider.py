@@ -289,13 +289,27 @@ def submit(
     )
 
 
+def _attested_gpus(client: RegistryClient, home: Path, provider: str) -> list[dict[str, Any]]:
+    """The provider's attested GPUs, if an AttestationOracle is deployed on this chain."""
+    from depin import deployments
+    from depin.attestation_client import AttestationClient
+    from depin.errors import DeploymentNotFoundError
+
+    try:
+        oracle = deployments.load(home / "deployments", client.w3.eth.chain_id, "AttestationOracle")
+    except DeploymentNotFoundError:
+        return []
+    return AttestationClient(client.w3, oracle.address).provider_gpus(provider)
+
+
 @provider.command()
 @chain_options
 @click.argument("address", callback=_address_param)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(rpc_url: str, home: Path, address: str, as_json: bool) -> None:
-    """Show ADDRESS's record, profile and agents, read from the chain."""
+    """Show ADDRESS's record, profile, agents and attested GPUs, read from the chain."""
     client = registry_client(rpc_url, home)
+    gpus = _attested_gpus(client, home, address)
     record = client.record(address)
     profile = client.profile(address) or {}
     agents = client.agents(address)
@@ -318,6 +332,7 @@ def show(rpc_url: str, home: Path, address: str, as_json: bool) -> None:
             }
             for agent, expiry in agents.items()
         ],
+        "gpus": gpus,
     }
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -336,3 +351,15 @@ def show(rpc_url: str, home: Path, address: str, as_json: bool) -> None:
             "yes" if row["authorized"] else "no",
         )
     console.print(table)
+    gpu_table = Table("index", "GPU key", "model", "memory", "proven int8", "expires", "verified")
+    for gpu in gpus:
+        gpu_table.add_row(
+            str(gpu["index"]),
+            gpu["gpuKey"][:18] + "…",
+            gpu["model"],
+            f"{gpu['memoryBytes'] / 2**30:.0f} GiB",
+            f"{gpu['proven_int8_gops']:,} GOPS",
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(gpu["expiresAt"])),
+            "yes" if gpu["verified"] else "no",
+        )
+    console.print(gpu_table if gpus else "no attested GPUs")

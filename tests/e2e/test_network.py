@@ -3,12 +3,14 @@ replaying an 8 x H100 host as simulated hardware."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
-from conftest import Network
+from conftest import Network, depin_argv
 
 from depin.attestation import indices_from_bitmap, model_text
 
@@ -37,6 +39,16 @@ def test_agent_attests_a_replayed_host_through_the_oracles(network: Network) -> 
     assert all(e["provider"] == provider.address for e in events)
     # the proven int8 figure is the CPU proof's, far below an H100's
     assert all(0 < (e["figures"] & 0xFFFFFFFF) < 1_000_000 for e in events)
+
+    # the provider sees them, read from the chain
+    shown = subprocess.run(
+        depin_argv("provider", "show", provider.address, "--json"),
+        env=network.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    gpus = json.loads(shown.stdout)["gpus"]
+    assert sorted(bytes.fromhex(g["gpuKey"][2:]) for g in gpus) == sorted(keys)
+    assert all(g["verified"] and g["model"] == SIM_H100 for g in gpus)
 
 
 def test_heartbeats_become_liveness_bits(network: Network) -> None:
