@@ -35,7 +35,7 @@ class IssuerPolicy:
         retention_s: how long answered challenges are remembered after they expire.
     """
 
-    efficiency_floor: float = 0.55
+    efficiency_floor: float = 0.65
     max_allowance_fraction: float = 0.05
     reveal_window_s: float = 60.0
     retention_s: float = 3600.0
@@ -47,7 +47,7 @@ class IssuerPolicy:
             raise ValueError("max_allowance_fraction must not be negative")
 
 
-#: The policy for production: a device sustaining below 0.524 of the claimed peak always fails.
+#: The policy for production: a device sustaining below 0.619 of the claimed peak always fails.
 PRODUCTION_POLICY = IssuerPolicy()
 
 
