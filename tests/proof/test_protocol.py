@@ -187,7 +187,7 @@ def test_half_the_claimed_throughput_always_misses(
     # A device is modelled by its sustained throughput; the oracle's clock moves by ops / tops.
     # (A slow virtual peak keeps the times far above the clock's float resolution.)
     peak = 1e-6
-    for fraction, passes in [(0.5, False), (0.52, False), (0.56, True), (0.7, True)]:
+    for fraction, passes in [(0.5, False), (0.6, False), (0.66, True), (0.7, True)]:
         o = make_oracle(policy=PRODUCTION_POLICY)
         batch = o.issuer.issue(
             model_id=H100, params=TINY, peak_tops=peak, network_allowance_s=allowance
@@ -222,8 +222,8 @@ def test_soundness_figures_at_production() -> None:
     assert 0.9**k < 2e-3  # a tenth of the rows made up
     # A device sustaining half the peak must skip rows to finish; its best chance:
     best_fraction = (1979.0 / 2) / min_passing_tops(1979.0, PRODUCTION_POLICY)
-    assert 0.95 < best_fraction < 0.96
-    assert best_fraction**k < 0.06
+    assert 0.80 < best_fraction < 0.81
+    assert best_fraction**k < 2e-6
 
 
 def test_peak_comes_from_the_spec_table() -> None:
