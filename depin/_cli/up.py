@@ -254,7 +254,7 @@ def up(
             services.append(
                 Service(
                     "indexer",
-                    _depin("indexer", "run", "--no-progress", "--finality", "2"),
+                    _depin("indexer", "run", "--no-progress"),
                     env=indexer_env,
                 )
             )

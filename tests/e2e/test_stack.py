@@ -56,11 +56,17 @@ class Stack:
             json={"typed_data": typed, "signature": "0x" + bytes(signature).hex()},
             timeout=30,
         )
-        assert relayed.status_code == 200, relayed.text
+        assert relayed.status_code == 202, relayed.text  # accepted: sent, not yet mined
         return str(relayed.json()["tx_hash"])
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float, log: Path | None = None) -> Any:
+def _wait(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    log: Path | None = None,
+    detail: Callable[[], str] | None = None,
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
@@ -68,7 +74,8 @@ def _wait(what: str, check: Callable[[], Any], timeout: float, log: Path | None 
             return value
         time.sleep(0.5)
     tail = log.read_text()[-3000:] if log and log.exists() else ""
-    pytest.fail(f"timed out waiting for {what}\n{tail}")
+    more = detail() if detail else ""
+    pytest.fail(f"timed out waiting for {what}\n{more}\n{tail}")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +147,7 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
 
     keystore = tmp_path / "agent.json"
     agent = create_keystore(keystore, PASSWORD)
-    stack.relay(
+    authorization_tx = stack.relay(
         "/v1/typed-data/agent-authorization",
         {
             "provider": provider.address,
@@ -153,9 +160,13 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
         "the agent authorization to be indexed",
         lambda: any(
             a["agent"] == agent.address
-            for a in stack.get(f"/v1/providers/{provider.address}").get("agents", [])
+            for a in stack.get(f"/v1/providers/{provider.address}")["provider"]["agents"]
         ),
         30,
+        detail=lambda: (
+            f"tx {authorization_tx}: "
+            f"{httpx.get(f'{stack.api}/v1/providers/{provider.address}', timeout=5).text}"
+        ),
     )
 
     agent_log = tmp_path / "agent.log"
@@ -201,7 +212,7 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
         "the revocation to be indexed",
         lambda: all(
             a["agent"] != agent.address or a.get("revoked")
-            for a in stack.get(f"/v1/providers/{provider.address}").get("agents", [])
+            for a in stack.get(f"/v1/providers/{provider.address}")["provider"]["agents"]
         ),
         30,
     )
