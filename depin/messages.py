@@ -23,11 +23,8 @@ _PROFILE_FIELDS: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True)
-class Registration(Message):
-    """A provider's consent to be registered with this profile (``registerWithSig``)."""
-
-    PRIMARY_TYPE = "Registration"
-    FIELDS = _PROFILE_FIELDS
+class _ProfileMessage(Message):
+    """The fields both profile messages carry."""
 
     provider: str
     name: str
@@ -40,20 +37,19 @@ class Registration(Message):
 
 
 @dataclass(frozen=True)
-class ProfileUpdate(Message):
+class Registration(_ProfileMessage):
+    """A provider's consent to be registered with this profile (``registerWithSig``)."""
+
+    PRIMARY_TYPE = "Registration"
+    FIELDS = _PROFILE_FIELDS
+
+
+@dataclass(frozen=True)
+class ProfileUpdate(_ProfileMessage):
     """A provider's new profile (``updateProfileWithSig``)."""
 
     PRIMARY_TYPE = "ProfileUpdate"
     FIELDS = _PROFILE_FIELDS
-
-    provider: str
-    name: str
-    region: str
-    endpoint: str
-    metadata_uri: str
-    metadata_hash: bytes
-    nonce: int
-    deadline: int
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from depin.attestation_client import AttestationClient
 from depin.chain import ANVIL_KEYS, Anvil, connect
-from depin.deploy import deploy_registry
+from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.registry import Profile, RegistryClient
 from depin.toolchain import configure_environment
 
@@ -104,3 +105,34 @@ def make_provider(
         return account
 
     return make
+
+
+@pytest.fixture
+def oracle_accounts(make_account: Callable[..., LocalAccount]) -> list[LocalAccount]:
+    """Three funded oracle keys (an oracle pays for the batches it transmits)."""
+    return [make_account() for _ in range(3)]
+
+
+@pytest.fixture
+def attestations(
+    w3: Web3,
+    registry: RegistryClient,
+    oracle_accounts: list[LocalAccount],
+    make_account: Callable[..., LocalAccount],
+    home: Path,
+) -> AttestationClient:
+    """A fresh TestAttestationOracle (settable clock) with 3 oracles, threshold 2, 60 s epochs."""
+    admin = make_account()
+    deployment = deploy_attestation_oracle(
+        w3,
+        admin,
+        home / "deployments",
+        registry=registry.address,
+        oracles=[a.address for a in oracle_accounts],
+        threshold=2,
+        epoch_length=60,
+        contract="TestAttestationOracle",
+    )
+    client = AttestationClient(w3, deployment.address, abi_name="TestAttestationOracle")
+    client.admin = admin  # type: ignore[attr-defined]
+    return client

@@ -19,7 +19,6 @@ from web3 import Web3
 
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
-from depin.deploy import deploy_attestation_oracle
 from depin.registry import RegistryClient
 from indexer.db import make_engine, migrate
 from indexer.service import Indexer
@@ -67,33 +66,8 @@ BACKENDS = [
 
 
 @pytest.fixture
-def oracles(make_account: Callable[..., LocalAccount]) -> list[LocalAccount]:
-    return [make_account(fund=False) for _ in range(3)]
-
-
-@pytest.fixture
-def attestations(
-    w3: Web3,
-    registry: RegistryClient,
-    oracles: list[LocalAccount],
-    make_account: Callable[..., LocalAccount],
-    home: Path,
-) -> AttestationClient:
-    """A TestAttestationOracle (settable clock) with 3 oracles, threshold 2, 60 s epochs."""
-    admin = make_account()
-    deployment = deploy_attestation_oracle(
-        w3,
-        admin,
-        home / "deployments",
-        registry=registry.address,
-        oracles=[a.address for a in oracles],
-        threshold=2,
-        epoch_length=60,
-        contract="TestAttestationOracle",
-    )
-    client = AttestationClient(w3, deployment.address, abi_name="TestAttestationOracle")
-    client.admin = admin  # type: ignore[attr-defined]
-    return client
+def oracles(oracle_accounts: list[LocalAccount]) -> list[LocalAccount]:
+    return oracle_accounts
 
 
 @pytest.fixture
