@@ -138,30 +138,17 @@ class RegistryClient:
     def registration(
         self, provider: str, profile: Profile, *, ttl: int = DEFAULT_SIGNATURE_TTL
     ) -> Registration:
-        return Registration(
-            to_checksum_address(provider),
-            profile.name,
-            profile.region,
-            profile.endpoint,
-            profile.metadata_uri,
-            profile.metadata_hash,
-            self.nonce(provider),
-            self._deadline(ttl),
-        )
+        return Registration(*self._profile_fields(provider, profile, ttl))
 
     def profile_update(
         self, provider: str, profile: Profile, *, ttl: int = DEFAULT_SIGNATURE_TTL
     ) -> ProfileUpdate:
-        return ProfileUpdate(
-            to_checksum_address(provider),
-            profile.name,
-            profile.region,
-            profile.endpoint,
-            profile.metadata_uri,
-            profile.metadata_hash,
-            self.nonce(provider),
-            self._deadline(ttl),
-        )
+        return ProfileUpdate(*self._profile_fields(provider, profile, ttl))
+
+    def _profile_fields(self, provider: str, profile: Profile, ttl: int) -> tuple[Any, ...]:
+        """The fields of a profile message: provider, profile, current nonce, deadline."""
+        address = to_checksum_address(provider)
+        return (address, *profile.as_tuple(), self.nonce(address), self._deadline(ttl))
 
     def agent_authorization(
         self, provider: str, agent: str, expires_at: int, *, ttl: int = DEFAULT_SIGNATURE_TTL
