@@ -7,6 +7,7 @@ path is tested on machines without a GPU.
 
 from __future__ import annotations
 
+import abc
 import importlib
 import statistics
 import time
@@ -135,7 +136,7 @@ def _skipped(
     )
 
 
-class Runner:
+class Runner(abc.ABC):
     """One engine: how to make operands, run an op, and wait for the device."""
 
     method: str = "numpy"
@@ -156,11 +157,13 @@ class Runner:
     def sync(self) -> None:
         return None
 
+    @abc.abstractmethod
     def matmul(self, dtype: str, n: int) -> Callable[[], Any]:
-        raise NotImplementedError
+        """An operation multiplying two n x n matrices of ``dtype`` on the device."""
 
+    @abc.abstractmethod
     def copy(self, nbytes: int) -> Callable[[], Any]:
-        raise NotImplementedError
+        """An operation copying ``nbytes`` within device memory."""
 
 
 class NumpyRunner(Runner):

@@ -155,26 +155,24 @@ def test_external_wallet_typed_data_round_trip(
     assert registry.record(wallet.address).status is Status.ACTIVE
 
 
+def _registration_typed_data(
+    chain: list[str], address: str, tmp_path: Path
+) -> tuple[Path, dict[str, Any]]:
+    """What `depin provider register --typed-data-out` writes for an external wallet."""
+    typed_path = tmp_path / "registration.json"
+    _invoke(
+        ["provider", "register", *chain, "--name", "W", "--address", address,
+         "--typed-data-out", str(typed_path)]
+    )  # fmt: skip
+    return typed_path, json.loads(typed_path.read_text())
+
+
 def test_submit_refuses_signature_of_another_wallet_without_sending(
     registry: RegistryClient, anvil: Anvil, home: Path, tmp_path: Path, w3: Web3
 ) -> None:
     wallet, impostor = Account.create(), Account.create()
     chain = ["--rpc-url", anvil.rpc_url, "--home", str(home)]
-    typed_path = tmp_path / "registration.json"
-    _invoke(
-        [
-            "provider",
-            "register",
-            *chain,
-            "--name",
-            "W",
-            "--address",
-            wallet.address,
-            "--typed-data-out",
-            str(typed_path),
-        ]
-    )
-    typed = json.loads(typed_path.read_text())
+    typed_path, typed = _registration_typed_data(chain, wallet.address, tmp_path)
     signature = Account.sign_typed_data(impostor.key, full_message=typed).signature.hex()
     relayer_nonce = w3.eth.get_transaction_count(RELAYER)
     result = CliRunner().invoke(
@@ -190,21 +188,7 @@ def test_submit_refuses_typed_data_for_another_registry(
 ) -> None:
     wallet = Account.create()
     chain = ["--rpc-url", anvil.rpc_url, "--home", str(home)]
-    typed_path = tmp_path / "registration.json"
-    _invoke(
-        [
-            "provider",
-            "register",
-            *chain,
-            "--name",
-            "W",
-            "--address",
-            wallet.address,
-            "--typed-data-out",
-            str(typed_path),
-        ]
-    )
-    typed = json.loads(typed_path.read_text())
+    typed_path, typed = _registration_typed_data(chain, wallet.address, tmp_path)
     typed["domain"]["chainId"] = 1
     typed_path.write_text(json.dumps(typed))
     signature = Account.sign_typed_data(wallet.key, full_message=typed).signature.hex()
