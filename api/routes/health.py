@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from api import inventory
 from api.deps import SessionDep
-from api.errors import ApiError, ServiceUnavailableError
+from api.errors import ServiceUnavailableError
 from api.routes._problems import problems
 from api.schemas.health import HealthResponse
 
@@ -29,7 +29,7 @@ def health(request: Request, session: SessionDep) -> HealthResponse:
         chain = get_chain(request)
         chain_id = chain.chain_id
         head = int(chain.w3.eth.block_number)
-    except (ApiError, Exception):
+    except Exception:  # an unreachable node is reported as an unknown head, not an error
         pass
     database = True
     indexed: int | None = None
