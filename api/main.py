@@ -27,7 +27,8 @@ from api.errors import (
     ServiceUnavailableError,
     ValidationProblem,
 )
-from api.inventory import CountCache
+from api.inventory import CountCache, snapshot
+from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
 from api.settings import ApiSettings
 
@@ -111,6 +112,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(InternalError("an unexpected error occurred"), request)
 
 
+def _snapshot_reader(factory: Any) -> Any:
+    def read() -> Snapshot:
+        with factory() as session:
+            return snapshot(session)
+
+    return read
+
+
 def create_app(
     settings: ApiSettings | None = None,
     *,
@@ -153,7 +162,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.counts = CountCache()
-    app.state.pages = CountCache(size=1024)
+    app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
     app.state.nonces = NonceStore(settings.siwe_nonce_ttl)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl

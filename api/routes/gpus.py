@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api import inventory
 from api.deps import SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
-from api.inventory import CountCache
+from api.pagecache import PageCache, Snapshot
 from api.routes._problems import problems
 from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse
 
@@ -96,32 +92,10 @@ async def list_gpus(
     )
     factory = request.app.state.session_factory
     counts = request.app.state.counts
-    pages: CountCache = request.app.state.pages
-    key = (filters, sort, size, cursor)
+    cache: PageCache = request.app.state.gpu_pages
 
-    state = request.app.state
-    memo: tuple[float, Any] | None = getattr(state, "snapshot_memo", None)
-    if memo is not None and time.monotonic() - memo[0] < SNAPSHOT_TTL_S:
-        # A hot page answers from the event loop: no session, no thread hop. A page older than
-        # PAGE_MAX_AGE_S (verified/online flags depend on the clock) is still served while one
-        # request recomputes it in the background, so no client waits for the recomputation.
-        entry: tuple[float, bytes] | None = pages.get((key, memo[1]))
-        if entry is not None:
-            made, cached = entry
-            if time.time() - made > PAGE_MAX_AGE_S:
-                _refresh_in_background(state, key, lambda: query(force=True))
-            return Response(cached, media_type="application/json")
-
-    def query(force: bool = False) -> bytes:
+    def compute(known: Snapshot) -> bytes:
         with factory() as session:
-            known = inventory.snapshot(session)
-            state.snapshot_memo = (time.monotonic(), known)
-            # A page is recomputed when the indexer commits or a new epoch is recorded (both in
-            # `known`), or when it is older than PAGE_MAX_AGE_S.
-            cache_key = (key, known)
-            found: tuple[float, bytes] | None = None if force else pages.get(cache_key)
-            if found is not None and time.time() - found[0] <= PAGE_MAX_AGE_S:
-                return found[1]
             page = inventory.list_gpus(
                 session,
                 filters,
@@ -131,49 +105,17 @@ async def list_gpus(
                 counts=counts,
                 known=known,
             )
-            body = _dumps(
-                {
-                    "items": page.items,
-                    "next_cursor": page.next_cursor,
-                    "total": page.total,
-                    "as_of_block": page.as_of_block,
-                }
-            )
-            pages.put(cache_key, (time.time(), body))
-            return body
+        return _dumps(
+            {
+                "items": page.items,
+                "next_cursor": page.next_cursor,
+                "total": page.total,
+                "as_of_block": page.as_of_block,
+            }
+        )
 
-    # One hop to a worker thread for the whole read (not one per dependency).
-    body = await anyio.to_thread.run_sync(query)
+    body = await cache.page((filters, sort, size, cursor), compute)
     return Response(body, media_type="application/json")
-
-
-_refreshing: set[Any] = set()
-_refresh_tasks: set[asyncio.Task[Any]] = set()
-
-
-def _refresh_in_background(state: Any, key: Any, work: Callable[[], bytes]) -> None:
-    """Recomputes one page in a worker thread, once at a time per page."""
-    if key in _refreshing:
-        return
-    _refreshing.add(key)
-
-    async def run() -> None:
-        try:
-            await anyio.to_thread.run_sync(work)
-        finally:
-            _refreshing.discard(key)
-
-    task = asyncio.get_running_loop().create_task(run())
-    _refresh_tasks.add(task)
-    task.add_done_callback(_refresh_tasks.discard)
-
-
-#: How long a page may be served before it is recomputed for the clock's sake.
-PAGE_MAX_AGE_S = 1.0
-#: How long the indexer's snapshot (indexed block, latest epoch) is reused without asking the
-#: database; a commit shows in pages at most this much later, and each page still says the
-#: block it is true at.
-SNAPSHOT_TTL_S = 0.1
 
 
 def _dumps(body: object) -> bytes:
