@@ -50,6 +50,8 @@ GPU_SORTS: dict[str, tuple[Any, bool]] = {
     "measured_at": (G.measured_at, False),
     "-measured_at": (G.measured_at, True),
 }
+#: sort columns with a (vendor, column, gpu_key) index (the indexer's schema)
+VENDOR_LED_SORTS = (G.throughput_gops, G.memory_bytes)
 PROVIDER_SORTS: dict[str, tuple[Any, bool]] = {
     "address": (P.address, False),
     "-address": (P.address, True),
@@ -206,7 +208,11 @@ def gpu_conditions(
     """
 
     def broad(column: Any) -> Any:
-        return column if column is sort_column else _unindexed(column, dialect)
+        if column is sort_column:
+            return column
+        if column is G.vendor and any(sort_column is c for c in VENDOR_LED_SORTS):
+            return column  # (vendor, sort column, gpu_key) is one index
+        return _unindexed(column, dialect)
 
     where: list[ColumnElement[bool]] = []
     if filters.vendor is not None:
@@ -303,6 +309,33 @@ class Page:
     as_of_block: int
 
 
+GPU_SOURCE = Gpu.__table__.outerjoin(Provider.__table__, P.address == G.provider)
+
+
+def gpu_page_statement(
+    filters: GpuFilters,
+    epoch: int | None,
+    now: int,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    dialect: str,
+) -> Select[Any]:
+    """One keyset page (``limit`` + 1 rows, to know whether another follows)."""
+    column, descending = GPU_SORTS[sort]
+    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect)
+    if cursor is not None:
+        value, key = decode_cursor(cursor, sort)
+        where.append(_keyset(column, G.gpu_key, descending, value, key))
+    return (
+        select(*GPU_COLUMNS, P.region)
+        .select_from(GPU_SOURCE)
+        .where(*where)
+        .order_by(*_order(column, G.gpu_key, descending))
+        .limit(limit + 1)
+    )
+
+
 def list_gpus(
     session: Session,
     filters: GpuFilters,
@@ -314,22 +347,10 @@ def list_gpus(
     known: tuple[int, int | None] | None = None,
 ) -> Page:
     now = int(time.time())
-    column, descending = GPU_SORTS[sort]
+    column, _ = GPU_SORTS[sort]
     block, epoch = snapshot(session) if known is None else known
     dialect = session.get_bind().dialect.name
-    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect)
-    source = Gpu.__table__.outerjoin(Provider.__table__, P.address == G.provider)
-    page_where = list(where)
-    if cursor is not None:
-        value, key = decode_cursor(cursor, sort)
-        page_where.append(_keyset(column, G.gpu_key, descending, value, key))
-    statement: Select[Any] = (
-        select(*GPU_COLUMNS, P.region)
-        .select_from(source)
-        .where(*page_where)
-        .order_by(*_order(column, G.gpu_key, descending))
-        .limit(limit + 1)
-    )
+    statement = gpu_page_statement(filters, epoch, now, sort, limit, cursor, dialect)
     rows = session.execute(statement).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -347,7 +368,7 @@ def list_gpus(
     )
     total = counts.get(count_key)
     if total is None:
-        count_source = source if filters.region is not None else Gpu.__table__
+        count_source = GPU_SOURCE if filters.region is not None else Gpu.__table__
         count_where, _ = gpu_conditions(filters, epoch, now)  # free to use every index
         total = int(
             session.execute(

@@ -281,14 +281,19 @@ class Gpu(Base):
     """
 
     __tablename__ = "gpus"
-    __table_args__ = (Index("ix_gpus_vendor_model", "vendor", "model"),)
+    __table_args__ = (
+        Index("ix_gpus_vendor_model", "vendor", "model"),
+        # a vendor filter sorted by throughput or memory starts at the vendor's first row
+        Index("ix_gpus_vendor_throughput", "vendor", "throughput_gops", "gpu_key"),
+        Index("ix_gpus_vendor_memory", "vendor", "memory_bytes", "gpu_key"),
+    )
 
     gpu_key: Mapped[str] = mapped_column(String(66), primary_key=True)
     provider: Mapped[str] = mapped_column(String(42), index=True)
     agent: Mapped[str] = mapped_column(String(42), index=True)
     #: position in the liveness bitmaps, assigned at the GPU's first attestation
     gpu_index: Mapped[int] = mapped_column(BigInteger, index=True)
-    vendor: Mapped[str] = mapped_column(String(16), index=True)
+    vendor: Mapped[str] = mapped_column(String(16))
     vendor_id: Mapped[int] = mapped_column(Integer)
     model: Mapped[str] = mapped_column(String(64), index=True)
     memory_bytes: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -1,0 +1,52 @@
+"""Query plans of the explorer's pages on SQLite: a page walks an index in the sort order and
+stops after a page, rather than collecting a broad filter's rows and sorting them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from api import inventory
+from indexer.db import make_engine, migrate
+
+FILTERS = inventory.GpuFilters(vendor="nvidia", min_memory=40 << 30, online=True)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('plans') / 'plans.sqlite'}")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def plan(engine: Engine, sort: str, filters: inventory.GpuFilters = FILTERS) -> str:
+    statement = inventory.gpu_page_statement(filters, 100, 0, sort, 50, None, "sqlite")
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        rows = conn.execute(text("EXPLAIN QUERY PLAN " + sql)).all()
+    return "\n".join(str(row[-1]) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("-throughput", "ix_gpus_vendor_throughput"),
+        ("throughput", "ix_gpus_vendor_throughput"),
+        ("-memory", "ix_gpus_vendor_memory"),
+        ("memory", "ix_gpus_vendor_memory"),
+    ],
+)
+def test_a_vendor_sorted_by_throughput_or_memory_starts_at_the_vendors_rows(
+    engine: Engine, sort: str, index: str
+) -> None:
+    found = plan(engine, sort)
+    assert f"USING INDEX {index} (vendor=?" in found, found
+    assert "TEMP B-TREE" not in found, found  # no sort of the filtered rows
+
+
+def test_the_default_order_walks_the_primary_key_without_sorting(engine: Engine) -> None:
+    found = plan(engine, "gpu_key")
+    assert "TEMP B-TREE" not in found, found
