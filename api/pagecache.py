@@ -29,8 +29,10 @@ Snapshot = tuple[int, int | None]
 class PageCache:
     """Pages keyed by (query, snapshot), at most ``max_age`` seconds old when served fresh.
 
-    A page older than ``max_age`` is still served while one background refresh recomputes it
-    (stale-while-revalidate), so no client waits for a recomputation the clock asked for. The
+    A page older than ``max_age`` is still served, for at most ``stale_for`` seconds more, while
+    one background refresh recomputes it (stale-while-revalidate), so no client of a busy page
+    waits for a recomputation the clock asked for; a page nobody asked for in that time is
+    recomputed while its next client waits. The
     snapshot is re-read at most every ``snapshot_ttl`` seconds: an indexer commit shows in pages
     at most that much later, and each page still says the block it is true at.
     """
@@ -41,11 +43,13 @@ class PageCache:
         *,
         snapshot_ttl: float = 0.1,
         max_age: float = 1.0,
+        stale_for: float = 5.0,
         size: int = 1024,
     ) -> None:
         self._read_snapshot = read_snapshot
         self.snapshot_ttl = snapshot_ttl
         self.max_age = max_age
+        self.stale_for = stale_for
         self._pages = CountCache(size=size)
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
@@ -71,9 +75,12 @@ class PageCache:
         entry: tuple[float, bytes] | None = self._pages.get(cache_key)
         if entry is not None:
             made, body = entry
-            if time.monotonic() - made > self.max_age:
+            age = time.monotonic() - made
+            if age <= self.max_age:
+                return body
+            if age <= self.max_age + self.stale_for:
                 self._refresh(cache_key, known, compute)
-            return body
+                return body
         result: bytes = await self._once(
             cache_key, lambda: self._compute(cache_key, known, compute)
         )

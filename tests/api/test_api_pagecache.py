@@ -157,3 +157,16 @@ def test_a_waiter_that_goes_away_does_not_cancel_the_work_for_the_others() -> No
 
     assert run(main()) == b"block 10 #1"
     assert source.computes == 1
+
+
+def test_a_page_past_its_stale_window_is_recomputed_before_it_is_served() -> None:
+    source = Source()
+    cache = PageCache(source.read_snapshot, snapshot_ttl=60, max_age=0.01, stale_for=0.02)
+
+    async def main() -> tuple[bytes, bytes]:
+        first = await cache.page("q", source.compute)
+        await asyncio.sleep(0.05)  # older than max_age + stale_for: nobody asked meanwhile
+        return first, await cache.page("q", source.compute)
+
+    first, later = run(main())
+    assert (first, later) == (b"block 10 #1", b"block 10 #2")
