@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -75,15 +75,26 @@ def as_of(session: Session) -> int:
     return indexed_block(session) or 0
 
 
-def snapshot(session: Session) -> tuple[int, int | None]:
-    """(indexed block, latest liveness epoch) in one round trip."""
+class Snapshot(NamedTuple):
+    """What the indexer last committed: every inventory read depends on it."""
+
+    block: int
+    epoch: int | None
+    #: the last row of the changes feed; it moves with every change to a provider or a GPU
+    #: (and with every reorg), so a total counted at one value holds until it moves
+    change: int
+
+
+def snapshot(session: Session) -> Snapshot:
+    """(indexed block, latest liveness epoch, last change) in one round trip."""
     row = session.execute(
         select(
             select(CP.indexed_block).where(CP.id == 1).scalar_subquery(),
             select(func.max(L.epoch)).scalar_subquery(),
+            select(func.max(CH.id)).scalar_subquery(),
         )
     ).one()
-    return int(row[0] or 0), (int(row[1]) if row[1] is not None else None)
+    return Snapshot(int(row[0] or 0), int(row[1]) if row[1] is not None else None, int(row[2] or 0))
 
 
 def latest_epoch(session: Session) -> int | None:
@@ -344,11 +355,11 @@ def list_gpus(
     limit: int,
     cursor: str | None,
     counts: CountCache,
-    known: tuple[int, int | None] | None = None,
+    known: Snapshot | None = None,
 ) -> Page:
     now = int(time.time())
     column, _ = GPU_SORTS[sort]
-    block, epoch = snapshot(session) if known is None else known
+    block, epoch, change = snapshot(session) if known is None else known
     dialect = session.get_bind().dialect.name
     statement = gpu_page_statement(filters, epoch, now, sort, limit, cursor, dialect)
     rows = session.execute(statement).all()
@@ -359,10 +370,11 @@ def list_gpus(
     if more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
+    # Not the block: a total holds across commits that changed no provider and no GPU.
     count_key = (
         "gpus",
         filters,
-        block,
+        change,
         epoch,
         now if filters.verified is not None else None,
     )

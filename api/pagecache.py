@@ -21,9 +21,9 @@ from typing import Any
 
 import anyio.to_thread
 
-from api.inventory import CountCache
+from api.inventory import CountCache, Snapshot
 
-Snapshot = tuple[int, int | None]
+__all__ = ["PageCache", "Snapshot"]
 
 
 class PageCache:

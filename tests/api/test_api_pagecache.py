@@ -17,7 +17,7 @@ class Source:
     """A snapshot and a page computation that count their calls and can be held."""
 
     def __init__(self) -> None:
-        self.known: Snapshot = (10, 1)
+        self.known: Snapshot = Snapshot(10, 1, 5)
         self.snapshot_reads = 0
         self.computes = 0
         self.gate = threading.Event()
@@ -63,7 +63,7 @@ def test_a_new_snapshot_is_seen_after_the_ttl_and_gives_a_new_page() -> None:
 
     async def main() -> tuple[bytes, bytes, bytes]:
         first = await cache.page("q", source.compute)
-        source.known = (11, 1)
+        source.known = Snapshot(11, 1, 6)
         within_ttl = await cache.page("q", source.compute)
         await asyncio.sleep(0.06)
         after_ttl = await cache.page("q", source.compute)
