@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import json
 import types
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,9 @@ class ReplayModule:
         self._error_factory = error_factory or (lambda e: RuntimeError(str(e)))
         self._answers: dict[tuple[Any, ...], Mapping[str, Json]] = {}
         self._functions: set[str] = set()
-        self.calls: list[str] = []
+        #: how often each function was called (a count, not a log: a replaying agent polls for
+        #: as long as it runs)
+        self.calls: Counter[str] = Counter()
         for call in recording.get("calls", []):
             self._answers[_key(call["fn"], call.get("args", []))] = call
             self._functions.add(call["fn"])
@@ -130,7 +133,7 @@ class ReplayModule:
 
     def answer(self, fn: str, *args: Any) -> Any:
         """Answer one call: its recorded value, or raise its recorded error."""
-        self.calls.append(fn)
+        self.calls[fn] += 1
         call = self._answers.get(_key(fn, [_encode_arg(a) for a in args]))
         if call is None:
             raise RecordingError(f"the recording has no answer for {fn}{args!r}")
