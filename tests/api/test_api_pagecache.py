@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -37,7 +38,10 @@ class Source:
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """Runs ``coro`` on a new event loop in its own thread (a browser suite's Playwright keeps
+    a loop running on the main thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_concurrent_misses_share_one_snapshot_read_and_one_computation() -> None:

@@ -3,206 +3,23 @@ on real ports, and helpers to run `depin agent run` against them."""
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from e2e_helpers import (
+    EPOCH_LENGTH,
+    Network,
+    OracleProcess,
+    depin_argv,
+)
 
-from agent.keystore import create_keystore
 from depin import deployments
-from depin.attestation import gpu_key
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil, connect, free_port
-from depin.registry import Profile, RegistryClient
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "discovery"
-H100_HOST = FIXTURES / "nvml_8x_h100_sxm.json"
-DEPIN = [sys.executable, "-m", "depin.cli"]
-EPOCH_LENGTH = 3
-PASSWORD = "agent-password-1234"
-
-
-def depin_argv(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from depin.cli import main; main()", *args]
-
-
-@dataclass
-class OracleProcess:
-    name: str
-    index: int
-    port: int
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, peers: list[str], extra_env: dict[str, str] | None = None) -> None:
-        argv = depin_argv("oracle", "serve", "--name", self.name, "--port", str(self.port))
-        for peer in peers:
-            argv += ["--peer", peer]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**self.env, **(extra_env or {})},
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).is_success:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{self.name} not ready: {self.log.read_text()[-2000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
-
-
-@dataclass
-class Network:
-    home: Path
-    anvil: Anvil
-    w3: Web3
-    registry: RegistryClient
-    attestations: AttestationClient
-    oracles: list[OracleProcess]
-    env: dict[str, str]
-    tmp: Path
-    agents: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    @property
-    def urls(self) -> list[str]:
-        return [o.url for o in self.oracles]
-
-    def peers_of(self, oracle: OracleProcess) -> list[str]:
-        return [o.url for o in self.oracles if o is not oracle]
-
-    def restart(self, oracle: OracleProcess, extra_env: dict[str, str] | None = None) -> None:
-        oracle.stop()
-        oracle.start(self.peers_of(oracle), extra_env)
-        oracle.wait_ready()
-
-    def provider(self) -> LocalAccount:
-        account: LocalAccount = Account.from_key(secrets.token_bytes(32))
-        self.w3.provider.make_request("anvil_setBalance", [account.address, hex(10**19)])
-        self.registry.register(
-            account,
-            Profile(
-                name=f"p-{account.address[2:8]}",
-                region="eu-west",
-                endpoint="https://gpu.example",
-                metadata_uri="ipfs://bafy",
-                metadata_hash=bytes(32),
-            ),
-        )
-        return account
-
-    def agent(self, provider: LocalAccount) -> tuple[LocalAccount, Path]:
-        """A new agent keystore, authorized by ``provider`` for a day."""
-        path = self.tmp / f"agent-{secrets.token_hex(4)}.json"
-        account = create_keystore(path, PASSWORD)
-        now = int(self.w3.eth.get_block("latest")["timestamp"])
-        self.registry.authorize_agent(provider, account.address, now + 86400)
-        return account, path
-
-    def host(self) -> tuple[Path, list[bytes]]:
-        """The recorded 8 x H100 host with fresh device UUIDs, and its GPU keys."""
-        prefix = secrets.token_hex(2)
-        text = H100_HOST.read_text().replace('"GPU-5b3a', f'"GPU-{prefix}')
-        path = self.tmp / f"host-{prefix}.json"
-        path.write_text(text)
-        uuids = [c["ret"] for c in json.loads(text)["calls"] if c["fn"] == "nvmlDeviceGetUUID"]
-        return path, [gpu_key("nvidia", u) for u in uuids]
-
-    def agent_argv(
-        self, keystore: Path, provider: str, host: Path, *extra: str, oracles: list[str] | None
-    ) -> list[str]:
-        argv = depin_argv(
-            "agent", "run", "--keystore", str(keystore), "--provider", provider,
-            "--rpc-url", self.anvil.rpc_url, "--home", str(self.home),
-            "--replay", f"nvml={host}", "--simulated", *extra,
-        )  # fmt: skip
-        for url in oracles if oracles is not None else self.urls:
-            argv += ["--oracle", url]
-        return argv
-
-    def run_agent(
-        self,
-        keystore: Path,
-        provider: str,
-        host: Path,
-        *extra: str,
-        oracles: list[str] | None = None,
-        timeout: float = 60.0,
-    ) -> subprocess.CompletedProcess[str]:
-        argv = self.agent_argv(keystore, provider, host, *extra, oracles=oracles)
-        with subprocess.Popen(
-            argv,
-            env={**self.env, "DEPIN_AGENT_PASSWORD": PASSWORD},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as process:
-            try:
-                out, err = process.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                out, err = process.communicate()
-                err += f"\n(killed after {timeout} s)"
-        return subprocess.CompletedProcess(argv, process.returncode, out, err)
-
-    def start_agent(
-        self, keystore: Path, provider: str, host: Path, *extra: str, log: Path
-    ) -> subprocess.Popen[bytes]:
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                self.agent_argv(keystore, provider, host, *extra, oracles=None),
-                env={**self.env, "DEPIN_AGENT_PASSWORD": PASSWORD},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.agents.append(process)
-        return process
-
-    def attested_events(self, keys: list[bytes]) -> list[dict[str, Any]]:
-        event = self.attestations.contract.events.GpuAttested()
-        logs = event.get_logs(from_block=0)
-        wanted = set(keys)
-        return [dict(e["args"]) for e in logs if bytes(e["args"]["gpuKey"]) in wanted]
+from depin.registry import RegistryClient
 
 
 @pytest.fixture(scope="module")

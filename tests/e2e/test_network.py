@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import Network, depin_argv
+from e2e_helpers import Network, depin_argv
 
 from depin.attestation import indices_from_bitmap, model_text
 

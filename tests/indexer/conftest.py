@@ -59,12 +59,6 @@ def make_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-
 @pytest.fixture
 def oracles(oracle_accounts: list[LocalAccount]) -> list[LocalAccount]:
     return oracle_accounts

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine, select
 from web3 import Web3
@@ -221,3 +222,10 @@ def flood_agents(w3: Web3, registry: RegistryClient, provider: LocalAccount, cou
     receipt = w3.eth.wait_for_transaction_receipt(last, timeout=60, poll_latency=0.02)
     assert receipt["status"] == 1
     return int(receipt["blockNumber"])
+
+
+#: database backends the behaviour suites run on
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]

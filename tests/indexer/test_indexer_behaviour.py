@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import BACKENDS
-from indexer_helpers import MI300, Scenario, dump, rows
+from indexer_helpers import BACKENDS, MI300, Scenario, dump, rows
 from web3 import Web3
 
 from depin.attestation import model_text

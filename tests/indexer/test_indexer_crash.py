@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS
-from indexer_helpers import Scenario, dump, flood_agents
+from indexer_helpers import BACKENDS, Scenario, dump, flood_agents
 from web3 import Web3
 
 from depin.chain import Anvil

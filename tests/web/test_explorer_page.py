@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import H100, MI300X, Stack
+from web_helpers import H100, MI300X, Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 

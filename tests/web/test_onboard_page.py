@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Stack
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web_helpers import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
