@@ -31,7 +31,8 @@ class RpcUnavailableError(RpcError):
 class RangeTooLargeError(RpcError):
     """The node refused a block range as too large (too many results, response size, timeout).
 
-    The reader splits the range and tries again; a single block it refuses is fatal.
+    The reader splits the range and tries again; a single block it refuses is read from the
+    block's receipts.
     """
 
     code = "indexer_range_too_large"

@@ -3,7 +3,8 @@
 Transport failures (connection refused or reset, HTTP 5xx/429, malformed responses) are retried
 with exponential backoff (tenacity); they are safe to repeat because every call is a read.
 A node that refuses a range (too many results, response too large, a timeout) gets it in halves;
-a range that returns few logs makes the next one larger.
+a range that returns few logs makes the next one larger. A single block the node refuses is read
+from its receipts instead.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ _TOO_LARGE = re.compile(
 )
 _BLOCK_LIMIT = re.compile(r"block range|range too|blocks? limit|max.*blocks", re.IGNORECASE)
 _TOO_LARGE_CODES = {-32005}  # "limit exceeded" (EIP-1474)
+_UNSUPPORTED = re.compile(
+    r"not found|not supported|unsupported|does not exist|unknown method", re.IGNORECASE
+)
 
 
 class _Transport(Exception):
@@ -192,6 +196,8 @@ class LogReader:
         self.max_range = max_range
         self.target_logs = target_logs
         self.splits = 0
+        #: blocks read from their receipts (more logs than the node returns at once)
+        self.receipt_reads = 0
 
     def get_logs(self, from_block: int, to_block: int) -> list[dict[str, Any]]:
         """One eth_getLogs request (raw logs); :class:`RangeTooLargeError` if refused."""
@@ -202,6 +208,41 @@ class LogReader:
         if not isinstance(result, list):
             raise RpcError("eth_getLogs", f"unexpected result {str(result)[:200]}")
         return result
+
+    def block_logs(self, number: int) -> list[dict[str, Any]]:
+        """Every log of our addresses in block ``number``, from its receipts.
+
+        ``eth_getBlockReceipts`` where the node has it (geth, erigon, reth, nethermind, anvil
+        and most providers), else one ``eth_getTransactionReceipt`` per transaction.
+        """
+        self.receipt_reads += 1
+        try:
+            receipts = self.rpc.call(
+                "eth_getBlockReceipts", [hex(number)], retry_timeouts=False
+            )
+        except RangeTooLargeError:
+            receipts = None  # the receipts are too big for one answer too
+        except RpcError as exc:
+            if not _UNSUPPORTED.search(str(exc)):
+                raise
+            receipts = None
+        if receipts is None:
+            block = self.rpc.call("eth_getBlockByNumber", [hex(number), False])
+            if block is None:
+                raise RpcError("eth_getBlockByNumber", f"block {number} is unknown to the node")
+            receipts = [
+                self.rpc.call("eth_getTransactionReceipt", [tx]) for tx in block["transactions"]
+            ]
+        wanted = {a.lower() for a in self.addresses}
+        logs = [
+            log
+            for receipt in receipts
+            if receipt is not None
+            for log in receipt.get("logs", [])
+            if str(log.get("address", "")).lower() in wanted
+        ]
+        logs.sort(key=lambda log: int(log["logIndex"], 16))
+        return logs
 
     def ranges(
         self, from_block: int, to_block: int
@@ -214,7 +255,12 @@ class LogReader:
                 logs = self.get_logs(start, end)
             except RangeTooLargeError as exc:
                 if end == start:
-                    raise
+                    # One block holds more logs than the node returns at once: read them from
+                    # the block's receipts, which no result cap applies to.
+                    yield start, end, self.block_logs(start)
+                    self.range = 1
+                    start = end + 1
+                    continue
                 self.splits += 1
                 span = end - start + 1
                 if _BLOCK_LIMIT.search(str(exc)):

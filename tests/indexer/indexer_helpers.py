@@ -196,9 +196,19 @@ def rows(engine: Engine, model: type[models.Base]) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(select(table)).mappings()]  # type: ignore[arg-type]
 
 
-def flood_agents(w3: Web3, registry: RegistryClient, provider: LocalAccount, count: int) -> int:
+def flood_agents(
+    w3: Web3,
+    registry: RegistryClient,
+    provider: LocalAccount,
+    count: int,
+    *,
+    one_block: bool = False,
+) -> int:
     """``count`` AgentAuthorized transactions from ``provider``, sent signed and raw without
-    waiting for each receipt (automine: one block each). Returns the last block."""
+    waiting for each receipt (automine: one block each; ``one_block``: all in one block).
+    Returns the last block."""
+    if one_block:
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     chain_id = w3.eth.chain_id
     nonce = w3.eth.get_transaction_count(provider.address, "pending")
     expiry = int(w3.eth.get_block("latest")["timestamp"]) + 86_400
@@ -219,6 +229,9 @@ def flood_agents(w3: Web3, registry: RegistryClient, provider: LocalAccount, cou
             "type": 2,
         }
         last = w3.eth.send_raw_transaction(provider.sign_transaction(tx).raw_transaction)
+    if one_block:
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
     receipt = w3.eth.wait_for_transaction_receipt(last, timeout=60, poll_latency=0.02)
     assert receipt["status"] == 1
     return int(receipt["blockNumber"])

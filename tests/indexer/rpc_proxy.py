@@ -1,12 +1,13 @@
 """A JSON-RPC proxy in front of anvil that misbehaves on purpose: it can refuse connections
-until started, answer 503s, stall past the client's timeout, and refuse eth_getLogs ranges
-that return more than a few logs, the way public nodes do."""
+until started, answer 503s, stall past the client's timeout, refuse eth_getLogs ranges that
+return more than a few logs, the way public nodes do, and lack chosen methods."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +25,7 @@ class FaultyProxy:
         fail_every: int = 0,
         stall_every: int = 0,
         stall_seconds: float = 1.0,
+        unsupported: frozenset[str] = frozenset(),
     ) -> None:
         self.upstream = upstream
         self.port = port
@@ -32,6 +34,8 @@ class FaultyProxy:
         self.fail_every = fail_every
         self.stall_every = stall_every
         self.stall_seconds = stall_seconds
+        self.unsupported = unsupported
+        self.methods: Counter[str] = Counter()
         self.requests = 0
         self.refused_ranges = 0
         self.failures = 0
@@ -68,6 +72,10 @@ class FaultyProxy:
             self.failures += 1
             return 503, {"error": "service unavailable"}
         calls = payload if isinstance(payload, list) else [payload]
+        with self._lock:
+            self.methods.update(str(c.get("method")) for c in calls)
+        if not isinstance(payload, list) and payload.get("method") in self.unsupported:
+            return 200, _error(payload, -32601, "the method does not exist/is not available")
         if (
             self.stall_every
             and n % self.stall_every == 0

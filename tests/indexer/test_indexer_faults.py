@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from indexer_helpers import Scenario, dump
+from indexer_helpers import Scenario, dump, flood_agents
 from rpc_proxy import FaultyProxy
 
 from depin.chain import Anvil, free_port
@@ -76,6 +77,46 @@ def test_a_node_that_limits_block_ranges(
     direct.sync(target=checkpoint.indexed_block)
     assert dump(indexer.engine) == dump(direct.engine)
     assert indexer.reader.range <= 4
+
+
+@pytest.mark.parametrize(
+    "unsupported",
+    [frozenset(), frozenset({"eth_getBlockReceipts"})],
+    ids=["block-receipts", "transaction-receipts"],
+)
+def test_a_block_with_more_logs_than_the_node_returns_is_read_from_its_receipts(
+    anvil: Anvil,
+    scenario: Scenario,
+    make_indexer: Callable[..., Indexer],
+    unsupported: frozenset[str],
+) -> None:
+    _events(scenario)
+    provider = scenario.register()
+    crowded = flood_agents(scenario.w3, scenario.registry, provider, 12, one_block=True)
+    scenario.authorize(provider)  # and a block after it
+    proxy = FaultyProxy(anvil.rpc_url, free_port(), max_logs=5, unsupported=unsupported).start()
+    try:
+        indexer = make_indexer("proxied", rpc_url=proxy.url, initial_range=1_000)
+        indexer.sync()
+    finally:
+        proxy.stop()
+    direct = make_indexer("direct")
+    checkpoint = indexer.store.checkpoint()
+    assert checkpoint is not None and checkpoint.indexed_block > crowded
+    direct.sync(target=checkpoint.indexed_block)
+    assert dump(indexer.engine) == dump(direct.engine)
+    logs = scenario.w3.eth.get_logs(
+        {"fromBlock": 0, "toBlock": checkpoint.indexed_block, "address": indexer.reader.addresses}
+    )
+    per_block = Counter(int(log["blockNumber"]) for log in logs)
+    crowded_blocks = {block for block, n in per_block.items() if n > 5}
+    assert crowded in crowded_blocks
+    assert indexer.reader.receipt_reads == len(crowded_blocks)
+    if unsupported:
+        txs = sum(len(scenario.w3.eth.get_block(b)["transactions"]) for b in crowded_blocks)
+        assert proxy.methods["eth_getTransactionReceipt"] == txs >= 12
+    else:
+        assert proxy.methods["eth_getBlockReceipts"] == len(crowded_blocks)
 
 
 def test_a_node_that_never_answers_is_a_named_error(
