@@ -192,19 +192,20 @@ class NumpyRunner(Runner):
 class TorchRunner(Runner):
     method = "torch"
 
-    def __init__(self, torch: Any, device: str = "cuda") -> None:
+    def __init__(self, torch: Any, device: str = "cuda", index: int = 0) -> None:
         self.torch = torch
-        self._device = device
         if device == "cuda":
-            self.device = f"cuda:0 ({torch.cuda.get_device_name(0)})"
+            device = f"cuda:{index}"
+            self.device = f"{device} ({torch.cuda.get_device_name(index)})"
             torch.backends.cuda.matmul.allow_tf32 = False
         else:
             self.device = device
+        self._device = device
         self._gen = torch.Generator(device=device).manual_seed(0)
 
     def sync(self) -> None:
-        if self._device == "cuda":
-            self.torch.cuda.synchronize()
+        if self._device.startswith("cuda"):
+            self.torch.cuda.synchronize(self._device)
 
     def matmul(self, dtype: str, n: int) -> Callable[[], Any]:
         t, dev, gen = self.torch, self._device, self._gen
@@ -226,32 +227,46 @@ class TorchRunner(Runner):
 class CupyRunner(Runner):  # pragma: no cover - needs a GPU
     method = "cupy"
 
-    def __init__(self, cp: Any) -> None:
+    def __init__(self, cp: Any, index: int = 0) -> None:
         self.cp = cp
-        props = cp.cuda.runtime.getDeviceProperties(0)
+        self._gpu = cp.cuda.Device(index)
+        props = cp.cuda.runtime.getDeviceProperties(index)
         name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-        self.device = f"cuda:0 ({name})"
+        self.device = f"cuda:{index} ({name})"
 
     def sync(self) -> None:
-        self.cp.cuda.Device(0).synchronize()
+        self._gpu.synchronize()
 
     def matmul(self, dtype: str, n: int) -> Callable[[], Any]:
-        cp = self.cp
+        cp, gpu = self.cp, self._gpu
         if dtype == "int8":
             raise BenchmarkError("cupy has no int8 tensor-core matmul")
         cdt = {"fp32": cp.float32, "fp16": cp.float16}[dtype]
-        rng = cp.random.default_rng(0)
-        a = rng.standard_normal((n, n), dtype=cp.float32).astype(cdt)
-        b = rng.standard_normal((n, n), dtype=cp.float32).astype(cdt)
-        return lambda: cp.matmul(a, b)
+        with gpu:
+            rng = cp.random.default_rng(0)
+            a = rng.standard_normal((n, n), dtype=cp.float32).astype(cdt)
+            b = rng.standard_normal((n, n), dtype=cp.float32).astype(cdt)
+
+        def op() -> Any:
+            with gpu:
+                return cp.matmul(a, b)
+
+        return op
 
     def copy(self, nbytes: int) -> Callable[[], Any]:
-        src = self.cp.ones(nbytes // 4, dtype=self.cp.float32)
-        dst = self.cp.empty_like(src)
-        return lambda: self.cp.copyto(dst, src)
+        cp, gpu = self.cp, self._gpu
+        with gpu:
+            src = cp.ones(nbytes // 4, dtype=cp.float32)
+            dst = cp.empty_like(src)
+
+        def op() -> Any:
+            with gpu:
+                return cp.copyto(dst, src)
+
+        return op
 
 
-def _gpu_runner(engine: Engine) -> Runner | None:
+def _gpu_runner(engine: Engine, index: int) -> Runner | None:
     order = ["torch", "cupy"] if engine == "auto" else [engine]
     for name in order:
         try:
@@ -259,20 +274,22 @@ def _gpu_runner(engine: Engine) -> Runner | None:
         except Exception:
             continue
         try:
-            if name == "torch" and module.cuda.is_available():
-                return TorchRunner(module)
-            if name == "cupy" and module.cuda.runtime.getDeviceCount() > 0:
-                return CupyRunner(module)
+            if name == "torch" and index < module.cuda.device_count():
+                return TorchRunner(module, index=index)
+            if name == "cupy" and index < module.cuda.runtime.getDeviceCount():
+                return CupyRunner(module, index=index)
         except Exception:
             continue
     return None
 
 
-def select_runner(engine: Engine = "auto") -> Runner:
-    """The engine to use: a GPU one where possible (``auto``), else NumPy."""
+def select_runner(engine: Engine = "auto", device: int = 0) -> Runner:
+    """The engine to use on GPU ``device`` (a CUDA index, in PCI bus order like NVML's when
+    ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, which the agent sets): a GPU one where possible
+    (``auto``), else NumPy."""
     if engine == "numpy":
         return NumpyRunner()
-    runner = _gpu_runner(engine)
+    runner = _gpu_runner(engine, device)
     if runner is not None:
         return runner
     if engine != "auto":
@@ -286,6 +303,7 @@ def run_benchmarks(
     plan: Plan | None = None,
     progress: Progress | None = None,
     runner: Runner | None = None,
+    device: int = 0,
 ) -> BenchmarkReport:
     """Run every benchmark and return the results.
 
@@ -294,9 +312,10 @@ def run_benchmarks(
         plan: sizes and iterations (default: CPU or GPU sized for the engine).
         progress: called as ``progress(step_name, done, total)`` after each step.
         runner: an engine instance to use instead of choosing one from ``engine``.
+        device: the GPU to measure (its CUDA index).
     """
     started = time.perf_counter()
-    runner = runner or select_runner(engine)
+    runner = runner or select_runner(engine, device)
     plan = plan or (CPU_PLAN if runner.method == "numpy" else GPU_PLAN)
     steps: list[tuple[str, str, int]] = [
         ("matmul_fp32", "fp32", plan.fp32_n),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,9 @@ _sysfs_option = click.option(
 @click.group()
 def agent() -> None:
     """GPU discovery, benchmarks and the agent's key."""
+    # CUDA numbers GPUs fastest first by default, NVML by PCI bus: make CUDA's index i the
+    # GPU NVML calls i, so each GPU is benchmarked and proven on its own device.
+    os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
 
 
 def _gib(value: int | None) -> str:

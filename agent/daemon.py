@@ -32,7 +32,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from agent.benchmark import BenchmarkReport, Plan, run_benchmarks
+from agent.benchmark import BenchmarkReport, Engine, Plan, run_benchmarks
 from agent.discovery import GpuRecord, Inventory
 from agent.errors import AgentError
 from agent.oracles import (
@@ -195,7 +195,7 @@ class AgentDaemon:
         collect: Callable[[], Inventory],
         *,
         http: httpx.Client | None = None,
-        benchmark: Callable[[], BenchmarkReport] | None = None,
+        benchmark: Callable[[int], BenchmarkReport] | None = None,
         make_prover: Callable[[int], Prover] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -219,9 +219,22 @@ class AgentDaemon:
 
     # ------------------------------------------------------------------ pieces
 
-    def _default_benchmark(self) -> BenchmarkReport:
+    def _default_benchmark(self, device: int) -> BenchmarkReport:
         plan = self.config.benchmark_plan or (SIMULATED_PLAN if self.config.simulated else None)
-        return run_benchmarks("numpy" if self.config.simulated else "auto", plan=plan)
+        engine: Engine = "numpy" if self.config.simulated else "auto"
+        return run_benchmarks(engine, plan=plan, device=device)
+
+    def benchmark_figures(self, claims: Sequence[GpuClaim]) -> dict[int, tuple[int, int, int]]:
+        """Self-reported figures per device index, each GPU measured on its own device, one
+        after the other so that no run shares a host with another. A report measured on the
+        CPU (no GPU engine here, or simulated GPUs) is the host's, and serves every GPU."""
+        out: dict[int, tuple[int, int, int]] = {}
+        for index in sorted({claim.record.index or 0 for claim in claims}):
+            report = self._benchmark(index)
+            out[index] = figures(report)
+            if report.engine == "numpy":
+                return dict.fromkeys({c.record.index or 0 for c in claims}, out[index])
+        return out
 
     def _prover_for(self, claims: Sequence[GpuClaim]) -> Callable[[int], Prover]:
         if self._make_prover is not None:
@@ -396,7 +409,7 @@ class AgentDaemon:
         """Discover, benchmark, prove, sign and hand over every usable GPU."""
         claims = self.discover()
         log.info("attesting %d GPU(s): %s", len(claims), ", ".join(c.label for c in claims))
-        bench = figures(self._benchmark())
+        bench = self.benchmark_figures(claims)
         groups: dict[str, list[GpuClaim]] = {}
         for claim in claims:
             groups.setdefault(claim.model_id, []).append(claim)
@@ -404,7 +417,7 @@ class AgentDaemon:
         for group in groups.values():
             certificates = self._retrying("an oracle to issue a proof challenge")(self.prove, group)
             for claim, certificate in zip(group, certificates, strict=True):
-                message, signature = self.sign(claim, certificate, bench)
+                message, signature = self.sign(claim, certificate, bench[claim.record.index or 0])
                 signed[claim.key] = (
                     claim,
                     message,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,57 @@ def test_torch_engine_on_the_cpu() -> None:
     # int8 needs torch._int_mm for the device; where missing it is skipped with the reason
     int8 = by_name["matmul_int8"]
     assert int8.skipped is None or int8.skipped.startswith(("RuntimeError", "NotImplementedError"))
+
+
+TINY = Plan(fp32_n=32, fp16_n=32, int8_n=32, copy_bytes=1 << 16, iterations=2, warmup=0)
+
+
+def _daemon(benchmark: Any) -> Any:
+    from eth_account import Account
+
+    from agent.daemon import AgentDaemon, DaemonConfig
+
+    client = SimpleNamespace(domain=None)
+    return AgentDaemon(
+        DaemonConfig(provider="0x" + "00" * 20),
+        Account.create(),
+        client,  # type: ignore[arg-type]
+        ["http://127.0.0.1:1"],
+        lambda: None,  # type: ignore[arg-type,return-value]
+        benchmark=benchmark,
+    )
+
+
+def _claims(*indexes: int) -> list[Any]:
+    return [SimpleNamespace(record=SimpleNamespace(index=i)) for i in indexes]
+
+
+def test_each_gpu_gets_the_figures_measured_on_its_own_device() -> None:
+    """A GPU engine measures every device once; a GPU carries its own device's figures."""
+    torch = pytest.importorskip("torch")
+    from agent.daemon import figures
+
+    reports: dict[int, Any] = {}
+
+    def on_device(index: int) -> Any:
+        assert index not in reports, "a device was measured twice"
+        reports[index] = run_benchmarks(plan=TINY, runner=TorchRunner(torch, device="cpu"))
+        return reports[index]
+
+    bench = _daemon(on_device).benchmark_figures(_claims(3, 0, 3, 1))
+    assert sorted(reports) == [0, 1, 3]
+    assert bench == {i: figures(report) for i, report in reports.items()}
+
+
+def test_a_cpu_measurement_is_the_hosts_and_serves_every_gpu() -> None:
+    from agent.daemon import figures
+
+    reports: dict[int, Any] = {}
+
+    def on_cpu(index: int) -> Any:
+        reports[index] = run_benchmarks("numpy", plan=TINY)
+        return reports[index]
+
+    bench = _daemon(on_cpu).benchmark_figures(_claims(2, 5, 7))
+    assert list(reports) == [2]  # measured once
+    assert bench == dict.fromkeys((2, 5, 7), figures(reports[2]))

@@ -189,3 +189,15 @@ def test_init_refuses_a_readable_password_file(runner: CliRunner, tmp_path: Path
     assert result.exit_code == 1
     assert "readable by group or others" in result.stderr
     assert not (tmp_path / "k.json").exists()
+
+
+def test_agent_commands_number_cuda_devices_like_nvml(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    result = runner.invoke(main, ["agent", "benchmark", "--json", "--engine", "numpy"])
+    assert result.exit_code == 0, result.stderr
+    assert os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST")  # an operator's choice stands
+    runner.invoke(main, ["agent", "benchmark", "--json", "--engine", "numpy"])
+    assert os.environ["CUDA_DEVICE_ORDER"] == "FASTEST_FIRST"
