@@ -315,9 +315,13 @@ def _liveness_recorded(w: Working, ev: EventRow) -> None:
     version, signers = _signers(w, args["quorum"])
     seen = set(w.where("gpus", "gpu_index", indexes))
     was_online = set(w.where("gpus", "online", [True]))
+    at = ev["block_time"]
+    online_gops = 0
     for key in sorted(seen):
         row = w.get("gpus", key)
         assert row is not None
+        if not row["revoked"] and (at is None or row["expires_at"] > at):
+            online_gops += row["throughput_gops"]  # verified and online in this epoch
         w.update("gpus", key, block, online=True, last_seen_epoch=epoch, updated_block=block)
         if not row["online"]:
             w.change(ev, "gpu_online", key[0], epoch=epoch, gpu_index=row["gpu_index"])
@@ -336,6 +340,7 @@ def _liveness_recorded(w: Working, ev: EventRow) -> None:
             "epoch": epoch,
             "gpu_indexes": indexes,
             "online_count": len(indexes),
+            "online_gops": online_gops,
             "bitmap": args["bitmap"],
             "config_version": version,
             "signers": signers,

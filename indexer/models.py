@@ -179,6 +179,9 @@ class LivenessEpoch(Base):
     #: GPU indexes seen online, ascending, and how many
     gpu_indexes: Mapped[list[Any]]
     online_count: Mapped[int] = mapped_column(Integer)
+    #: verified int8 GOPS online in the epoch: the seen GPUs unrevoked and unexpired at the
+    #: block's time (None for records indexed before schema 0003; a rebuild fills them)
+    online_gops: Mapped[int | None] = mapped_column(BigInteger)
     #: the raw bitmap as 0x-hex (bit i: byte i / 8, mask 0x80 >> i % 8)
     bitmap: Mapped[str] = mapped_column(Text)
     config_version: Mapped[int] = mapped_column(BigInteger)

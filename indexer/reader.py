@@ -217,9 +217,7 @@ class LogReader:
         """
         self.receipt_reads += 1
         try:
-            receipts = self.rpc.call(
-                "eth_getBlockReceipts", [hex(number)], retry_timeouts=False
-            )
+            receipts = self.rpc.call("eth_getBlockReceipts", [hex(number)], retry_timeouts=False)
         except RangeTooLargeError:
             receipts = None  # the receipts are too big for one answer too
         except RpcError as exc:

@@ -64,6 +64,7 @@ def test_inventory_from_every_event(
     assert len(history) == 3 and all(len(h["signers"]) == 2 for h in history)
     liveness = sorted(rows(indexer.engine, models.LivenessEpoch), key=lambda r: r["epoch"])
     assert [r["gpu_indexes"] for r in liveness] == [[0, 2], [1, 2]]
+    assert [r["online_gops"] for r in liveness] == [1_700_000 + 2_600_000] * 2
     configs = sorted(rows(indexer.engine, models.OracleConfig), key=lambda r: r["version"])
     assert [c["version"] for c in configs] == [1, 2]
     assert configs[1]["oracles"] == [o.address for o in scenario.oracles]
@@ -78,6 +79,22 @@ def test_inventory_from_every_event(
 
     checkpoint = indexer.store.checkpoint()
     assert checkpoint is not None and checkpoint.indexed_block == indexer.rpc.block_number()
+
+
+def test_online_capacity_counts_only_verified_gpus(
+    scenario: Scenario, make_indexer: Callable[..., Indexer]
+) -> None:
+    p = scenario.register()
+    agent = scenario.authorize(p)
+    scenario.attest(p, agent, 2, gops=1_000_000)
+    scenario.attest(p, agent, model=MI300, memory=206_158_430_208, gops=2_600_000)
+    scenario.retire(0)  # still sends heartbeats, no longer verified
+    scenario.liveness([0, 1, 2])
+    indexer = make_indexer()
+    indexer.sync()
+    (record,) = rows(indexer.engine, models.LivenessEpoch)
+    assert record["online_count"] == 3
+    assert record["online_gops"] == 1_000_000 + 2_600_000
 
 
 def test_incremental_equals_rebuild_and_replay_changes_nothing(
