@@ -589,6 +589,27 @@ def _uptime(session: Session, indexes: set[int], epochs: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- stats
 
 
+def capacity_history(session: Session, epochs: int) -> dict[str, Any]:
+    """The last ``epochs`` liveness records, oldest first: GPUs and verified GOPS online."""
+    block = as_of(session)
+    rows = session.execute(
+        select(L.epoch, L.block_number, L.block_time, L.online_count, L.online_gops)
+        .order_by(L.epoch.desc(), L.block_number.desc())
+        .limit(epochs)
+    ).all()
+    points = [
+        {
+            "epoch": int(r.epoch),
+            "block_number": int(r.block_number),
+            "block_time": int(r.block_time) if r.block_time is not None else None,
+            "online_gpus": int(r.online_count),
+            "online_throughput": int(r.online_gops) if r.online_gops is not None else None,
+        }
+        for r in reversed(rows)
+    ]
+    return {"points": points, "as_of_block": block}
+
+
 def stats(session: Session, window: int) -> dict[str, Any]:
     now = int(time.time())
     block = as_of(session)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from api import inventory
 from api.deps import SessionDep, SettingsDep
-from api.errors import ServiceUnavailableError
+from api.errors import InvalidFilterError, ServiceUnavailableError
 from api.routes._problems import problems
-from api.schemas.explorer import StatsResponse
+from api.schemas.explorer import CapacityHistory, StatsResponse
 
 router = APIRouter(tags=["stats"])
 
@@ -17,3 +19,19 @@ router = APIRouter(tags=["stats"])
 def stats(session: SessionDep, settings: SettingsDep) -> StatsResponse:
     """GPU counts, verified throughput and online capacity, in all and by vendor, model, region."""
     return StatsResponse.model_validate(inventory.stats(session, settings.online_epochs))
+
+
+@router.get(
+    "/v1/stats/history",
+    response_model=CapacityHistory,
+    responses=problems(InvalidFilterError, ServiceUnavailableError),
+)
+def capacity_history(
+    session: SessionDep,
+    epochs: Annotated[
+        int, Query(ge=1, le=10_000, description="how many of the latest epochs")
+    ] = 168,
+) -> CapacityHistory:
+    """Online capacity over time: per liveness epoch, the GPUs seen live and their verified
+    int8 throughput, as the oracles recorded it on-chain."""
+    return CapacityHistory.model_validate(inventory.capacity_history(session, epochs))

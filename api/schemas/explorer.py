@@ -340,3 +340,45 @@ class StatsResponse(BaseModel):
     by_model: list[Bucket]
     by_region: list[Bucket]
     as_of_block: int
+
+
+class CapacityPoint(BaseModel):
+    epoch: int
+    block_number: int = Field(description="the block that recorded the epoch's liveness")
+    block_time: int | None = Field(description="that block's timestamp (unix seconds)")
+    online_gpus: int = Field(description="GPUs the oracles saw live in the epoch")
+    online_throughput: int | None = Field(
+        description="verified int8 GOPS of those GPUs (unrevoked and unexpired at block_time); "
+        "null for epochs indexed before the indexer recorded it (rebuild to fill)"
+    )
+
+
+class CapacityHistory(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "points": [
+                        {
+                            "epoch": 4122,
+                            "block_number": 1150,
+                            "block_time": 1795910400,
+                            "online_gpus": 8,
+                            "online_throughput": 7912000,
+                        },
+                        {
+                            "epoch": 4123,
+                            "block_number": 1210,
+                            "block_time": 1795914000,
+                            "online_gpus": 9,
+                            "online_throughput": 9712000,
+                        },
+                    ],
+                    "as_of_block": 1210,
+                }
+            ]
+        }
+    )
+
+    points: list[CapacityPoint] = Field(description="one per liveness epoch, oldest first")
+    as_of_block: int

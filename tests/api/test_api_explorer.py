@@ -286,6 +286,24 @@ def test_stats(explorer: TestClient, world: World) -> None:
     assert {b["key"] for b in body["by_model"]} == {g["model"] for g in world.gpus}
 
 
+def test_capacity_history(explorer: TestClient, world: World) -> None:
+    body = explorer.get("/v1/stats/history").json()
+    keys = [g["gpu_key"] for g in world.gpus]
+    gops = {g["gpu_key"]: g["throughput_gops"] for g in world.gpus}
+    prev, last = body["points"]
+    assert last["epoch"] == prev["epoch"] + 1
+    assert last["block_number"] <= body["as_of_block"] and last["block_time"] > 0
+    for point, seen in ((prev, world.online_prev), (last, world.online_last)):
+        assert point["online_gpus"] == len(seen)
+        # every GPU was verified when its liveness was recorded (the retirement came after)
+        assert point["online_throughput"] == sum(gops[k] for k in keys if k in seen)
+    (only,) = explorer.get("/v1/stats/history", params={"epochs": 1}).json()["points"]
+    assert only == last
+    for bad in ("0", "10001", "many"):
+        response = explorer.get("/v1/stats/history", params={"epochs": bad})
+        assert_problem(response, 400, "invalid_filter")
+
+
 def test_health(explorer: TestClient, world: World) -> None:
     body = explorer.get("/v1/health").json()
     assert body["database"] is True and body["status"] == "ok"

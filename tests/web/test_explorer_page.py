@@ -42,8 +42,10 @@ def test_inventory_lists_filters_and_pages(stack: Stack, page: Any, tmp_path: Pa
     models = page.locator('[data-breakdown="model"] tbody tr')
     assert models.count() == 3
     assert page.locator('[data-breakdown="region"] tbody th', has_text="us-east").count() == 1
-    # The chart is drawn from the inventory's verified throughput.
+    # The chart is the online capacity of each liveness epoch the oracles recorded.
     assert page.locator("#chart svg path.line").count() == 1
+    caption = page.locator("#chart-caption", has_text="per liveness epoch (1 epoch)")
+    caption.wait_for()
     page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
 
     # Vendor narrows to the one AMD GPU; the filter lands in the address for sharing.

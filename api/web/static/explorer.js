@@ -186,19 +186,25 @@ async function loadStats() {
 
 // ---------------------------------------------------------------- chart
 
-/** Points {t, v} of verified capacity over time: the API's history if it has one, else a step
- * series rebuilt from the current attestations (each adds its throughput from its attestation
- * time until it expires). */
-async function capacitySeries(stats) {
-  const history = pick(stats, "history", "capacity_history", "verified_capacity");
-  if (Array.isArray(history) && history.length) {
-    return {
-      points: history.map((p) => ({
-        t: Number(pick(p, "time", "timestamp", "block_time", "at")),
-        v: Number(pick(p, "throughput", "verified_throughput", "value")),
-      })).filter((p) => p.t && !Number.isNaN(p.v)),
-      source: "from the API's capacity history",
-    };
+/** Points {t, v} of verified capacity over time: online capacity per liveness epoch from
+ * /v1/stats/history where the indexer recorded it, else a step series rebuilt from the current
+ * attestations (each adds its throughput from its attestation time until it expires). */
+async function capacitySeries() {
+  let history = null;
+  try {
+    history = await api(`/v1/stats/history${query({ epochs: 500 })}`);
+  } catch (_) {
+    history = null; // an older API: rebuild below
+  }
+  const recorded = ((history && history.points) || []).filter(
+    (p) => p.block_time && p.online_throughput !== null && p.online_throughput !== undefined,
+  );
+  if (recorded.length) {
+    const points = recorded.map((p) => ({ t: Number(p.block_time), v: Number(p.online_throughput) }));
+    const last = points[points.length - 1];
+    points.push({ t: Math.max(Date.now() / 1000, last.t), v: last.v });
+    const n = recorded.length;
+    return { points, source: `online, per liveness epoch (${n} epoch${n === 1 ? "" : "s"})` };
   }
   const gpus = [];
   let cursor = null;
@@ -285,8 +291,8 @@ export function stepChart(points, { label, unit = "GOPS", width = 720, height = 
   return svg;
 }
 
-async function loadChart(stats) {
-  const { points, source } = await capacitySeries(stats);
+async function loadChart() {
+  const { points, source } = await capacitySeries();
   const last = points.length ? points[points.length - 1].v : 0;
   fill($("chart"), stepChart(points, { label: `Verified capacity over time, now ${number(last)} GOPS` }));
   $("chart-caption").textContent = `Sum of oracle-verified throughput (GOPS), ${source}.`;
@@ -608,7 +614,7 @@ function refreshSoon() {
 async function refresh() {
   try {
     const stats = await loadStats();
-    await loadChart(stats);
+    await loadChart();
     if (current?.kind === "inventory" && state.cursors.length === 1) await loadInventory();
     else if (current && current.kind !== "inventory") await route();
   } catch (error) {
