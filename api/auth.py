@@ -1,8 +1,8 @@
 """Sign-In with Ethereum (EIP-4361) and the short-lived session tokens it issues.
 
-Nonces are issued and consumed in this process's memory (one use each, expiring after
-``siwe_nonce_ttl``). Session tokens are stateless: ``v1.<payload>.<HMAC-SHA256>``, both parts
-base64url, signed with ``DEPIN_API_SESSION_SECRET``.
+Nonces are issued and consumed in the state the API's worker processes share (one use each,
+expiring after ``siwe_nonce_ttl``). Session tokens are stateless: ``v1.<payload>.<HMAC>``
+(HMAC-SHA256), both parts base64url, signed with ``DEPIN_API_SESSION_SECRET``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from api.errors import (
     WrongChainError,
     WrongDomainError,
 )
+from api.shared import SharedState, now
 
 with warnings.catch_warnings():
     # siwe's grammar redefines RFC 5234 core rules; abnf warns about it on import.
@@ -55,45 +55,47 @@ class Session:
 
 
 class NonceStore:
-    """Issued SIWE nonces: each valid for ``ttl`` seconds and for one sign-in."""
+    """Issued SIWE nonces: each valid for ``ttl`` seconds and for one sign-in, in the state
+    every worker process of the API shares."""
 
-    def __init__(self, ttl: int) -> None:
+    def __init__(self, state: SharedState, ttl: int) -> None:
+        self.state = state
         self.ttl = ttl
-        self._issued: dict[str, float] = {}
-        self._used: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._issued = 0
 
     def issue(self) -> tuple[str, float]:
         nonce = siwe.generate_nonce()
-        expires = time.time() + self.ttl
-        with self._lock:
-            self._prune()
-            self._issued[nonce] = expires
+        expires = now() + self.ttl
+        with self.state.transaction() as db:
+            self._issued += 1
+            if self._issued % 256 == 0:  # forget expired nonces now and then
+                db.execute("DELETE FROM siwe_nonces WHERE expires_at < ?", (now(),))
+            db.execute(
+                "INSERT INTO siwe_nonces (nonce, expires_at) VALUES (?, ?)", (nonce, expires)
+            )
         return nonce, expires
 
     def check(self, nonce: str) -> None:
-        with self._lock:
-            self._prune()
-            if nonce in self._used:
-                raise NonceUsedError(f"nonce {nonce} was already used to sign in")
-            if nonce not in self._issued:
-                raise InvalidNonceError(
-                    f"nonce {nonce} was not issued by this server or has expired; "
-                    "get a new one from /v1/auth/nonce"
-                )
+        with self.state.transaction() as db:
+            self._refuse_unless_open(db, nonce)
 
     def consume(self, nonce: str) -> None:
-        with self._lock:
-            if nonce in self._used:
-                raise NonceUsedError(f"nonce {nonce} was already used to sign in")
-            expires = self._issued.pop(nonce, time.time() + self.ttl)
-            self._used[nonce] = expires
+        with self.state.transaction() as db:
+            self._refuse_unless_open(db, nonce)
+            db.execute("UPDATE siwe_nonces SET used = 1 WHERE nonce = ?", (nonce,))
 
-    def _prune(self) -> None:
-        now = time.time()
-        for table in (self._issued, self._used):
-            for key in [k for k, v in table.items() if v < now]:
-                del table[key]
+    @staticmethod
+    def _refuse_unless_open(db: Any, nonce: str) -> None:
+        row = db.execute(
+            "SELECT used, expires_at FROM siwe_nonces WHERE nonce = ?", (nonce,)
+        ).fetchone()
+        if row is not None and row[0]:
+            raise NonceUsedError(f"nonce {nonce} was already used to sign in")
+        if row is None or row[1] < now():
+            raise InvalidNonceError(
+                f"nonce {nonce} was not issued by this server or has expired; "
+                "get a new one from /v1/auth/nonce"
+            )
 
 
 class TokenSigner:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -21,13 +23,14 @@ from depin.settings import DEV_CHAIN_IDS
 
 @dataclass
 class ChainContext:
-    """What the onboarding routes share. ``send_lock`` serializes the relayer's nonces."""
+    """What the onboarding routes share. ``send_lock`` serializes the relayer's nonces (the
+    application replaces it with a lock every worker process honours)."""
 
     w3: Web3
     registry: RegistryClient
     relayer: LocalAccount
     chain_id: int
-    send_lock: threading.Lock = field(default_factory=threading.Lock)
+    send_lock: AbstractContextManager[Any] = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> ChainContext:

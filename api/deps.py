@@ -38,6 +38,7 @@ def get_chain(request: Request) -> ChainContext:
         except Exception as exc:
             raise ServiceUnavailableError(f"the chain is not reachable: {exc}") from None
         _settings(request).check_secret(chain.chain_id)
+        chain.send_lock = request.app.state.shared.relay_lock()
         request.app.state.chain = chain
     return chain
 

@@ -31,6 +31,7 @@ from api.inventory import CountCache, snapshot
 from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
 from api.settings import ApiSettings
+from api.shared import SharedState
 
 log = logging.getLogger("depin.api")
 
@@ -148,6 +149,7 @@ def create_app(
             settings.check_secret(app.state.chain.chain_id)
         yield
         engine.dispose()
+        app.state.shared.close()
 
     app = FastAPI(
         title="depin API",
@@ -163,13 +165,19 @@ def create_app(
     app.state.session_factory = session_factory(engine)
     app.state.counts = CountCache()
     app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
-    app.state.nonces = NonceStore(settings.siwe_nonce_ttl)
+    shared = SharedState(settings.shared_state_path)
+    app.state.shared = shared
+    if chain is not None:
+        chain.send_lock = shared.relay_lock()
+    app.state.nonces = NonceStore(shared, settings.siwe_nonce_ttl)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl
     )
-    app.state.ip_bucket = TokenBucket(settings.ip_rate, settings.ip_burst, what="IP address")
+    app.state.ip_bucket = TokenBucket(
+        shared, settings.ip_rate, settings.ip_burst, what="IP address"
+    )
     app.state.address_bucket = TokenBucket(
-        settings.address_rate, settings.address_burst, what="provider address"
+        shared, settings.address_rate, settings.address_burst, what="provider address"
     )
     install_error_handlers(app)
 

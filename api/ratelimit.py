@@ -1,52 +1,47 @@
-"""In-process token buckets for the onboarding routes.
-
-The buckets live in this process's memory: with several API processes behind a load balancer
-each enforces its own limits (the effective limit is multiplied by the number of processes). A
-shared store (Redis, the database) would be needed for one global limit.
-"""
+"""Token buckets for the onboarding routes, in the state the API's worker processes share, so
+the configured rate holds for the whole service on a host however many workers serve it."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
-
 from api.errors import RateLimitedError
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+from api.shared import SharedState, now
 
 
 class TokenBucket:
-    """``rate`` tokens per second up to ``burst`` per key; least recently used keys are dropped
-    beyond ``max_keys`` so a flood of addresses cannot exhaust memory."""
+    """``rate`` tokens per second up to ``burst`` per key. Buckets left alone long enough to be
+    full again are forgotten, so a flood of addresses does not grow the state for good."""
 
-    def __init__(self, rate: float, burst: int, *, what: str, max_keys: int = 100_000) -> None:
+    def __init__(self, state: SharedState, rate: float, burst: int, *, what: str) -> None:
+        self.state = state
         self.rate = rate
         self.burst = float(burst)
         self.what = what
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
-        self._lock = threading.Lock()
+        self._takes = 0
 
     def take(self, key: str, cost: float = 1.0) -> None:
         """Takes ``cost`` tokens for ``key`` or raises :class:`RateLimitedError`."""
-        now = time.monotonic()
-        with self._lock:
-            bucket = self._buckets.pop(key, None) or _Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            self._buckets[key] = bucket
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
-            if bucket.tokens < cost:
-                wait = (cost - bucket.tokens) / self.rate
+        at = now()
+        name = f"{self.what}:{key}"
+        with self.state.transaction() as db:
+            self._takes += 1
+            if self._takes % 1024 == 0:
+                full_after = self.burst / self.rate
+                db.execute(
+                    "DELETE FROM rate_buckets WHERE key LIKE ? AND updated < ?",
+                    (f"{self.what}:%", at - full_after),
+                )
+            row = db.execute(
+                "SELECT tokens, updated FROM rate_buckets WHERE key = ?", (name,)
+            ).fetchone()
+            tokens = self.burst if row is None else row[0] + max(0.0, at - row[1]) * self.rate
+            tokens = min(self.burst, tokens)
+            if tokens < cost:  # (the refusal rolls back: the bucket is left as it was)
+                wait = (cost - tokens) / self.rate
                 raise RateLimitedError(
                     f"rate limit for this {self.what} reached; retry in {wait:.1f}s",
                     retry_after=wait,
                 )
-            bucket.tokens -= cost
+            db.execute(
+                "INSERT OR REPLACE INTO rate_buckets (key, tokens, updated) VALUES (?, ?, ?)",
+                (name, tokens - cost, at),
+            )

@@ -66,6 +66,12 @@ class ApiSettings(CommonSettings):
     )
     address_burst: int = Field(default=5, ge=1)
 
+    state_path: Path | None = Field(
+        default=None,
+        description="SQLite file the worker processes share (SIWE nonces, rate limits, the "
+        "relayer's lock); by default api-state.sqlite3 in the home folder",
+    )
+
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=200, ge=1)
     online_epochs: int = Field(
@@ -78,6 +84,10 @@ class ApiSettings(CommonSettings):
     def url(self) -> str:
         """The inventory database URL in effect (the indexer's default file if unset)."""
         return self.database_url or f"sqlite:///{self.home / 'indexer.sqlite'}"
+
+    @property
+    def shared_state_path(self) -> Path:
+        return self.state_path or self.home / "api-state.sqlite3"
 
     def check_secret(self, chain_id: int) -> None:
         """Refuses the placeholder (or a short) session secret outside a dev chain."""
