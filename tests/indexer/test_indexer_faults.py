@@ -26,6 +26,17 @@ def _events(scenario: Scenario) -> None:
     scenario.update(p, "elsewhere")
 
 
+def _same_as_direct(indexer: Indexer, make_indexer: Callable[..., Indexer]) -> int:
+    """Asserts that ``indexer`` wrote what one talking straight to anvil writes up to the same
+    block; returns that block."""
+    direct = make_indexer("direct")
+    checkpoint = indexer.store.checkpoint()
+    assert checkpoint is not None
+    direct.sync(target=checkpoint.indexed_block)
+    assert dump(indexer.engine) == dump(direct.engine)
+    return checkpoint.indexed_block
+
+
 def test_refused_connections_stalls_and_limited_nodes(
     anvil: Anvil, scenario: Scenario, make_indexer: Callable[..., Indexer]
 ) -> None:
@@ -51,11 +62,7 @@ def test_refused_connections_stalls_and_limited_nodes(
         indexer.sync()
     finally:
         proxy.stop()
-    direct = make_indexer("direct")
-    checkpoint = indexer.store.checkpoint()
-    assert checkpoint is not None
-    direct.sync(target=checkpoint.indexed_block)
-    assert dump(indexer.engine) == dump(direct.engine)
+    _same_as_direct(indexer, make_indexer)
     assert proxy.refused_ranges > 0 and indexer.reader.splits > 0
     assert proxy.failures > 0 and indexer.rpc.retries > 0
     assert proxy.stalls > 0
@@ -71,11 +78,7 @@ def test_a_node_that_limits_block_ranges(
         indexer.sync()
     finally:
         proxy.stop()
-    direct = make_indexer("direct")
-    checkpoint = indexer.store.checkpoint()
-    assert checkpoint is not None
-    direct.sync(target=checkpoint.indexed_block)
-    assert dump(indexer.engine) == dump(direct.engine)
+    _same_as_direct(indexer, make_indexer)
     assert indexer.reader.range <= 4
 
 
@@ -100,13 +103,10 @@ def test_a_block_with_more_logs_than_the_node_returns_is_read_from_its_receipts(
         indexer.sync()
     finally:
         proxy.stop()
-    direct = make_indexer("direct")
-    checkpoint = indexer.store.checkpoint()
-    assert checkpoint is not None and checkpoint.indexed_block > crowded
-    direct.sync(target=checkpoint.indexed_block)
-    assert dump(indexer.engine) == dump(direct.engine)
+    indexed = _same_as_direct(indexer, make_indexer)
+    assert indexed > crowded
     logs = scenario.w3.eth.get_logs(
-        {"fromBlock": 0, "toBlock": checkpoint.indexed_block, "address": indexer.reader.addresses}
+        {"fromBlock": 0, "toBlock": indexed, "address": indexer.reader.addresses}
     )
     per_block = Counter(int(log["blockNumber"]) for log in logs)
     crowded_blocks = {block for block, n in per_block.items() if n > 5}
