@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+
+from depin.sqlite import LocalDb
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS siwe_nonces (
@@ -32,37 +31,15 @@ CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated);
 """
 
 
-class SharedState:
-    """One SQLite file; every change is one ``BEGIN IMMEDIATE`` transaction."""
+class SharedState(LocalDb):
+    """The shared file; every change is one ``BEGIN IMMEDIATE`` transaction."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def relay_lock(self) -> ProcessLock:
         """The lock that serializes the relayer's transactions across processes."""
         return ProcessLock(self.path.with_name(self.path.name + ".relayer.lock"))
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class ProcessLock:

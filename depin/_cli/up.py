@@ -25,6 +25,7 @@ from eth_utils import keccak, to_checksum_address
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from depin import deployments
 from depin._cli.supervisor import Service, Supervisor, http_ready
@@ -124,7 +125,7 @@ def _ensure_provider(
 def _demo_provider(w3: Web3, i: int) -> LocalAccount:
     account: LocalAccount = Account.from_key(keccak(text=f"depin demo provider {i}"))
     if w3.eth.get_balance(account.address) < 10**18:
-        w3.provider.make_request("anvil_setBalance", [account.address, hex(10**20)])
+        w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [account.address, hex(10**20)])
     return account
 
 
