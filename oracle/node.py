@@ -26,6 +26,7 @@ from depin.registry import RegistryClient
 from depin.simulation import simulated_allowed
 from oracle.errors import Refusal
 from oracle.pipeline import Limits, Pipeline
+from oracle.proof import SqliteChallengeStore
 from oracle.proofs import ProofService
 from oracle.schemas import AttestationBody, Bundle, CoSignature
 from oracle.settings import OracleSettings
@@ -130,6 +131,8 @@ class OracleNode:
             params=CPU_PARAMS if settings.proof_params == "cpu" else PRODUCTION_PARAMS,
             sim_deadline_s=settings.sim_deadline_s,
             certificate_ttl_s=settings.certificate_ttl_s,
+            # In the node's database, so a restart between challenge and reveal loses nothing.
+            store=SqliteChallengeStore(settings.database),
         )
         self.transmitter = Transmitter(self)
 

@@ -6,13 +6,16 @@ signs a :class:`~depin.proof.certificate.ProofCertificate` per GPU; any oracle a
 attestation whose fields match a certificate signed by an oracle of the current config
 (:meth:`oracle.pipeline.Pipeline.approve`; ``docs/proof-of-compute.md``, section 8).
 
+Challenges and their claims live in a :class:`~oracle.proof.ChallengeStore`; the node passes
+one in its SQLite file, so a challenge outlives a restart of the oracle.
+
 Simulated GPUs (``sim:`` models, dev chains only) prove at CPU parameters with a fixed deadline
 instead of one derived from the model's peak.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +43,7 @@ from oracle.errors import Refusal
 from oracle.proof import (
     PRODUCTION_POLICY,
     ChallengeIssuer,
+    ChallengeStore,
     InMemoryChallengeStore,
     IssuerPolicy,
     ProofVerifier,
@@ -58,6 +62,31 @@ class Claim:
     gpu_key: bytes
     model_id: str
     challenge: bytes
+
+    def to_json(self) -> str:
+        """The claim as the text a :class:`~oracle.proof.ChallengeStore` keeps."""
+        return json.dumps(
+            {
+                "provider": self.provider,
+                "agent": self.agent,
+                "gpu_key": "0x" + self.gpu_key.hex(),
+                "model_id": self.model_id,
+                "challenge": "0x" + self.challenge.hex(),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Claim:
+        document = json.loads(text)
+        return cls(
+            provider=document["provider"],
+            agent=document["agent"],
+            gpu_key=bytes.fromhex(document["gpu_key"].removeprefix("0x")),
+            model_id=document["model_id"],
+            challenge=bytes.fromhex(document["challenge"].removeprefix("0x")),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +116,9 @@ class ProofService:
         sim_deadline_s: float = 20.0,
         certificate_ttl_s: int = 600,
         clock: Callable[[], float] = time.time,
+        store: ChallengeStore | None = None,
     ) -> None:
+        """``store`` keeps the challenges and their claims; by default only in this process."""
         self.account = account
         self.address = account.address
         self._signer = coincurve.PrivateKey(bytes(account.key))
@@ -100,7 +131,7 @@ class ProofService:
         self.sim_deadline_s = sim_deadline_s
         self.certificate_ttl_s = certificate_ttl_s
         self.clock = clock
-        self.store = InMemoryChallengeStore()
+        self.store: ChallengeStore = store if store is not None else InMemoryChallengeStore()
         self.issuer = ChallengeIssuer(self.store, policy, clock=clock)
         # No model-derived deadline for simulated GPUs: the peak is set so that the budget is
         # exactly sim_deadline_s at CPU parameters.
@@ -110,8 +141,6 @@ class ProofService:
             clock=clock,
         )
         self.verifier = ProofVerifier(self.store, policy, clock=clock)
-        self._claims: dict[str, Claim] = {}
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ models
 
@@ -172,9 +201,8 @@ class ProofService:
             )
             for c, key in zip(batch.challenges, gpu_keys, strict=True)
         )
-        with self._lock:
-            for c, claim in zip(batch.challenges, claims, strict=True):
-                self._claims[c.challenge_id] = claim
+        for c, claim in zip(batch.challenges, claims, strict=True):
+            self.store.set_claim(c.challenge_id, claim.to_json())
         self.verifier.purge()
         return IssuedChallenge(batch, claims)
 
@@ -194,8 +222,13 @@ class ProofService:
         now = int(self.clock())
         out = []
         for result in results:
-            with self._lock:
-                claim = self._claims.pop(result.challenge_id)
+            text = self.store.claim(result.challenge_id)
+            if text is None:
+                raise Refusal(
+                    "unknown_challenge",
+                    f"no claim is recorded for challenge {result.challenge_id}; ask for a new one",
+                )
+            claim = Claim.from_json(text)
             certificate = ProofCertificate(
                 issuer=self.address,
                 provider=claim.provider,

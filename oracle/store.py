@@ -1,6 +1,7 @@
 """The oracle's durable state in SQLite (WAL): used challenges, approvals, the transmit queue,
 sent transactions and heartbeats. Every state change is one transaction, so a killed oracle
-resumes where it stopped without losing or repeating anything."""
+resumes where it stopped without losing or repeating anything. The proof-of-compute challenges
+live in the same file, in tables of their own (:class:`oracle.proof.SqliteChallengeStore`)."""
 
 from __future__ import annotations
 

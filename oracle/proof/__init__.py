@@ -14,6 +14,7 @@ from oracle.proof.store import (
     ChallengeState,
     ChallengeStore,
     InMemoryChallengeStore,
+    SqliteChallengeStore,
 )
 from oracle.proof.verifier import ProofVerifier, draw_picks
 from oracle.proof.verify import verify_reveal
@@ -27,6 +28,7 @@ __all__ = [
     "InMemoryChallengeStore",
     "IssuerPolicy",
     "ProofVerifier",
+    "SqliteChallengeStore",
     "compute_budget_s",
     "deadline_s",
     "draw_picks",

@@ -1,22 +1,39 @@
 """Where issued challenges live until they are answered: single-use and time-bound.
 
-The store is an interface so that the oracle's HTTP server can keep challenges in memory on one
-node or in a shared database behind a load balancer; :class:`InMemoryChallengeStore` is the
-one-process implementation. Every state change is an atomic compare-and-set so two concurrent
-answers to one challenge cannot both be accepted.
+The store is an interface; :class:`SqliteChallengeStore` is the oracle node's: it keeps the
+challenges in the node's SQLite file, so an oracle restarted between issuing a challenge and
+receiving its commitment or reveal still knows it (and still refuses a replay of it).
+:class:`InMemoryChallengeStore` keeps them in one process only, for tests and tools. Every state
+change is an atomic compare-and-set so two concurrent answers to one challenge cannot both be
+accepted.
+
+Next to each challenge the store keeps its claim: text owned by the caller (who asked, for which
+GPU), forgotten with the challenge when it is purged.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import sqlite3
 import threading
 from dataclasses import dataclass, replace
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from depin.proof.messages import Challenge, Commitment
 from depin.proof.spec import Pick
+from depin.sqlite import LocalDb
 
-__all__ = ["ChallengeRecord", "ChallengeState", "ChallengeStore", "InMemoryChallengeStore"]
+__all__ = [
+    "ChallengeRecord",
+    "ChallengeState",
+    "ChallengeStore",
+    "InMemoryChallengeStore",
+    "SqliteChallengeStore",
+    "decode_record",
+    "encode_record",
+]
 
 
 class ChallengeState(enum.Enum):
@@ -50,7 +67,18 @@ class ChallengeStore(Protocol):
         """Replace ``expected`` by ``new`` if it is still current; ``False`` if it changed."""
 
     def purge(self, now: float, retention_s: float) -> int:
-        """Forget challenges that expired more than ``retention_s`` ago; how many went."""
+        """Forget challenges (and their claims) that expired more than ``retention_s`` ago;
+        how many challenges went."""
+
+    def set_claim(self, challenge_id: str, claim: str) -> None:
+        """Keep ``claim`` (opaque text) for a stored challenge until the challenge is purged.
+
+        Raises:
+            KeyError: the challenge is not stored.
+        """
+
+    def claim(self, challenge_id: str) -> str | None:
+        """The claim kept for a challenge, or ``None`` if there is none (or it was purged)."""
 
 
 class InMemoryChallengeStore:
@@ -60,13 +88,18 @@ class InMemoryChallengeStore:
         self._lock = threading.Lock()
         self._records: dict[str, ChallengeRecord] = {}
         self._batches: dict[str, list[str]] = {}
+        self._claims: dict[str, str] = {}
 
     def add(self, records: list[ChallengeRecord]) -> None:
         with self._lock:
+            seen: set[str] = set()
             for record in records:
                 cid = record.challenge.challenge_id
-                if cid in self._records:
+                if cid in self._records or cid in seen:
                     raise ValueError(f"challenge {cid} already stored")
+                seen.add(cid)
+            for record in records:
+                cid = record.challenge.challenge_id
                 self._records[cid] = record
                 self._batches.setdefault(record.challenge.batch_id, []).append(cid)
 
@@ -97,6 +130,7 @@ class InMemoryChallengeStore:
                 if r.challenge.expires_at + retention_s < now
             ]
             for cid in gone:
+                self._claims.pop(cid, None)
                 batch_id = self._records.pop(cid).challenge.batch_id
                 ids = self._batches.get(batch_id, [])
                 if cid in ids:
@@ -104,6 +138,125 @@ class InMemoryChallengeStore:
                 if not ids:
                     self._batches.pop(batch_id, None)
             return len(gone)
+
+    def set_claim(self, challenge_id: str, claim: str) -> None:
+        with self._lock:
+            if challenge_id not in self._records:
+                raise KeyError(challenge_id)
+            self._claims[challenge_id] = claim
+
+    def claim(self, challenge_id: str) -> str | None:
+        with self._lock:
+            return self._claims.get(challenge_id)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS challenges (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, challenge_id TEXT NOT NULL UNIQUE,
+    batch_id TEXT NOT NULL, expires_at REAL NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS challenges_batch ON challenges (batch_id, seq);
+CREATE TABLE IF NOT EXISTS challenge_claims (challenge_id TEXT PRIMARY KEY, claim TEXT NOT NULL);
+"""
+
+
+def encode_record(record: ChallengeRecord) -> str:
+    """The record as JSON text; equal records give equal text (what the compare-and-set of
+    :class:`SqliteChallengeStore` compares)."""
+    document: dict[str, Any] = {
+        "challenge": record.challenge.model_dump(mode="json"),
+        "state": record.state.value,
+        "commitment": (
+            None if record.commitment is None else record.commitment.model_dump(mode="json")
+        ),
+        "committed_at": None if record.committed_at is None else float(record.committed_at),
+        "picks": [[p.round, p.row] for p in record.picks],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def decode_record(text: str) -> ChallengeRecord:
+    """The record :func:`encode_record` wrote."""
+    document = json.loads(text)
+    commitment = document["commitment"]
+    committed_at = document["committed_at"]
+    return ChallengeRecord(
+        challenge=Challenge.model_validate(document["challenge"]),
+        state=ChallengeState(document["state"]),
+        commitment=None if commitment is None else Commitment.model_validate(commitment),
+        committed_at=None if committed_at is None else float(committed_at),
+        picks=tuple(Pick(int(rnd), int(row)) for rnd, row in document["picks"]),
+    )
+
+
+class SqliteChallengeStore(LocalDb):
+    """A :class:`ChallengeStore` in a SQLite file (WAL), safe to share between threads.
+
+    It may share the file of the oracle's :class:`oracle.store.Store` (its own tables, its own
+    connection). Records are kept as :func:`encode_record` text, and a transition is one
+    ``UPDATE`` that matches the expected text, so of two transitions from the same record (from
+    any thread or process on the file) one succeeds.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _SCHEMA)
+
+    def add(self, records: list[ChallengeRecord]) -> None:
+        with self.transaction() as db:
+            for record in records:
+                c = record.challenge
+                try:
+                    db.execute(
+                        "INSERT INTO challenges (challenge_id, batch_id, expires_at, record) "
+                        "VALUES (?, ?, ?, ?)",
+                        (c.challenge_id, c.batch_id, c.expires_at, encode_record(record)),
+                    )
+                except sqlite3.IntegrityError:
+                    raise ValueError(f"challenge {c.challenge_id} already stored") from None
+
+    def get(self, challenge_id: str) -> ChallengeRecord | None:
+        rows = self.query("SELECT record FROM challenges WHERE challenge_id = ?", (challenge_id,))
+        return decode_record(rows[0][0]) if rows else None
+
+    def batch(self, batch_id: str) -> list[ChallengeRecord] | None:
+        rows = self.query(
+            "SELECT record FROM challenges WHERE batch_id = ? ORDER BY seq", (batch_id,)
+        )
+        return [decode_record(text) for (text,) in rows] or None
+
+    def transition(self, expected: ChallengeRecord, new: ChallengeRecord) -> bool:
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE challenges SET record = ? WHERE challenge_id = ? AND record = ?",
+                (encode_record(new), expected.challenge.challenge_id, encode_record(expected)),
+            )
+            return cur.rowcount == 1
+
+    def purge(self, now: float, retention_s: float) -> int:
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM challenge_claims WHERE challenge_id IN "
+                "(SELECT challenge_id FROM challenges WHERE expires_at + ? < ?)",
+                (retention_s, now),
+            )
+            cur = db.execute("DELETE FROM challenges WHERE expires_at + ? < ?", (retention_s, now))
+            return int(cur.rowcount)
+
+    def set_claim(self, challenge_id: str, claim: str) -> None:
+        with self.transaction() as db:
+            known = db.execute(
+                "SELECT 1 FROM challenges WHERE challenge_id = ?", (challenge_id,)
+            ).fetchone()
+            if known is None:
+                raise KeyError(challenge_id)
+            db.execute(
+                "INSERT OR REPLACE INTO challenge_claims VALUES (?, ?)", (challenge_id, claim)
+            )
+
+    def claim(self, challenge_id: str) -> str | None:
+        rows = self.query(
+            "SELECT claim FROM challenge_claims WHERE challenge_id = ?", (challenge_id,)
+        )
+        return str(rows[0][0]) if rows else None
 
 
 def consumed(record: ChallengeRecord) -> ChallengeRecord:

@@ -157,6 +157,53 @@ def test_a_simulated_gpu_proves_and_is_approved_with_the_proven_figure(
     assert _problem(refused) == "proof_mismatch"
 
 
+def test_a_challenge_outlives_restarts_of_the_oracle(
+    anvil: Anvil,
+    home: Path,
+    attestations: AttestationClient,
+    oracle_accounts: list[LocalAccount],
+    provider: LocalAccount,
+    agent: LocalAccount,
+) -> None:
+    def restarted() -> TestClient:
+        # A fresh node on the same database, as after a restart of the oracle.
+        node = _node(anvil, home, oracle_accounts[0], allow_simulated=True)
+        return TestClient(create_app(node, transmit=False))
+
+    with restarted() as http:
+        issued = _challenge(http, provider, agent, SIM).json()
+    batch = ChallengeBatch.model_validate(issued["batch"])
+    runs = run_batch(batch, lambda _: NumpyProver())
+    commit = {
+        "batchId": batch.batch_id,
+        "commitments": [r.commitment.model_dump(mode="json") for r in runs],
+    }
+    with restarted() as http:
+        answer = http.post("/v1/proofs/commit", json=commit)
+    assert answer.status_code == 200, answer.text
+    by_id = {r.challenge.challenge_id: r for r in runs}
+    reveal = {
+        "batchId": batch.batch_id,
+        "responses": [
+            by_id[q.challenge_id].reveal(q).model_dump(mode="json")
+            for q in map(RevealRequest.model_validate, answer.json()["requests"])
+        ],
+    }
+    with restarted() as http:
+        verdict = http.post("/v1/proofs/reveal", json=reveal)
+    assert verdict.status_code == 200, verdict.text
+    certificates = verdict.json()["certificates"]
+    assert [c["challenge"] for c in certificates] == [g["challenge"] for g in issued["gpus"]]
+    assert [c["gpuKey"] for c in certificates] == [g["gpuKey"] for g in issued["gpus"]]
+    assert {(c["provider"], c["agent"]) for c in certificates} == {
+        (provider.address, agent.address)
+    }
+    # The consumed challenge is remembered across another restart.
+    with restarted() as http:
+        assert _problem(http.post("/v1/proofs/reveal", json=reveal)) == "replayed_challenge"
+        assert _problem(http.post("/v1/proofs/commit", json=commit)) == "replayed_challenge"
+
+
 def test_simulated_gpus_are_refused_unless_allowed(
     anvil: Anvil,
     home: Path,

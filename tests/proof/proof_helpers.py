@@ -7,7 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from depin.proof import ProofParams
-from oracle.proof import ChallengeIssuer, InMemoryChallengeStore, IssuerPolicy, ProofVerifier
+from oracle.proof import (
+    ChallengeIssuer,
+    ChallengeStore,
+    InMemoryChallengeStore,
+    IssuerPolicy,
+    ProofVerifier,
+)
 
 #: Small enough that a trial takes a millisecond or two.
 TINY = ProofParams(rows=32, inner=64, cols=32, rounds=4, samples=4)
@@ -30,7 +36,7 @@ class FakeClock:
 
 @dataclass
 class Oracle:
-    store: InMemoryChallengeStore
+    store: ChallengeStore
     issuer: ChallengeIssuer
     verifier: ProofVerifier
     clock: FakeClock | None
@@ -40,12 +46,17 @@ MakeOracle = Callable[..., Oracle]
 
 
 def new_oracle(
-    *, policy: IssuerPolicy = RELAXED, clock: FakeClock | str | None = "fake", seed: int = 1234
+    *,
+    policy: IssuerPolicy = RELAXED,
+    clock: FakeClock | str | None = "fake",
+    seed: int = 1234,
+    store: ChallengeStore | None = None,
 ) -> Oracle:
-    """A fresh store, issuer and verifier; ``clock=None`` uses the wall clock."""
+    """An issuer and verifier on ``store`` (a fresh in-memory one by default); ``clock=None``
+    uses the wall clock."""
     fake = FakeClock() if clock == "fake" else clock
     assert fake is None or isinstance(fake, FakeClock)
-    store = InMemoryChallengeStore()
+    store = store if store is not None else InMemoryChallengeStore()
     if fake is None:
         issuer = ChallengeIssuer(store, policy)
         verifier = ProofVerifier(store, policy, rng=random.Random(seed))
