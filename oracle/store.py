@@ -6,13 +6,12 @@ live in the same file, in tables of their own (:class:`oracle.proof.SqliteChalle
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from depin.sqlite import LocalDb
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS used_challenges (
@@ -34,33 +33,11 @@ CREATE TABLE IF NOT EXISTS liveness (epoch INTEGER PRIMARY KEY, state TEXT NOT N
 """
 
 
-class Store:
+class Store(LocalDb):
     """One SQLite file per oracle; safe to share between the HTTP threads and the transmitter."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # WAL with NORMAL survives a killed process (every commit is in the log); only a power
-        # loss may drop the last commits.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.RLock()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._db.execute(sql, args).fetchall())
+        super().__init__(path, _SCHEMA)
 
     # ------------------------------------------------------------------ challenges / approvals
 
