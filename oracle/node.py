@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -368,10 +369,7 @@ class Transmitter:
             return
         latest_nonce = int(self.w3.eth.get_transaction_count(self.node.account.address, "latest"))
         for tx_id, kind, nonce, tx_hash, raw, epoch, sent_at in rows:
-            try:
-                receipt = self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-            except TransactionNotFound:
-                receipt = None
+            receipt = self._receipt(int(tx_id), bytes(tx_hash))
             if receipt is not None:
                 self._settle(int(tx_id), str(kind), receipt, epoch)
                 continue
@@ -391,13 +389,76 @@ class Transmitter:
                 in_pool = True
             except TransactionNotFound:
                 in_pool = False
-            if not in_pool or time.time() - float(sent_at) > self.settings.resend_after_s:
+            if time.time() - float(sent_at) > self.settings.resend_after_s:
+                # Unmined for too long: most likely bid below what blocks now take.
+                self._replace(int(tx_id), bytes(tx_hash), bytes(raw))
+            elif not in_pool:
                 try:
                     self._broadcast(bytes(raw))
                 except Exception as exc:
                     log.warning("re-sending 0x%s failed: %s", bytes(tx_hash).hex(), exc)
                     if "underpriced" in str(exc).lower() or "fee too low" in str(exc).lower():
                         self._requeue(int(tx_id), epoch)
+
+    def _receipt(self, tx_id: int, tx_hash: bytes) -> Any:
+        """The receipt of whichever of the transaction's versions was mined, if one was."""
+        earlier = self.store.query("SELECT tx_hash FROM tx_hashes WHERE tx_id = ?", (tx_id,))
+        for candidate in [tx_hash, *(bytes(h) for (h,) in earlier)]:
+            try:
+                return self.w3.eth.get_transaction_receipt(HexBytes(candidate))
+            except TransactionNotFound:
+                continue
+        return None
+
+    def _replace(self, tx_id: int, tx_hash: bytes, raw: bytes) -> None:
+        """Re-signs the transaction with the same nonce and fees raised by at least 12.5 %
+        (nodes take a replacement from 10 %) and to what the latest block asks, within
+        ``max_fee_gwei``; the earlier hash stays known, since either version may be mined."""
+        old = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        tip = max(_bump(int(old["maxPriorityFeePerGas"])), int(self.w3.eth.max_priority_fee))
+        fee = max(_bump(int(old["maxFeePerGas"])), 2 * base + tip)
+        if self.settings.max_fee_gwei is not None:
+            cap = int(self.settings.max_fee_gwei * 10**9)
+            if fee > cap:
+                log.warning(
+                    "tx 0x%s unmined and replacing it would bid %.1f gwei, above the cap %.1f",
+                    tx_hash.hex(),
+                    fee / 1e9,
+                    cap / 1e9,
+                )
+                return
+        tx = {
+            "type": 2,
+            "chainId": int(old["chainId"]),
+            "nonce": int(old["nonce"]),
+            "to": Web3.to_checksum_address(old["to"]),
+            "value": int(old["value"]),
+            "data": HexBytes(old["data"]),
+            "gas": int(old["gas"]),
+            "maxFeePerGas": fee,
+            "maxPriorityFeePerGas": min(tip, fee),
+            "accessList": old.get("accessList", ()),
+        }
+        signed = self.node.account.sign_transaction(tx)
+        with self.store.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO tx_hashes VALUES (?, ?)", (tx_id, tx_hash))
+            db.execute(
+                "UPDATE txs SET tx_hash = ?, raw = ?, sent_at = ? WHERE id = ?",
+                (bytes(signed.hash), bytes(signed.raw_transaction), time.time(), tx_id),
+            )
+        log.warning(
+            "tx 0x%s nonce %d unmined: replaced by 0x%s at %.2f gwei (was %.2f)",
+            tx_hash.hex(),
+            tx["nonce"],
+            bytes(signed.hash).hex(),
+            fee / 1e9,
+            int(old["maxFeePerGas"]) / 1e9,
+        )
+        try:
+            self._broadcast(bytes(signed.raw_transaction))
+        except Exception as exc:  # the next reconcile tries again
+            log.warning("sending the replacement 0x%s failed: %s", bytes(signed.hash).hex(), exc)
 
     def _requeue(self, tx_id: int, epoch: int | None) -> None:
         with self.store.transaction() as db:
@@ -439,6 +500,10 @@ class Transmitter:
                     "INSERT OR REPLACE INTO liveness VALUES (?, ?)",
                     (epoch, "done" if ok else "refused"),
                 )
+
+
+def _bump(value: int) -> int:
+    return value + value // 8 + 1
 
 
 def entry_json(entry: str) -> str:

@@ -36,7 +36,14 @@ class OracleSettings(BaseSettings):
     poll_s: float = 0.5
     liveness: bool = True
     authorization_ttl_s: float = 2.0
-    resend_after_s: float = 30.0
+    resend_after_s: float = Field(
+        default=30.0,
+        description="a sent transaction still unmined after this long is replaced with higher "
+        "fees (same nonce), and again after each such interval",
+    )
+    max_fee_gwei: float | None = Field(
+        default=None, description="never bid more than this per gas when replacing (None: no cap)"
+    )
     require_proof: bool = Field(
         default=True, description="approve only attestations with a proof-of-compute certificate"
     )

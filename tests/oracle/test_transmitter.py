@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from attest_helpers import new_attestation
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from fastapi.testclient import TestClient
+from hexbytes import HexBytes
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from depin.attestation import sign_digest
 from depin.attestation_client import AttestationClient
@@ -97,3 +100,61 @@ def test_bundles_land_exactly_once_across_a_restart(
     assert all(attestations.is_verified(k) for k in keys)
     rows = restarted.store.query("SELECT COUNT(*) FROM txs")
     assert rows[0][0] == 1
+
+
+def test_an_unmined_transaction_is_replaced_with_higher_fees_and_lands_once(
+    anvil: Anvil,
+    home: Path,
+    w3: Web3,
+    attestations: AttestationClient,
+    oracle_accounts: list[LocalAccount],
+    make_provider: Callable[..., LocalAccount],
+    make_agent: Callable[..., LocalAccount],
+) -> None:
+    """A submit that blocks do not take (here: no block is mined, as when a fee spike leaves
+    it below the base fee) is re-signed at the same nonce with higher fees after
+    resend_after_s; whichever version is mined settles the batch once."""
+    n0 = _node(anvil, home, "o0", oracle_accounts[0], ["http://o1"])
+    n0.settings.resend_after_s = 0.2
+    n1 = _node(anvil, home, "o1", oracle_accounts[1], [])
+    a0 = TestClient(create_app(n0, transmit=False))
+    a1 = TestClient(create_app(n1, transmit=False))
+    n0.transmitter.http = a1
+    provider = make_provider()
+    agent = make_agent(provider)
+    token = a0.get("/v1/challenge").json()
+    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
+    body = {
+        "attestation": AttestationBody.of(message).model_dump(mode="json"),
+        "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
+        "challenge": token,
+    }
+    approvals = [a.post("/v1/attestations", json=body).json() for a in (a0, a1)]
+    bundle = {**{k: body[k] for k in ("attestation", "signature")}, "approvals": approvals}
+    assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
+
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        n0.transmitter.maybe_submit()
+        ((first, first_raw),) = n0.store.query("SELECT tx_hash, raw FROM txs")
+        time.sleep(0.3)
+        n0.transmitter.reconcile()  # unmined past resend_after_s: replaced
+        ((second, second_raw),) = n0.store.query("SELECT tx_hash, raw FROM txs")
+        assert second != first
+        old, new = (
+            TypedTransaction.from_bytes(HexBytes(r)).as_dict() for r in (first_raw, second_raw)
+        )
+        assert new["nonce"] == old["nonce"] and new["data"] == old["data"]
+        assert new["maxFeePerGas"] >= old["maxFeePerGas"] * 1.125
+        assert new["maxPriorityFeePerGas"] >= old["maxPriorityFeePerGas"] * 1.125
+        assert w3.eth.get_transaction(HexBytes(second))["hash"] == HexBytes(second)  # in the pool
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    n0.transmitter.reconcile()
+    assert n0.store.queue_states() == {"done": 1}
+    assert attestations.is_verified(message.gpu_key)
+    assert w3.eth.get_transaction_receipt(HexBytes(second))["status"] == 1
+    assert n0.store.query("SELECT COUNT(*), MIN(state) FROM txs") == [(1, "mined")]
+    with pytest.raises(TransactionNotFound):
+        w3.eth.get_transaction_receipt(HexBytes(first))  # the first version never landed
