@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
@@ -234,3 +235,44 @@ def deploy(
     if receipt["status"] != 1 or not receipt.get("contractAddress"):
         raise ChainError(f"deployment transaction {tx_hash.hex()} failed")
     return receipt
+
+
+def replacement(
+    w3: Web3, raw: bytes, *, max_fee: int | None = None, cancel: bool = False
+) -> dict[str, Any] | None:
+    """The transaction to sign in place of the signed EIP-1559 transaction ``raw``, which has
+    stayed unmined: the same nonce, both fees raised at least 12.5 % (nodes take a replacement
+    from 10 %) and to what the latest block asks. ``cancel``: a 0-value transfer to the sender's
+    own address instead of the call, to free the nonce of a call that would now revert. None if
+    the fee would exceed ``max_fee`` (wei per gas)."""
+    from eth_account.typed_transactions.typed_transaction import TypedTransaction
+    from hexbytes import HexBytes
+
+    old = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+    base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+    tip = max(_bump(int(old["maxPriorityFeePerGas"])), int(w3.eth.max_priority_fee))
+    fee = max(_bump(int(old["maxFeePerGas"])), 2 * base + tip)
+    if max_fee is not None and fee > max_fee:
+        return None
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": int(old["chainId"]),
+        "nonce": int(old["nonce"]),
+        "maxFeePerGas": fee,
+        "maxPriorityFeePerGas": min(tip, fee),
+    }
+    if cancel:
+        sender = Account.recover_transaction(raw)
+        return {**tx, "to": sender, "value": 0, "data": b"", "gas": 21_000}
+    return {
+        **tx,
+        "to": Web3.to_checksum_address(old["to"]),
+        "value": int(old["value"]),
+        "data": HexBytes(old["data"]),
+        "gas": int(old["gas"]),
+        "accessList": old.get("accessList", ()),
+    }
+
+
+def _bump(value: int) -> int:
+    return value + value // 8 + 1

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 from eth_account.signers.local import LocalAccount
-from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -21,7 +20,7 @@ from web3.logs import DISCARD
 from depin import deployments
 from depin.attestation import GpuAttestation, bitmap_from_indices, sort_signatures
 from depin.attestation_client import AttestationClient, OracleConfig
-from depin.chain import connect, translate_error
+from depin.chain import connect, replacement, translate_error
 from depin.proof import CPU_PARAMS, PRODUCTION_PARAMS
 from depin.registry import RegistryClient
 from depin.simulation import simulated_allowed
@@ -411,35 +410,17 @@ class Transmitter:
         return None
 
     def _replace(self, tx_id: int, tx_hash: bytes, raw: bytes) -> None:
-        """Re-signs the transaction with the same nonce and fees raised by at least 12.5 %
-        (nodes take a replacement from 10 %) and to what the latest block asks, within
+        """Re-signs the transaction with the same nonce and higher fees, within
         ``max_fee_gwei``; the earlier hash stays known, since either version may be mined."""
-        old = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
-        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
-        tip = max(_bump(int(old["maxPriorityFeePerGas"])), int(self.w3.eth.max_priority_fee))
-        fee = max(_bump(int(old["maxFeePerGas"])), 2 * base + tip)
-        if self.settings.max_fee_gwei is not None:
-            cap = int(self.settings.max_fee_gwei * 10**9)
-            if fee > cap:
-                log.warning(
-                    "tx 0x%s unmined and replacing it would bid %.1f gwei, above the cap %.1f",
-                    tx_hash.hex(),
-                    fee / 1e9,
-                    cap / 1e9,
-                )
-                return
-        tx = {
-            "type": 2,
-            "chainId": int(old["chainId"]),
-            "nonce": int(old["nonce"]),
-            "to": Web3.to_checksum_address(old["to"]),
-            "value": int(old["value"]),
-            "data": HexBytes(old["data"]),
-            "gas": int(old["gas"]),
-            "maxFeePerGas": fee,
-            "maxPriorityFeePerGas": min(tip, fee),
-            "accessList": old.get("accessList", ()),
-        }
+        cap = self.settings.max_fee_gwei
+        tx = replacement(self.w3, raw, max_fee=int(cap * 10**9) if cap is not None else None)
+        if tx is None:
+            log.warning(
+                "tx 0x%s unmined; replacing it would bid above the cap of %s gwei",
+                tx_hash.hex(),
+                cap,
+            )
+            return
         signed = self.node.account.sign_transaction(tx)
         with self.store.transaction() as db:
             db.execute("INSERT OR IGNORE INTO tx_hashes VALUES (?, ?)", (tx_id, tx_hash))
@@ -448,12 +429,11 @@ class Transmitter:
                 (bytes(signed.hash), bytes(signed.raw_transaction), time.time(), tx_id),
             )
         log.warning(
-            "tx 0x%s nonce %d unmined: replaced by 0x%s at %.2f gwei (was %.2f)",
+            "tx 0x%s nonce %d unmined: replaced by 0x%s at %.2f gwei",
             tx_hash.hex(),
             tx["nonce"],
             bytes(signed.hash).hex(),
-            fee / 1e9,
-            int(old["maxFeePerGas"]) / 1e9,
+            tx["maxFeePerGas"] / 1e9,
         )
         try:
             self._broadcast(bytes(signed.raw_transaction))
@@ -500,10 +480,6 @@ class Transmitter:
                     "INSERT OR REPLACE INTO liveness VALUES (?, ?)",
                     (epoch, "done" if ok else "refused"),
                 )
-
-
-def _bump(value: int) -> int:
-    return value + value // 8 + 1
 
 
 def entry_json(entry: str) -> str:
