@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -30,6 +34,7 @@ from api.errors import (
 from api.inventory import CountCache, snapshot
 from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
+from api.relay import RelayLedger, follow
 from api.settings import ApiSettings
 from api.shared import SharedState
 
@@ -121,6 +126,28 @@ def _snapshot_reader(factory: Any) -> Any:
     return read
 
 
+async def _follow_relayed(app: FastAPI, settings: ApiSettings) -> None:
+    """Watches the relayer's transactions until shutdown (once the chain is in use)."""
+    cap = settings.relay_max_fee_gwei
+    while True:
+        await asyncio.sleep(settings.relay_follow_s)
+        chain = app.state.chain
+        if chain is None:
+            continue
+        try:
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    follow,
+                    chain,
+                    app.state.relay_ledger,
+                    resend_after_s=settings.relay_resend_after_s,
+                    max_fee=int(cap * 10**9) if cap is not None else None,
+                )
+            )
+        except Exception as exc:  # the next pass tries again
+            log.warning("following relayed transactions failed: %s", exc)
+
+
 def create_app(
     settings: ApiSettings | None = None,
     *,
@@ -147,7 +174,11 @@ def create_app(
             check_database(engine)
         if app.state.chain is not None:
             settings.check_secret(app.state.chain.chain_id)
+        follower = asyncio.get_running_loop().create_task(_follow_relayed(app, settings))
         yield
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
         engine.dispose()
         app.state.shared.close()
 
@@ -170,6 +201,7 @@ def create_app(
     if chain is not None:
         chain.send_lock = shared.relay_lock()
     app.state.nonces = NonceStore(shared, settings.siwe_nonce_ttl)
+    app.state.relay_ledger = RelayLedger(shared)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl
     )

@@ -59,6 +59,19 @@ class ApiSettings(CommonSettings):
     )
     relayer_password_file: Path | None = None
 
+    relay_resend_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a relayed transaction unmined this long is replaced with higher fees "
+        "(or cancelled if its call would now revert)",
+    )
+    relay_max_fee_gwei: float | None = Field(
+        default=None, description="never bid more than this per gas when replacing"
+    )
+    relay_follow_s: float = Field(
+        default=5.0, gt=0, description="how often the relayer's unmined transactions are checked"
+    )
+
     ip_rate: float = Field(default=2.0, gt=0, description="onboarding requests per second per IP")
     ip_burst: int = Field(default=30, ge=1)
     address_rate: float = Field(

@@ -1,5 +1,5 @@
-"""State the API's worker processes share on one host: SIWE nonces, rate-limit buckets and the
-relayer's send lock.
+"""State the API's worker processes share on one host: SIWE nonces, rate-limit buckets, the
+relayer's send lock and the relayer's sent transactions.
 
 ``depin api serve --workers N`` runs N processes behind one port. Kept in each process's
 memory, a nonce issued by one worker was unknown to the worker that received the signed
@@ -28,6 +28,12 @@ CREATE INDEX IF NOT EXISTS siwe_nonces_expiry ON siwe_nonces (expires_at);
 CREATE TABLE IF NOT EXISTS rate_buckets (
     key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated);
+CREATE TABLE IF NOT EXISTS relayed_txs (
+    relayer TEXT NOT NULL, nonce INTEGER NOT NULL, tx_hash BLOB NOT NULL, raw BLOB NOT NULL,
+    sent_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'sent', PRIMARY KEY (relayer, nonce));
+CREATE TABLE IF NOT EXISTS relayed_hashes (
+    relayer TEXT NOT NULL, nonce INTEGER NOT NULL, tx_hash BLOB NOT NULL,
+    PRIMARY KEY (relayer, nonce, tx_hash));
 """
 
 

@@ -177,7 +177,7 @@ def relay_signed(request: Request, body: RelayRequest, chain: ChainDep) -> Relay
     bucket.take(provider)
     signature = bytes.fromhex(body.signature[2:])
     relay.check(chain, domain, message, signature)
-    relayed = relay.submit(chain, message, signature)
+    relayed = relay.submit(chain, message, signature, request.app.state.relay_ledger)
     return RelayResponse(
         tx_hash=relayed.tx_hash,
         primary_type=message.PRIMARY_TYPE,

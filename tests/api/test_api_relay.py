@@ -9,8 +9,12 @@ from typing import Any
 from api_helpers import assert_problem
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from fastapi.testclient import TestClient
+from hexbytes import HexBytes
 
+from api.chain import ChainContext
+from api.relay import follow
 from depin.registry import Profile, RegistryClient, Status
 
 
@@ -251,3 +255,70 @@ def test_relayed_registration_appears_in_the_explorer_once_indexed(
     detail = client.get(f"/v1/providers/{provider.address}").json()
     assert detail["provider"]["name"] == "Acme GPU"
     assert detail["as_of_block"] >= registry.w3.eth.get_transaction_receipt(tx_hash)["blockNumber"]
+
+
+def _relay_registration(client: TestClient, provider: LocalAccount) -> str:
+    typed = registration(client, provider.address)["typed_data"]
+    response = client.post(
+        "/v1/relay", json={"typed_data": typed, "signature": wallet_sign(provider, typed)}
+    )
+    assert response.status_code == 202, response.text
+    return str(response.json()["tx_hash"])
+
+
+def test_an_unmined_relayed_transaction_is_replaced_with_higher_fees(
+    client: TestClient,
+    chain_ctx: ChainContext,
+    registry: RegistryClient,
+    make_account: Callable[..., LocalAccount],
+) -> None:
+    w3, ledger = registry.w3, client.app.state.relay_ledger  # type: ignore[attr-defined]
+    relayer = chain_ctx.relayer.address
+    provider = make_account(fund=False)
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        first = _relay_registration(client, provider)  # no block takes it
+        ((nonce, _, first_raw, _),) = ledger.sent(relayer)
+        follow(chain_ctx, ledger, resend_after_s=0.0, max_fee=None)
+        ((_, second, raw, _),) = ledger.sent(relayer)
+        assert "0x" + second.hex() != first
+        old, new = (TypedTransaction.from_bytes(HexBytes(r)).as_dict() for r in (first_raw, raw))
+        assert new["nonce"] == nonce and new["to"] == HexBytes(registry.address)
+        assert new["data"] == old["data"]
+        assert new["maxFeePerGas"] >= old["maxFeePerGas"] * 1.125
+        assert ledger.hashes(relayer, nonce) == [bytes.fromhex(first[2:])]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    follow(chain_ctx, ledger, resend_after_s=0.0, max_fee=None)
+    assert ledger.states(relayer)[nonce] == "mined"
+    assert registry.record(provider.address).status is Status.ACTIVE
+    receipt = w3.eth.get_transaction_receipt(HexBytes(second))
+    assert receipt["status"] == 1 and receipt["effectiveGasPrice"] > 0
+
+
+def test_a_relayed_call_that_can_no_longer_succeed_is_cancelled_to_free_its_nonce(
+    client: TestClient,
+    chain_ctx: ChainContext,
+    registry: RegistryClient,
+    make_account: Callable[..., LocalAccount],
+) -> None:
+    """The relayed registration leaves the pool unmined; meanwhile the provider registers from
+    its own wallet. Re-sending the call would only revert: the nonce is freed by a 0-value
+    transfer instead, so later relayed transactions do not wait behind it."""
+    w3, ledger = registry.w3, client.app.state.relay_ledger  # type: ignore[attr-defined]
+    relayer = chain_ctx.relayer.address
+    provider = make_account()
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        first = _relay_registration(client, provider)
+        w3.provider.make_request("anvil_dropTransaction", [first])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    registry.register(provider, Profile("Acme GPU", "eu-west"))
+    ((nonce, _, _, _),) = ledger.sent(relayer)
+    assert w3.eth.get_transaction_count(relayer, "latest") == nonce  # the relayer is stuck
+    follow(chain_ctx, ledger, resend_after_s=0.0, max_fee=None)  # cancels (mined at once)
+    follow(chain_ctx, ledger, resend_after_s=0.0, max_fee=None)  # settles
+    assert ledger.states(relayer)[nonce] == "cancelled"
+    assert w3.eth.get_transaction_count(relayer, "latest") == nonce + 1
