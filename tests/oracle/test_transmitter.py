@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from attest_helpers import new_attestation
@@ -16,7 +17,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
-from depin.attestation import sign_digest
+from depin.attestation import GpuAttestation, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
 from oracle.app import create_app
@@ -42,6 +43,29 @@ def _node(
     return OracleNode(settings, account)
 
 
+def _approved_bundle(
+    w3: Web3,
+    attestations: AttestationClient,
+    oracles: tuple[TestClient, TestClient],
+    provider: LocalAccount,
+    agent: LocalAccount,
+) -> tuple[GpuAttestation, dict[str, Any]]:
+    """One attestation under the first oracle's challenge, approved by both oracles."""
+    token = oracles[0].get("/v1/challenge").json()
+    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
+    body = {
+        "attestation": AttestationBody.of(message).model_dump(mode="json"),
+        "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
+        "challenge": token,
+    }
+    approvals = [a.post("/v1/attestations", json=body).json() for a in oracles]
+    return message, {
+        "attestation": body["attestation"],
+        "signature": body["signature"],
+        "approvals": approvals,
+    }
+
+
 def test_bundles_land_exactly_once_across_a_restart(
     anvil: Anvil,
     home: Path,
@@ -60,21 +84,7 @@ def test_bundles_land_exactly_once_across_a_restart(
     agent = make_agent(provider)
     keys = []
     for _ in range(3):
-        token = a0.get("/v1/challenge").json()
-        message = new_attestation(
-            w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:])
-        )
-        body = {
-            "attestation": AttestationBody.of(message).model_dump(mode="json"),
-            "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
-            "challenge": token,
-        }
-        approvals = [a.post("/v1/attestations", json=body).json() for a in (a0, a1)]
-        bundle = {
-            "attestation": body["attestation"],
-            "signature": body["signature"],
-            "approvals": approvals,
-        }
+        message, bundle = _approved_bundle(w3, attestations, (a0, a1), provider, agent)
         assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
         assert a0.post("/v1/bundles", json=bundle).json()["queued"] is False  # no duplicates
         keys.append(message.gpu_key)
@@ -122,15 +132,7 @@ def test_an_unmined_transaction_is_replaced_with_higher_fees_and_lands_once(
     n0.transmitter.http = a1
     provider = make_provider()
     agent = make_agent(provider)
-    token = a0.get("/v1/challenge").json()
-    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
-    body = {
-        "attestation": AttestationBody.of(message).model_dump(mode="json"),
-        "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
-        "challenge": token,
-    }
-    approvals = [a.post("/v1/attestations", json=body).json() for a in (a0, a1)]
-    bundle = {**{k: body[k] for k in ("attestation", "signature")}, "approvals": approvals}
+    message, bundle = _approved_bundle(w3, attestations, (a0, a1), provider, agent)
     assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
 
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
