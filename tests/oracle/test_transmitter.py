@@ -43,6 +43,18 @@ def _node(
     return OracleNode(settings, account)
 
 
+def _two_oracles(
+    anvil: Anvil, home: Path, accounts: list[LocalAccount]
+) -> tuple[OracleNode, TestClient, TestClient]:
+    """Oracle 0 (which transmits) and oracle 1, whose HTTP it reaches in-process."""
+    n0 = _node(anvil, home, "o0", accounts[0], ["http://o1"])
+    n1 = _node(anvil, home, "o1", accounts[1], [])
+    a0 = TestClient(create_app(n0, transmit=False))
+    a1 = TestClient(create_app(n1, transmit=False))
+    n0.transmitter.http = a1
+    return n0, a0, a1
+
+
 def _approved_bundle(
     w3: Web3,
     attestations: AttestationClient,
@@ -75,11 +87,7 @@ def test_bundles_land_exactly_once_across_a_restart(
     make_provider: Callable[..., LocalAccount],
     make_agent: Callable[..., LocalAccount],
 ) -> None:
-    n0 = _node(anvil, home, "o0", oracle_accounts[0], ["http://o1"])
-    n1 = _node(anvil, home, "o1", oracle_accounts[1], [])
-    a0 = TestClient(create_app(n0, transmit=False))
-    a1 = TestClient(create_app(n1, transmit=False))
-    n0.transmitter.http = a1  # peer HTTP goes to oracle 1's app in-process
+    n0, a0, a1 = _two_oracles(anvil, home, oracle_accounts)
     provider = make_provider()
     agent = make_agent(provider)
     keys = []
@@ -124,12 +132,8 @@ def test_an_unmined_transaction_is_replaced_with_higher_fees_and_lands_once(
     """A submit that blocks do not take (here: no block is mined, as when a fee spike leaves
     it below the base fee) is re-signed at the same nonce with higher fees after
     resend_after_s; whichever version is mined settles the batch once."""
-    n0 = _node(anvil, home, "o0", oracle_accounts[0], ["http://o1"])
+    n0, a0, a1 = _two_oracles(anvil, home, oracle_accounts)
     n0.settings.resend_after_s = 0.2
-    n1 = _node(anvil, home, "o1", oracle_accounts[1], [])
-    a0 = TestClient(create_app(n0, transmit=False))
-    a1 = TestClient(create_app(n1, transmit=False))
-    n0.transmitter.http = a1
     provider = make_provider()
     agent = make_agent(provider)
     message, bundle = _approved_bundle(w3, attestations, (a0, a1), provider, agent)
