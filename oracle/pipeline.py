@@ -32,9 +32,9 @@ from depin.attestation import (
 from depin.attestation_client import OracleConfig
 from depin.eip712 import Domain
 from depin.errors import SignatureError
-from depin.simulation import is_simulated, real_model
-from depin.specs import by_model_id
+from depin.simulation import is_simulated
 from oracle.errors import Refusal
+from oracle.models import known_model
 from oracle.schemas import (
     Approval,
     AttestationRequest,
@@ -243,15 +243,7 @@ class Pipeline:
         simulates, except the proven-throughput floor: its proof ran at CPU parameters)."""
         model_id = model_text(m.model)
         simulated = is_simulated(model_id)
-        if simulated and not self.limits.allow_simulated:
-            raise Refusal(
-                "simulated_not_allowed",
-                f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
-                "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain",
-            )
-        spec = by_model_id(real_model(model_id))
-        if spec is None:
-            raise Refusal("unknown_model", f"{model_id!r} is not in the spec table")
+        spec = known_model(model_id, allow_simulated=self.limits.allow_simulated)
         if spec.vendor_id != m.vendor_id:
             raise Refusal(
                 "vendor_mismatch",

@@ -37,9 +37,9 @@ from depin.proof import (
     RevealResponse,
 )
 from depin.proof.certificate import ProofCertificate, attestation_challenge
-from depin.simulation import is_simulated, real_model
-from depin.specs import by_model_id
+from depin.simulation import is_simulated
 from oracle.errors import Refusal
+from oracle.models import known_model
 from oracle.proof import (
     PRODUCTION_POLICY,
     ChallengeIssuer,
@@ -146,15 +146,7 @@ class ProofService:
 
     def check_model(self, model_id: str) -> None:
         """Refuses simulated models where they are not allowed and models the table lacks."""
-        if is_simulated(model_id) and not self.allow_simulated:
-            raise Refusal(
-                "simulated_not_allowed",
-                f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
-                "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain",
-            )
-        spec = by_model_id(real_model(model_id))
-        if spec is None:
-            raise Refusal("unknown_model", f"{model_id!r} is not in the spec table")
+        spec = known_model(model_id, allow_simulated=self.allow_simulated)
         if not is_simulated(model_id) and not spec.int8_tops:
             raise Refusal(
                 "unknown_model", f"{model_id!r} has no published int8 peak to size a proof from"
