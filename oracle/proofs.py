@@ -6,8 +6,9 @@ signs a :class:`~depin.proof.certificate.ProofCertificate` per GPU; any oracle a
 attestation whose fields match a certificate signed by an oracle of the current config
 (:meth:`oracle.pipeline.Pipeline.approve`; ``docs/proof-of-compute.md``, section 8).
 
-Challenges and their claims live in a :class:`~oracle.proof.ChallengeStore`; the node passes
-one in its SQLite file, so a challenge outlives a restart of the oracle.
+Challenges and their claims live in a :class:`~oracle.proof.ChallengeStore`, stored together in
+one step; the node passes one in its SQLite file, so a challenge outlives a restart of the oracle
+and is never left without what it was issued for.
 
 Simulated GPUs (``sim:`` models, dev chains only) prove at CPU parameters with a fixed deadline
 instead of one derived from the model's peak.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import coincurve
@@ -29,6 +30,7 @@ from depin.eip712 import Domain
 from depin.proof import (
     CPU_PARAMS,
     PRODUCTION_PARAMS,
+    Challenge,
     ChallengeBatch,
     Commitment,
     ProofParams,
@@ -157,7 +159,8 @@ class ProofService:
     def issue(
         self, provider: str, agent: str, model_id: str, gpu_keys: Sequence[bytes]
     ) -> IssuedChallenge:
-        """One proof-of-compute challenge per GPU (all of ``model_id``), one deadline."""
+        """One proof-of-compute challenge per GPU (all of ``model_id``), one deadline; each is
+        stored with its claim in one step."""
         if not 1 <= len(gpu_keys) <= MAX_GPUS_PER_CHALLENGE:
             raise Refusal(
                 "malformed_request", f"ask for 1 to {MAX_GPUS_PER_CHALLENGE} GPUs per challenge"
@@ -169,6 +172,21 @@ class ProofService:
             model_bytes(model_id)
         except ValueError as exc:
             raise Refusal("malformed_request", str(exc)) from None
+        claims: dict[str, Claim] = {}
+
+        def claims_for(challenges: tuple[Challenge, ...]) -> Mapping[str, str]:
+            for c, key in zip(challenges, gpu_keys, strict=True):
+                claims[c.challenge_id] = Claim(
+                    provider=provider,
+                    agent=agent,
+                    gpu_key=key,
+                    model_id=model_id,
+                    challenge=attestation_challenge(
+                        self._separator, self.address, c.challenge_id, c.seed, provider, agent, key
+                    ),
+                )
+            return {cid: claim.to_json() for cid, claim in claims.items()}
+
         if is_simulated(model_id):
             params = self.sim_params
             batch = self.sim_issuer.issue(
@@ -176,27 +194,14 @@ class ProofService:
                 params=params,
                 gpu_count=len(gpu_keys),
                 peak_tops=params.ops / (self.sim_deadline_s * 1e12),
+                claims=claims_for,
             )
         else:
             batch = self.issuer.issue(
-                model_id=model_id, params=self.params, gpu_count=len(gpu_keys)
+                model_id=model_id, params=self.params, gpu_count=len(gpu_keys), claims=claims_for
             )
-        claims = tuple(
-            Claim(
-                provider=provider,
-                agent=agent,
-                gpu_key=key,
-                model_id=model_id,
-                challenge=attestation_challenge(
-                    self._separator, self.address, c.challenge_id, c.seed, provider, agent, key
-                ),
-            )
-            for c, key in zip(batch.challenges, gpu_keys, strict=True)
-        )
-        for c, claim in zip(batch.challenges, claims, strict=True):
-            self.store.set_claim(c.challenge_id, claim.to_json())
         self.verifier.purge()
-        return IssuedChallenge(batch, claims)
+        return IssuedChallenge(batch, tuple(claims[c.challenge_id] for c in batch.challenges))
 
     # ------------------------------------------------------------------ answer
 

@@ -3,6 +3,7 @@
 from oracle.proof.issuer import (
     PRODUCTION_POLICY,
     ChallengeIssuer,
+    ClaimsFor,
     IssuerPolicy,
     compute_budget_s,
     deadline_s,
@@ -25,6 +26,7 @@ __all__ = [
     "ChallengeRecord",
     "ChallengeState",
     "ChallengeStore",
+    "ClaimsFor",
     "InMemoryChallengeStore",
     "IssuerPolicy",
     "ProofVerifier",

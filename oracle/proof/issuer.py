@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from depin.proof.messages import Challenge, ChallengeBatch
@@ -13,6 +13,7 @@ from oracle.proof.store import ChallengeRecord, ChallengeStore
 
 __all__ = [
     "ChallengeIssuer",
+    "ClaimsFor",
     "IssuerPolicy",
     "compute_budget_s",
     "deadline_s",
@@ -45,6 +46,11 @@ class IssuerPolicy:
             raise ValueError("efficiency_floor must lie in (0, 1]")
         if self.max_allowance_fraction < 0:
             raise ValueError("max_allowance_fraction must not be negative")
+
+
+#: Makes the claims of newly issued challenges: challenge id -> claim (text the issuer stores
+#: with the challenge and does not read).
+ClaimsFor = Callable[[tuple[Challenge, ...]], Mapping[str, str]]
 
 
 #: The policy for production: a device sustaining below 0.619 of the claimed peak always fails.
@@ -90,7 +96,7 @@ def peak_tops_for_model(model_id: str) -> float:
 
 
 class ChallengeIssuer:
-    """Creates challenges and records them in a store."""
+    """Creates challenges and records them, with their claims, in a store."""
 
     def __init__(
         self,
@@ -113,8 +119,12 @@ class ChallengeIssuer:
         gpu_count: int = 1,
         peak_tops: float | None = None,
         network_allowance_s: float = 0.0,
+        claims: ClaimsFor | None = None,
     ) -> ChallengeBatch:
         """Issue one challenge per claimed GPU, all with the same deadline.
+
+        The challenges and their claims are stored in one step (:meth:`ChallengeStore.add`):
+        a challenge is never stored without the claim it was issued with.
 
         Args:
             model_id: the claimed model (a ``depin.specs`` id).
@@ -122,6 +132,8 @@ class ChallengeIssuer:
             gpu_count: GPUs of that model claimed on the host; each gets its own seed.
             peak_tops: the model's dense int8 peak; looked up from ``depin.specs`` if omitted.
             network_allowance_s: the round trip measured for this agent; capped by the policy.
+            claims: called with the new challenges before they are stored; what it returns
+                (challenge id -> claim) is stored with them. Nothing is stored if it raises.
         """
         if gpu_count < 1:
             raise ValueError("gpu_count must be at least 1")
@@ -148,5 +160,8 @@ class ChallengeIssuer:
             )
             for index in range(gpu_count)
         )
-        self.store.add([ChallengeRecord(challenge=c) for c in challenges])
+        self.store.add(
+            [ChallengeRecord(challenge=c) for c in challenges],
+            None if claims is None else claims(challenges),
+        )
         return ChallengeBatch(batch_id=batch_id, challenges=challenges)

@@ -8,7 +8,8 @@ change is an atomic compare-and-set so two concurrent answers to one challenge c
 accepted.
 
 Next to each challenge the store keeps its claim: text owned by the caller (who asked, for which
-GPU), forgotten with the challenge when it is purged.
+GPU), stored with the challenge in one step, so that no stored challenge lacks the claim it was
+issued with, and forgotten with the challenge when it is purged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import enum
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,8 +56,18 @@ class ChallengeRecord:
 class ChallengeStore(Protocol):
     """Storage of challenge records and their batches."""
 
-    def add(self, records: list[ChallengeRecord]) -> None:
-        """Store newly issued challenges (all of one batch)."""
+    def add(self, records: list[ChallengeRecord], claims: Mapping[str, str] | None = None) -> None:
+        """Store newly issued challenges (all of one batch) with their claims, all or nothing.
+
+        Args:
+            records: the new challenges.
+            claims: challenge id -> claim (opaque text), for challenges of ``records``; kept
+                until the challenge is purged.
+
+        Raises:
+            ValueError: a challenge is stored already or named twice, or a claim is for a
+                challenge not in ``records``; then nothing is stored.
+        """
 
     def get(self, challenge_id: str) -> ChallengeRecord | None:
         """The record of a challenge, or ``None`` if it is unknown (or purged)."""
@@ -70,13 +82,6 @@ class ChallengeStore(Protocol):
         """Forget challenges (and their claims) that expired more than ``retention_s`` ago;
         how many challenges went."""
 
-    def set_claim(self, challenge_id: str, claim: str) -> None:
-        """Keep ``claim`` (opaque text) for a stored challenge until the challenge is purged.
-
-        Raises:
-            KeyError: the challenge is not stored.
-        """
-
     def claim(self, challenge_id: str) -> str | None:
         """The claim kept for a challenge, or ``None`` if there is none (or it was purged)."""
 
@@ -90,7 +95,8 @@ class InMemoryChallengeStore:
         self._batches: dict[str, list[str]] = {}
         self._claims: dict[str, str] = {}
 
-    def add(self, records: list[ChallengeRecord]) -> None:
+    def add(self, records: list[ChallengeRecord], claims: Mapping[str, str] | None = None) -> None:
+        claims = dict(claims or {})
         with self._lock:
             seen: set[str] = set()
             for record in records:
@@ -98,10 +104,12 @@ class InMemoryChallengeStore:
                 if cid in self._records or cid in seen:
                     raise ValueError(f"challenge {cid} already stored")
                 seen.add(cid)
+            _check_claims(claims, seen)
             for record in records:
                 cid = record.challenge.challenge_id
                 self._records[cid] = record
                 self._batches.setdefault(record.challenge.batch_id, []).append(cid)
+            self._claims.update(claims)
 
     def get(self, challenge_id: str) -> ChallengeRecord | None:
         with self._lock:
@@ -139,15 +147,16 @@ class InMemoryChallengeStore:
                     self._batches.pop(batch_id, None)
             return len(gone)
 
-    def set_claim(self, challenge_id: str, claim: str) -> None:
-        with self._lock:
-            if challenge_id not in self._records:
-                raise KeyError(challenge_id)
-            self._claims[challenge_id] = claim
-
     def claim(self, challenge_id: str) -> str | None:
         with self._lock:
             return self._claims.get(challenge_id)
+
+
+def _check_claims(claims: Mapping[str, str], challenge_ids: set[str]) -> None:
+    """Refuses claims for challenges other than ``challenge_ids`` (those of the batch)."""
+    stray = sorted(set(claims) - challenge_ids)
+    if stray:
+        raise ValueError(f"claim for challenge {stray[0]}, which is not in the batch")
 
 
 _SCHEMA = """
@@ -200,7 +209,9 @@ class SqliteChallengeStore(LocalDb):
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
 
-    def add(self, records: list[ChallengeRecord]) -> None:
+    def add(self, records: list[ChallengeRecord], claims: Mapping[str, str] | None = None) -> None:
+        claims = dict(claims or {})
+        _check_claims(claims, {r.challenge.challenge_id for r in records})
         with self.transaction() as db:
             for record in records:
                 c = record.challenge
@@ -212,6 +223,9 @@ class SqliteChallengeStore(LocalDb):
                     )
                 except sqlite3.IntegrityError:
                     raise ValueError(f"challenge {c.challenge_id} already stored") from None
+            # The claims go in the transaction of their challenges: a process killed in between
+            # leaves neither.
+            db.executemany("INSERT OR REPLACE INTO challenge_claims VALUES (?, ?)", claims.items())
 
     def get(self, challenge_id: str) -> ChallengeRecord | None:
         rows = self.query("SELECT record FROM challenges WHERE challenge_id = ?", (challenge_id,))
@@ -240,17 +254,6 @@ class SqliteChallengeStore(LocalDb):
             )
             cur = db.execute("DELETE FROM challenges WHERE expires_at + ? < ?", (retention_s, now))
             return int(cur.rowcount)
-
-    def set_claim(self, challenge_id: str, claim: str) -> None:
-        with self.transaction() as db:
-            known = db.execute(
-                "SELECT 1 FROM challenges WHERE challenge_id = ?", (challenge_id,)
-            ).fetchone()
-            if known is None:
-                raise KeyError(challenge_id)
-            db.execute(
-                "INSERT OR REPLACE INTO challenge_claims VALUES (?, ?)", (challenge_id, claim)
-            )
 
     def claim(self, challenge_id: str) -> str | None:
         rows = self.query(

@@ -3,6 +3,7 @@ outlives a restart, and the certificate is made from it."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,9 @@ class Clock:
         return self.now
 
 
-def _service(path: Path, account: LocalAccount, clock: Clock) -> ProofService:
+def _service(
+    path: Path, account: LocalAccount, clock: Clock, store: SqliteChallengeStore | None = None
+) -> ProofService:
     def config() -> OracleConfig:
         raise AssertionError("a proof needs no oracle config")
 
@@ -43,7 +46,7 @@ def _service(path: Path, account: LocalAccount, clock: Clock) -> ProofService:
         allow_simulated=True,
         sim_params=TINY,
         clock=clock,
-        store=SqliteChallengeStore(path),
+        store=store if store is not None else SqliteChallengeStore(path),
     )
 
 
@@ -73,11 +76,50 @@ def test_a_restarted_service_certifies_what_the_challenge_was_issued_for(tmp_pat
     assert [c.gpu_key for _, c, _ in verified] == keys
 
 
+def test_every_issued_challenge_is_stored_with_its_claim(tmp_path: Path) -> None:
+    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
+    keys = [gpu_key("nvidia", f"GPU-{i}") for i in range(3)]
+    before = SqliteChallengeStore(path)
+    issued = _service(path, account, clock, before).issue(
+        Account.create().address, Account.create().address, SIM, keys
+    )
+    before.close()
+
+    # What another process on the file (or the oracle after a restart) reads.
+    store = SqliteChallengeStore(path)
+    records = store.batch(issued.batch.batch_id)
+    assert records is not None
+    assert [r.challenge for r in records] == list(issued.batch.challenges)
+    assert [store.claim(c.challenge_id) for c in issued.batch.challenges] == [
+        claim.to_json() for claim in issued.claims
+    ]
+    assert [claim.gpu_key for claim in issued.claims] == keys
+    store.close()
+
+
+def test_claims_that_cannot_be_stored_leave_no_challenge(tmp_path: Path) -> None:
+    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
+    before = SqliteChallengeStore(path)
+    with before.transaction() as db:
+        db.execute(
+            "CREATE TRIGGER no_claims BEFORE INSERT ON challenge_claims "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    service = _service(path, account, clock, before)
+    with pytest.raises(sqlite3.DatabaseError, match="disk full"):
+        service.issue(Account.create().address, Account.create().address, SIM, [b"\x01" * 32])
+    before.close()
+
+    store = SqliteChallengeStore(path)
+    assert store.query("SELECT COUNT(*) FROM challenges") == [(0,)]
+    store.close()
+
+
 def test_a_challenge_without_its_claim_gets_no_certificate(tmp_path: Path) -> None:
     path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
     service = _service(path, account, clock)
     issued = service.issue(Account.create().address, Account.create().address, SIM, [b"\x01" * 32])
-    # As if the oracle had died between storing the challenge and its claim.
+    # A stored challenge whose claim is gone (the file edited by hand, or damaged).
     store = SqliteChallengeStore(path)
     with store.transaction() as db:
         db.execute("DELETE FROM challenge_claims")

@@ -3,13 +3,14 @@ challenges of an oracle outlive its process."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from proof_helpers import TINY, FakeClock, Oracle, new_oracle
+from proof_helpers import TINY, FakeClock, MakeOracle, Oracle, new_oracle
 
 from agent.prover import NumpyProver
 from depin.proof import Challenge, Commitment, ReplayedChallengeError
@@ -86,15 +87,20 @@ def test_add_get_and_batch_in_issue_order(new_store: NewStore) -> None:
 def test_a_challenge_is_stored_once(new_store: NewStore) -> None:
     store = new_store()
     first = _record(1, batch=1)
-    store.add([first])
-    with pytest.raises(ValueError, match="already stored"):
-        store.add([_record(2, batch=2), replace(first, state=ChallengeState.CONSUMED)])
-    with pytest.raises(ValueError, match="already stored"):
-        store.add([_record(3, batch=3), _record(3, batch=3, index=1)])
-    # A refused batch leaves nothing behind, and the stored record is untouched.
-    assert store.batch(f"{2:032x}") is None and store.get(f"{2:032x}") is None
-    assert store.batch(f"{3:032x}") is None
+    store.add([first], {_cid(first): '{"gpu":1}'})
+    # The second challenge of each batch is stored already or named twice.
+    for batch in (
+        [_record(2, batch=2), replace(first, state=ChallengeState.CONSUMED)],
+        [_record(3, batch=3), _record(3, batch=3, index=1)],
+    ):
+        with pytest.raises(ValueError, match="already stored"):
+            store.add(batch, {_cid(r): '{"gpu":"new"}' for r in batch})
+        # A refused batch leaves nothing behind, not even the claims of its new challenges.
+        assert store.batch(batch[0].challenge.batch_id) is None
+        assert store.get(_cid(batch[0])) is None and store.claim(_cid(batch[0])) is None
+    # The stored record and its claim are untouched.
     assert store.get(_cid(first)) == first
+    assert store.claim(_cid(first)) == '{"gpu":1}'
 
 
 def test_transition_is_a_compare_and_set(new_store: NewStore) -> None:
@@ -141,10 +147,8 @@ def test_purge_forgets_expired_challenges_and_their_claims(new_store: NewStore) 
     store = new_store()
     old = [_record(1, batch=1, expires_at=1_000_060.0), _record(2, batch=1, index=1)]
     young = [_record(3, batch=2, expires_at=1_000_500.0)]
-    store.add(old)
-    store.add(young)
-    for record in old + young:
-        store.set_claim(_cid(record), f'{{"for":"{_cid(record)}"}}')
+    store.add(old, {_cid(r): f'{{"for":"{_cid(r)}"}}' for r in old})
+    store.add(young, {_cid(r): f'{{"for":"{_cid(r)}"}}' for r in young})
     assert store.purge(now=1_000_060.0 + 100.0, retention_s=100.0) == 0  # not more than 100 s
     assert store.purge(now=1_000_060.0 + 100.5, retention_s=100.0) == 2
     for record in old:
@@ -156,16 +160,61 @@ def test_purge_forgets_expired_challenges_and_their_claims(new_store: NewStore) 
     assert store.purge(now=1_000_060.0 + 100.5, retention_s=100.0) == 0
 
 
-def test_claims_belong_to_stored_challenges(new_store: NewStore) -> None:
+def test_claims_are_stored_with_their_challenges(new_store: NewStore) -> None:
     store = new_store()
-    record = _record(1, batch=1)
-    with pytest.raises(KeyError):
-        store.set_claim(_cid(record), "{}")
-    store.add([record])
-    assert store.claim(_cid(record)) is None
-    store.set_claim(_cid(record), '{"provider":"0xabc"}')
-    assert store.claim(_cid(record)) == '{"provider":"0xabc"}'
-    assert store.claim(f"{2:032x}") is None
+    batch = [_record(1, batch=1), _record(2, batch=1, index=1)]
+    store.add(batch, {_cid(batch[0]): '{"provider":"0xabc"}'})
+    assert store.claim(_cid(batch[0])) == '{"provider":"0xabc"}'
+    assert store.claim(_cid(batch[1])) is None  # claims are optional
+    assert store.claim(f"{3:032x}") is None
+    store.add([_record(4, batch=2)])
+    assert store.claim(f"{4:032x}") is None
+
+
+def test_claims_belong_to_challenges_of_the_batch(new_store: NewStore) -> None:
+    store = new_store()
+    store.add([_record(1, batch=1)])
+    # A claim for a challenge stored earlier, or for one stored nowhere: the batch is refused.
+    for stray in (f"{1:032x}", f"{99:032x}"):
+        with pytest.raises(ValueError, match="not in the batch"):
+            store.add([_record(2, batch=2)], {f"{2:032x}": '{"gpu":0}', stray: '{"gpu":9}'})
+        assert store.get(f"{2:032x}") is None and store.batch(f"{2:032x}") is None
+        assert store.claim(f"{2:032x}") is None and store.claim(stray) is None
+    assert store.get(f"{1:032x}") == _record(1, batch=1)
+
+
+def test_issued_challenges_are_stored_with_their_claims(make_oracle: MakeOracle) -> None:
+    oracle = make_oracle()
+    seen: list[tuple[Challenge, ...]] = []
+
+    def claims_for(challenges: tuple[Challenge, ...]) -> dict[str, str]:
+        # The challenges are not stored yet when their claims are made.
+        assert all(oracle.store.get(c.challenge_id) is None for c in challenges)
+        seen.append(challenges)
+        return {c.challenge_id: f'{{"gpu":{c.device_index}}}' for c in challenges}
+
+    batch = oracle.issuer.issue(
+        model_id="cpu", params=TINY, peak_tops=1e-3, gpu_count=3, claims=claims_for
+    )
+    assert seen == [batch.challenges]
+    for c in batch.challenges:
+        assert oracle.store.get(c.challenge_id) == ChallengeRecord(c)
+        assert oracle.store.claim(c.challenge_id) == f'{{"gpu":{c.device_index}}}'
+
+
+def test_no_challenge_is_stored_when_its_claims_cannot_be_made(make_oracle: MakeOracle) -> None:
+    oracle = make_oracle()
+    issued: list[Challenge] = []
+
+    def claims_for(challenges: tuple[Challenge, ...]) -> dict[str, str]:
+        issued.extend(challenges)
+        raise RuntimeError("no claim")
+
+    with pytest.raises(RuntimeError, match="no claim"):
+        oracle.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3, claims=claims_for)
+    assert len(issued) == 1
+    assert oracle.store.get(issued[0].challenge_id) is None
+    assert oracle.store.batch(issued[0].batch_id) is None
 
 
 # ---------------------------------------------------------------------------- SQLite
@@ -187,8 +236,7 @@ def test_records_and_claims_survive_a_new_connection(tmp_path: Path) -> None:
     path = tmp_path / "oracle.sqlite3"
     before = SqliteChallengeStore(path)
     batch = [_record(9 - i, batch=1, index=i) for i in range(3)]
-    before.add(batch)
-    before.set_claim(_cid(batch[1]), '{"gpu":1}')
+    before.add(batch, {_cid(batch[1]): '{"gpu":1}'})
     assert before.transition(batch[0], _committed(batch[0]))
     before.close()
 
@@ -197,6 +245,25 @@ def test_records_and_claims_survive_a_new_connection(tmp_path: Path) -> None:
     assert after.claim(_cid(batch[1])) == '{"gpu":1}'
     # A transition from the record as it was before the committed one is still refused.
     assert after.transition(batch[0], consumed(batch[0])) is False
+    after.close()
+
+
+def test_claims_that_cannot_be_written_take_their_challenges_with_them(tmp_path: Path) -> None:
+    path = tmp_path / "oracle.sqlite3"
+    store = SqliteChallengeStore(path)
+    with store.transaction() as db:
+        db.execute(
+            "CREATE TRIGGER no_claims BEFORE INSERT ON challenge_claims "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    batch = [_record(1, batch=1), _record(2, batch=1, index=1)]
+    with pytest.raises(sqlite3.DatabaseError, match="disk full"):
+        store.add(batch, {_cid(r): '{"gpu":0}' for r in batch})
+    store.close()
+
+    after = SqliteChallengeStore(path)
+    assert after.batch(f"{1:032x}") is None
+    assert after.query("SELECT COUNT(*) FROM challenges") == [(0,)]
     after.close()
 
 
