@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from agent.benchmark import run_benchmarks  # noqa: E402
 from agent.daemon import SIMULATED_PLAN, AgentDaemon, DaemonConfig  # noqa: E402
 from agent.discovery import NvmlBackend, discover  # noqa: E402
 from agent.discovery.recording import nvml_replay  # noqa: E402
+from depin._cli.supervisor import Service, Supervisor, http_ready  # noqa: E402
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest  # noqa: E402
 from depin.attestation_client import AttestationClient  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, free_port  # noqa: E402
@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         anvil = Anvil(port=free_port(), block_time=1).start()
-        procs: list[subprocess.Popen[bytes]] = []
+        services = Supervisor(home / "logs")
         try:
             w3 = connect(anvil.rpc_url)
             deployer = Account.from_key(ANVIL_KEYS[0])
@@ -74,46 +74,26 @@ def main() -> None:
                 "DEPIN_ORACLE_BATCH_AGE_S": "0",
                 "DEPIN_ORACLE_POLL_S": "0.05",
             }
+            depin = [sys.executable, "-c", "from depin.cli import main; main()"]
+            oracles = []
             for i, (key, port) in enumerate(zip(oracle_keys, ports, strict=True)):
                 create_keystore(home / "oracle" / f"o{i}" / "key.json", "change-me",
                                 private_key=bytes(key.key))  # fmt: skip
-                argv = [sys.executable, "-c", "from depin.cli import main; main()",
-                        "oracle", "serve", "--name", f"o{i}", "--port", str(port)]  # fmt: skip
-                for url in urls:
-                    if not url.endswith(str(port)):
-                        argv += ["--peer", url]
-                log = (home / f"o{i}.log").open("wb")
-                procs.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                              start_new_session=True))  # fmt: skip
-            for url in urls:
-                for _ in range(600):
-                    try:
-                        if httpx.get(url + "/healthz", timeout=1).is_success:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
+                argv = [*depin, "oracle", "serve", "--name", f"o{i}", "--port", str(port)]
+                argv += [f"--peer={url}" for url in urls if not url.endswith(str(port))]
+                oracles.append(Service(f"o{i}", argv, http_ready(urls[i] + "/healthz"), env))
+            services.start_together(oracles)
             # The indexer and the API, as `depin up` runs them, to time visibility in /v1/gpus.
             api_port = free_port()
             api = f"http://127.0.0.1:{api_port}"
             role_env = {**env, "DEPIN_HOME": str(home), "DEPIN_RPC_URL": anvil.rpc_url,
                         "DEPIN_API_PORT": str(api_port)}  # fmt: skip
-            depin = [sys.executable, "-c", "from depin.cli import main; main()"]
             subprocess.run([*depin, "indexer", "migrate"], env=role_env, check=True,
                            capture_output=True)  # fmt: skip
-            for name, args in (("indexer", ["indexer", "run", "--no-progress"]),
-                               ("api", ["api", "serve", "--log-level", "warning"])):
-                log = (home / f"{name}.log").open("wb")
-                procs.append(
-                    subprocess.Popen([*depin, *args], env=role_env, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-                )  # fmt: skip
-            for _ in range(600):
-                try:
-                    if httpx.get(api + "/v1/health", timeout=1).is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
+            services.start(Service("indexer", [*depin, "indexer", "run", "--no-progress"],
+                                   env=role_env))  # fmt: skip
+            services.start(Service("api", [*depin, "api", "serve", "--log-level", "warning"],
+                                   http_ready(api + "/v1/health"), role_env))  # fmt: skip
 
             provider = Account.create()
             relayer = Account.from_key(ANVIL_KEYS[5])
@@ -135,7 +115,7 @@ def main() -> None:
             report = run_benchmarks("numpy", plan=SIMULATED_PLAN)
             daemon = AgentDaemon(
                 DaemonConfig(provider=provider.address, simulated=True),
-                agent, client, urls, collect, benchmark=lambda: report,
+                agent, client, urls, collect, benchmark=lambda _device: report,
             )  # fmt: skip
             uuid = next(
                 line.split('"')[3] for line in recording.splitlines() if '"ret": "GPU-' in line
@@ -175,9 +155,7 @@ def main() -> None:
                 assert client.is_verified(message.gpu_key)
                 baseline.append(time.perf_counter() - started)
         finally:
-            for p in procs:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait()
+            services.stop_all()
             anvil.stop()
 
     def line(name: str, values: list[float]) -> str:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from agent.keystore import create_keystore
+from depin._cli.supervisor import http_ready
 from depin.attestation import gpu_key
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
@@ -68,11 +68,8 @@ class OracleProcess:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).is_success:
-                    return
-            except httpx.HTTPError:
-                pass
+            if http_ready(self.url + "/healthz")():
+                return
             time.sleep(0.1)
         raise AssertionError(f"{self.name} not ready: {self.log.read_text()[-2000:]}")
 
