@@ -141,10 +141,10 @@ def _order(column: Any, key_column: Any, descending: bool) -> list[Any]:
     return [column.asc(), key_column.asc()]
 
 
-# --------------------------------------------------------------------------- count cache
+# --------------------------------------------------------------------------- LRU cache
 
 
-class CountCache:
+class LruCache:
     """A small thread-safe LRU: filtered totals and serialized pages, keyed by what they
     depend on (the filters, the indexed block, the latest epoch, the clock where it matters),
     so a value is recomputed only when the inventory or time changed it."""
@@ -354,7 +354,7 @@ def list_gpus(
     sort: str,
     limit: int,
     cursor: str | None,
-    counts: CountCache,
+    counts: LruCache,
     known: Snapshot | None = None,
 ) -> Page:
     now = int(time.time())
@@ -480,7 +480,7 @@ def list_providers(
     sort: str,
     limit: int,
     cursor: str | None,
-    counts: CountCache,
+    counts: LruCache,
 ) -> Page:
     block = as_of(session)
     column, descending = PROVIDER_SORTS[sort]

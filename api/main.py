@@ -31,7 +31,7 @@ from api.errors import (
     ServiceUnavailableError,
     ValidationProblem,
 )
-from api.inventory import CountCache, snapshot
+from api.inventory import LruCache, snapshot
 from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
 from api.relay import RelayLedger, follow
@@ -194,7 +194,7 @@ def create_app(
     app.state.chain = chain
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
-    app.state.counts = CountCache()
+    app.state.counts = LruCache()
     app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
     shared = SharedState(settings.shared_state_path)
     app.state.shared = shared

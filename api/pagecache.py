@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from api.inventory import CountCache, Snapshot
+from api.inventory import LruCache, Snapshot
 
 __all__ = ["PageCache", "Snapshot"]
 
@@ -50,7 +50,7 @@ class PageCache:
         self.snapshot_ttl = snapshot_ttl
         self.max_age = max_age
         self.stale_for = stale_for
-        self._pages = CountCache(size=size)
+        self._pages = LruCache(size=size)
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
         self._inflight: dict[Hashable, asyncio.Task[Any]] = {}

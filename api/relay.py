@@ -235,10 +235,10 @@ def follow(
     revert (its signature expired, the provider acted meanwhile), by a 0-value transfer that
     frees the nonce, so that the relayer's later transactions do not wait behind it."""
     relayer, w3 = chain.relayer, chain.w3
+    if not ledger.sent(relayer.address):
+        return  # the usual case: nothing pending, no lock taken
     with chain.send_lock:
         sent = ledger.sent(relayer.address)
-        if not sent:
-            return
         mined_count = int(w3.eth.get_transaction_count(relayer.address, "latest"))
         for nonce, tx_hash, raw, sent_at in sent:
             receipt = _receipt(w3, [tx_hash, *ledger.hashes(relayer.address, nonce)])

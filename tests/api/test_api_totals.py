@@ -18,7 +18,7 @@ from indexer.settings import IndexerSettings
 pytestmark = pytest.mark.integration
 
 
-class CountingCache(inventory.CountCache):
+class CountingCache(inventory.LruCache):
     def __init__(self) -> None:
         super().__init__()
         self.counted = 0
