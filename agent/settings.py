@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from depin.settings import CommonSettings
 
 
-class AgentSettings(BaseSettings):
-    """Where the agent keeps its key and how often it looks at the hardware."""
+class AgentSettings(CommonSettings):
+    """Where the agent keeps its key and how often it looks at the hardware.
+
+    ``rpc_url`` and ``home`` are ``DEPIN_AGENT_RPC_URL`` / ``DEPIN_AGENT_HOME``, else the shared
+    ``DEPIN_RPC_URL`` / ``DEPIN_HOME`` (see :class:`~depin.settings.CommonSettings`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="DEPIN_AGENT_", extra="ignore")
 

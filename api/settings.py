@@ -4,31 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from depin.errors import ConfigurationError
 from depin.settings import DEV_CHAIN_IDS, CommonSettings
-from depin.toolchain import PROJECT_ROOT
 
 PLACEHOLDER_SECRET = "insecure-dev-session-secret-change-me"
 
 
 class ApiSettings(CommonSettings):
-    """Everything ``depin api serve`` needs; each field is ``DEPIN_API_<NAME>`` in the env."""
+    """Everything ``depin api serve`` needs; each field is ``DEPIN_API_<NAME>`` in the env.
+
+    ``rpc_url`` and ``home`` are ``DEPIN_API_RPC_URL`` / ``DEPIN_API_HOME``, else the shared
+    ``DEPIN_RPC_URL`` / ``DEPIN_HOME`` (see :class:`~depin.settings.CommonSettings`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="DEPIN_API_", extra="ignore")
 
-    rpc_url: str = Field(
-        default="http://127.0.0.1:8545",
-        validation_alias=AliasChoices("DEPIN_API_RPC_URL", "DEPIN_RPC_URL", "rpc_url"),
-        description="JSON-RPC endpoint of the chain the registry lives on",
-    )
-    home: Path = Field(
-        default=PROJECT_ROOT / ".depin",
-        validation_alias=AliasChoices("DEPIN_API_HOME", "DEPIN_HOME", "home"),
-        description="local state folder (deployments)",
-    )
     database_url: str | None = Field(
         default=None,
         description="the indexer's inventory database, opened read only; by default the "

@@ -6,29 +6,20 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from depin.settings import CommonSettings
 
 
-def _common_rpc_url() -> str:
-    return CommonSettings().rpc_url
-
-
-def _common_home() -> Path:
-    return CommonSettings().home
-
-
-class IndexerSettings(BaseSettings):
+class IndexerSettings(CommonSettings):
     """Where the indexer reads from and writes to, and how it paces the node.
 
-    ``rpc_url`` and ``home`` default to the shared ``DEPIN_RPC_URL`` and ``DEPIN_HOME``.
+    ``rpc_url`` and ``home`` are ``DEPIN_INDEXER_RPC_URL`` / ``DEPIN_INDEXER_HOME``, else the
+    shared ``DEPIN_RPC_URL`` / ``DEPIN_HOME`` (see :class:`~depin.settings.CommonSettings`).
     """
 
     model_config = SettingsConfigDict(env_prefix="DEPIN_INDEXER_", extra="ignore")
 
-    rpc_url: str = Field(default_factory=_common_rpc_url, description="JSON-RPC endpoint")
-    home: Path = Field(default_factory=_common_home, description="local state folder")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; SQLite file under DEPIN_HOME by default. PostgreSQL: "
@@ -70,7 +61,3 @@ class IndexerSettings(BaseSettings):
     def url(self) -> str:
         """The database URL in effect."""
         return self.database_url or f"sqlite:///{self.sqlite_path}"
-
-    @property
-    def deployments_dir(self) -> Path:
-        return self.home / "deployments"

@@ -6,22 +6,23 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from depin.errors import ConfigurationError
-from depin.settings import DEV_CHAIN_IDS
-from depin.toolchain import PROJECT_ROOT
+from depin.settings import DEV_CHAIN_IDS, CommonSettings
 
 PLACEHOLDER_PASSWORD = "change-me"
 
 
-class OracleSettings(BaseSettings):
-    """Where the chain is, which key signs, who the peers are and how batches are cut."""
+class OracleSettings(CommonSettings):
+    """Where the chain is, which key signs, who the peers are and how batches are cut.
+
+    ``rpc_url`` and ``home`` are ``DEPIN_ORACLE_RPC_URL`` / ``DEPIN_ORACLE_HOME``, else the
+    shared ``DEPIN_RPC_URL`` / ``DEPIN_HOME`` (see :class:`~depin.settings.CommonSettings`).
+    """
 
     model_config = SettingsConfigDict(env_prefix="DEPIN_ORACLE_", extra="ignore")
 
-    rpc_url: str = "http://127.0.0.1:8545"
-    home: Path = PROJECT_ROOT / ".depin"
     name: str = "oracle-0"
     host: str = "127.0.0.1"
     port: int = 8600
