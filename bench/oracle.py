@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest  # noqa: E402
 from depin.attestation_client import OracleConfig  # noqa: E402
 from depin.eip712 import Domain  # noqa: E402
+from depin.wire import AttestationBody, AttestationRequest  # noqa: E402
 from oracle.pipeline import Pipeline  # noqa: E402
-from oracle.schemas import AttestationBody, AttestationRequest  # noqa: E402
 from oracle.store import Store  # noqa: E402
 
 

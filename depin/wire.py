@@ -1,16 +1,89 @@
-"""Request and response bodies of the oracle's HTTP API."""
+"""The agent-oracle wire: request and response bodies of the oracle's HTTP API and the codes of
+its refusals.
+
+Both sides import these models: the oracle validates what it receives and answers with them, the
+agent builds its requests and reads the answers with them. Attributes are snake_case; on the wire
+every field is camelCase (its alias), as the EIP-712 messages and the contracts name them.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
 from eth_utils import to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
 
 from depin.attestation import GpuAttestation, Heartbeat
 from depin.proof import ChallengeBatch, Commitment, ProofResult, RevealRequest, RevealResponse
 from depin.proof.certificate import ProofCertificate
+
+__all__ = [
+    "Address",
+    "Approval",
+    "AttestationBody",
+    "AttestationRequest",
+    "Bundle",
+    "BundleReceipt",
+    "Bytes32",
+    "CertificateBody",
+    "ChallengeToken",
+    "CoSignature",
+    "CommitRequest",
+    "CommitResponse",
+    "CosignRequest",
+    "GpuChallenge",
+    "HeartbeatReceipt",
+    "HeartbeatRequest",
+    "Info",
+    "LivenessCosignRequest",
+    "ProofChallenge",
+    "RefusalCode",
+    "RevealBody",
+    "RevealResult",
+    "Signature65",
+]
+
+
+class RefusalCode(StrEnum):
+    """Every refusal code an oracle answers with (the ``code`` of its problem documents)."""
+
+    MALFORMED_REQUEST = "malformed_request"
+    INVALID_AGENT_SIGNATURE = "invalid_agent_signature"
+    UNAUTHORIZED_AGENT = "unauthorized_agent"
+    UNKNOWN_CHALLENGE = "unknown_challenge"
+    CHALLENGE_EXPIRED = "challenge_expired"
+    CHALLENGE_REPLAYED = "challenge_replayed"
+    CHALLENGE_MISMATCH = "challenge_mismatch"
+    UNKNOWN_MODEL = "unknown_model"
+    VENDOR_MISMATCH = "vendor_mismatch"
+    IMPLAUSIBLE_MEMORY = "implausible_memory"
+    THROUGHPUT_ABOVE_PEAK = "throughput_above_peak"
+    THROUGHPUT_BELOW_FLOOR = "throughput_below_floor"
+    BAD_VALIDITY = "bad_validity"
+    MEASURED_IN_FUTURE = "measured_in_future"
+    STALE_EPOCH = "stale_epoch"
+    UNKNOWN_GPU = "unknown_gpu"
+    INSUFFICIENT_APPROVALS = "insufficient_approvals"
+    NOT_APPROVED = "not_approved"
+    WRONG_CONFIG_VERSION = "wrong_config_version"
+    UNAVAILABLE = "unavailable"
+    PROOF_REQUIRED = "proof_required"
+    INVALID_PROOF = "invalid_proof"
+    PROOF_MISMATCH = "proof_mismatch"
+    SIMULATED_NOT_ALLOWED = "simulated_not_allowed"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    # proof of compute (depin.proof.errors)
+    LATE_COMMITMENT = "late_commitment"
+    COMMITMENT_MISMATCH = "commitment_mismatch"
+    DIGEST_MISMATCH = "digest_mismatch"
+    ROW_MISMATCH = "row_mismatch"
+    REPLAYED_CHALLENGE = "replayed_challenge"
+    WRONG_DEVICE_COUNT = "wrong_device_count"
+    MALFORMED_REVEAL = "malformed_reveal"
 
 
 def _hex_bytes(size: int | None) -> object:
@@ -43,34 +116,44 @@ def _checksum(value: str) -> str:
 _ser = PlainSerializer(lambda b: "0x" + b.hex(), return_type=str)
 Bytes32 = Annotated[bytes, BeforeValidator(_hex_bytes(32)), _ser]
 Signature65 = Annotated[bytes, BeforeValidator(_hex_bytes(65)), _ser]
+HexBytes = Annotated[bytes, BeforeValidator(_hex_bytes(None)), _ser]
 Address = Annotated[str, BeforeValidator(_address)]
+U16 = Annotated[int, Field(ge=0, lt=2**16)]
 U32 = Annotated[int, Field(ge=0, lt=2**32)]
+U64 = Annotated[int, Field(ge=0, lt=2**64)]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
 
 
 class AttestationBody(_Body):
     provider: Address
     agent: Address
-    gpuKey: Bytes32
-    vendorId: Annotated[int, Field(ge=0, lt=2**16)]
+    gpu_key: Bytes32
+    vendor_id: U16
     model: Bytes32
-    memoryBytes: Annotated[int, Field(ge=0, lt=2**64)]
-    fp32Gflops: U32
-    fp16Gflops: U32
-    memoryBandwidthGBps: U32
-    provenInt8Gops: U32
+    memory_bytes: U64
+    fp32_gflops: U32
+    fp16_gflops: U32
+    memory_bandwidth_gbps: Annotated[U32, Field(alias="memoryBandwidthGBps")]
+    proven_int8_gops: U32
     challenge: Bytes32
-    measuredAt: U32
-    expiresAt: U32
+    measured_at: U32
+    expires_at: U32
 
     def message(self) -> GpuAttestation:
         return GpuAttestation(
-            self.provider, self.agent, self.gpuKey, self.vendorId, self.model, self.memoryBytes,
-            self.fp32Gflops, self.fp16Gflops, self.memoryBandwidthGBps, self.provenInt8Gops,
-            self.challenge, self.measuredAt, self.expiresAt,
+            self.provider, self.agent, self.gpu_key, self.vendor_id, self.model,
+            self.memory_bytes, self.fp32_gflops, self.fp16_gflops, self.memory_bandwidth_gbps,
+            self.proven_int8_gops, self.challenge, self.measured_at, self.expires_at,
         )  # fmt: skip
 
     @classmethod
@@ -83,8 +166,8 @@ class ChallengeToken(_Body):
 
     issuer: Address
     nonce: Bytes32
-    issuedAt: int
-    expiresAt: int
+    issued_at: int
+    expires_at: int
     challenge: Bytes32
     signature: Signature65
     kind: str = "nonce"
@@ -96,18 +179,18 @@ class CertificateBody(_Body):
     issuer: Address
     provider: Address
     agent: Address
-    gpuKey: Bytes32
+    gpu_key: Bytes32
     model: Bytes32
     challenge: Bytes32
-    provenInt8Gops: U32
-    verifiedAt: Annotated[int, Field(ge=0, lt=2**64)]
-    expiresAt: Annotated[int, Field(ge=0, lt=2**64)]
+    proven_int8_gops: U32
+    verified_at: U64
+    expires_at: U64
     signature: Signature65
 
     def message(self) -> ProofCertificate:
         return ProofCertificate(
-            self.issuer, self.provider, self.agent, self.gpuKey, self.model, self.challenge,
-            self.provenInt8Gops, self.verifiedAt, self.expiresAt,
+            self.issuer, self.provider, self.agent, self.gpu_key, self.model, self.challenge,
+            self.proven_int8_gops, self.verified_at, self.expires_at,
         )  # fmt: skip
 
     @classmethod
@@ -129,8 +212,8 @@ class GpuChallenge(_Body):
     """Which proof-of-compute challenge is for which GPU, and the bytes32 its attestation
     carries."""
 
-    gpuKey: Bytes32
-    challengeId: str
+    gpu_key: Bytes32
+    challenge_id: str
     challenge: Bytes32
 
 
@@ -143,7 +226,7 @@ class ProofChallenge(_Body):
 
 
 class CommitRequest(_Body):
-    batchId: str
+    batch_id: str
     commitments: list[Commitment] = Field(min_length=1, max_length=1024)
 
 
@@ -152,7 +235,7 @@ class CommitResponse(_Body):
 
 
 class RevealBody(_Body):
-    batchId: str
+    batch_id: str
     responses: list[RevealResponse] = Field(min_length=1, max_length=1024)
 
 
@@ -163,7 +246,7 @@ class RevealResult(_Body):
 
 class Approval(_Body):
     oracle: Address
-    configVersion: int
+    config_version: int
     signature: Signature65
 
 
@@ -181,14 +264,14 @@ class BundleReceipt(_Body):
 
 
 class CosignRequest(_Body):
-    configVersion: int
+    config_version: int
     entries: list[Bundle]
 
 
 class LivenessCosignRequest(_Body):
-    configVersion: int
+    config_version: int
     epoch: int
-    bitmap: Annotated[bytes, BeforeValidator(_hex_bytes(None)), _ser]
+    bitmap: HexBytes
 
 
 class CoSignature(_Body):
@@ -199,12 +282,12 @@ class CoSignature(_Body):
 class HeartbeatRequest(_Body):
     provider: Address
     agent: Address
-    gpuKeys: list[Bytes32] = Field(max_length=256)
+    gpu_keys: list[Bytes32] = Field(max_length=256)
     epoch: int
     signature: Signature65
 
     def message(self) -> Heartbeat:
-        return Heartbeat(self.provider, self.agent, tuple(self.gpuKeys), self.epoch)
+        return Heartbeat(self.provider, self.agent, tuple(self.gpu_keys), self.epoch)
 
 
 class HeartbeatReceipt(_Body):
@@ -214,13 +297,13 @@ class HeartbeatReceipt(_Body):
 
 class Info(_Body):
     oracle: Address
-    configVersion: int
+    config_version: int
     threshold: int
     oracles: list[Address]
-    chainId: int
-    attestationOracle: Address
-    epochLength: int
+    chain_id: int
+    attestation_oracle: Address
+    epoch_length: int
     queue: dict[str, int]
     transmitter: bool = True
-    allowSimulated: bool = False
-    requireProof: bool = True
+    allow_simulated: bool = False
+    require_proof: bool = True

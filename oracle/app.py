@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from depin.problems import problem_response
 from depin.proof import ProofError
-from oracle.errors import Refusal
-from oracle.node import OracleNode, queue_bundle
-from oracle.schemas import (
+from depin.wire import (
     Address,
     Approval,
     AttestationRequest,
@@ -36,8 +36,16 @@ from oracle.schemas import (
     RevealBody,
     RevealResult,
 )
-
-PROBLEM = "application/problem+json"
+from oracle.errors import (
+    PROOF_STATUS,
+    MalformedRequest,
+    MethodNotAllowed,
+    NotFound,
+    Refusal,
+    UnauthorizedAgent,
+    UnknownGpu,
+)
+from oracle.node import OracleNode, queue_bundle
 
 
 def get_node(request: Request) -> OracleNode:
@@ -64,22 +72,34 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
 
     app.state.node = node
 
+    def answer(refusal: Refusal, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        return problem_response(refusal.code, refusal.status, refusal.detail, headers=headers)
+
     @app.exception_handler(Refusal)
     async def refusal(_: Request, exc: Refusal) -> JSONResponse:
-        return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+        return answer(exc)
 
     @app.exception_handler(ProofError)
     async def proof_refusal(_: Request, exc: ProofError) -> JSONResponse:
-        status = 409 if exc.code == "replayed_challenge" else 422
-        problem = Refusal(exc.code, exc.message, status=status)
-        return JSONResponse(problem.problem(), status_code=status, media_type=PROBLEM)
+        return problem_response(exc.code, PROOF_STATUS.get(exc.code, 422), exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problem = Refusal(
-            "malformed_request", f"the request does not match the schema: {exc.errors()[:3]}"
+        return answer(
+            MalformedRequest(f"the request does not match the schema: {exc.errors()[:3]}")
         )
-        return JSONResponse(problem.problem(), status_code=422, media_type=PROBLEM)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """No route (404), a route without this method (405, with ``Allow``), or a body that
+        cannot be read: problems like every other refusal."""
+        path = request.url.path
+        if exc.status_code == 404:
+            return answer(NotFound(path))
+        if exc.status_code == 405:
+            return answer(MethodNotAllowed(request.method, path), headers=exc.headers)
+        refused = MalformedRequest(str(exc.detail))
+        return problem_response(refused.code, exc.status_code, refused.detail, headers=exc.headers)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -90,16 +110,16 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
         config = n.chain.config()
         return Info(
             oracle=n.account.address,
-            configVersion=config.version,
+            config_version=config.version,
             threshold=config.threshold,
             oracles=list(config.oracles),
-            chainId=n.client.domain.chain_id,
-            attestationOracle=n.client.address,
-            epochLength=n.chain.epoch_length,
+            chain_id=n.client.domain.chain_id,
+            attestation_oracle=n.client.address,
+            epoch_length=n.chain.epoch_length,
             queue=n.store.queue_states(),
             transmitter=transmit,
-            allowSimulated=n.allow_simulated,
-            requireProof=n.settings.require_proof,
+            allow_simulated=n.allow_simulated,
+            require_proof=n.settings.require_proof,
         )
 
     @app.get("/v1/challenge", response_model=ProofChallenge | ChallengeToken)
@@ -116,28 +136,21 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
         if provider is None and agent is None and model is None and not gpu:
             return n.pipeline.issue_challenge()
         if provider is None or agent is None or model is None or not gpu:
-            raise Refusal(
-                "malformed_request", "a claim needs provider, agent, model and at least one gpu"
-            )
+            raise MalformedRequest("a claim needs provider, agent, model and at least one gpu")
         try:
             keys = [bytes.fromhex(k[2:] if k.startswith("0x") else k) for k in gpu]
         except ValueError:
-            raise Refusal("malformed_request", "gpu keys are 0x-prefixed hex") from None
+            raise MalformedRequest("gpu keys are 0x-prefixed hex") from None
         if any(len(k) != 32 for k in keys):
-            raise Refusal("malformed_request", "a gpu key has 32 bytes")
+            raise MalformedRequest("a gpu key has 32 bytes")
         if not n.chain.authorized(provider, agent):
-            raise Refusal(
-                "unauthorized_agent",
-                f"{agent} is not an authorized agent of {provider} "
-                "(never authorized, revoked or expired)",
-                status=403,
-            )
+            raise UnauthorizedAgent(provider, agent)
         issued = n.proofs.issue(provider, agent, model, keys)
         return ProofChallenge(
             issuer=n.account.address,
             batch=issued.batch,
             gpus=[
-                GpuChallenge(gpuKey=c.gpu_key, challengeId=ch.challenge_id, challenge=c.challenge)
+                GpuChallenge(gpu_key=c.gpu_key, challenge_id=ch.challenge_id, challenge=c.challenge)
                 for c, ch in zip(issued.claims, issued.batch.challenges, strict=True)
             ],
         )
@@ -145,12 +158,12 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
     @app.post("/v1/proofs/commit", response_model=CommitResponse)
     def commit(body: CommitRequest, n: NodeDep) -> CommitResponse:
         """The commitments of every GPU of a challenge batch; answers with the rows to open."""
-        return CommitResponse(requests=n.proofs.commit(body.batchId, body.commitments))
+        return CommitResponse(requests=n.proofs.commit(body.batch_id, body.commitments))
 
     @app.post("/v1/proofs/reveal", response_model=RevealResult)
     def reveal(body: RevealBody, n: NodeDep) -> RevealResult:
         """The opened rows; verified, each GPU gets a proof certificate signed by this oracle."""
-        verified = n.proofs.reveal(body.batchId, body.responses)
+        verified = n.proofs.reveal(body.batch_id, body.responses)
         return RevealResult(
             results=[r for r, _, _ in verified],
             certificates=[CertificateBody.of(c, sig) for _, c, sig in verified],
@@ -171,7 +184,7 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
     def cosign(body: CosignRequest, n: NodeDep) -> CoSignature:
         """A peer's batch: signed when this oracle approved every entry."""
         messages = [e.attestation.message() for e in body.entries]
-        signature = n.pipeline.cosign_batch(body.configVersion, messages)
+        signature = n.pipeline.cosign_batch(body.config_version, messages)
         return CoSignature(oracle=n.account.address, signature=signature)
 
     @app.post("/v1/heartbeats", response_model=HeartbeatReceipt)
@@ -181,22 +194,18 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
         n.pipeline.check_heartbeat(body, epoch_now)
         now = time.time()
         indices = []
-        for key in body.gpuKeys:
+        for key in body.gpu_keys:
             gpu = n.chain.gpu(key)
             if gpu.provider == body.provider and gpu.expires_at > now:
                 indices.append(gpu.index)
-        if body.gpuKeys and not indices:
-            raise Refusal(
-                "unknown_gpu",
-                "none of these GPUs has a current attestation of this provider",
-                status=404,
-            )
+        if body.gpu_keys and not indices:
+            raise UnknownGpu()
         n.store.add_heartbeats(body.epoch, indices)
         return HeartbeatReceipt(epoch=body.epoch, indices=indices)
 
     @app.post("/v1/liveness/cosign", response_model=CoSignature)
     def liveness(body: LivenessCosignRequest, n: NodeDep) -> CoSignature:
-        signature = n.pipeline.cosign_liveness(body.configVersion, body.epoch, body.bitmap)
+        signature = n.pipeline.cosign_liveness(body.config_version, body.epoch, body.bitmap)
         return CoSignature(oracle=n.account.address, signature=signature)
 
     return app

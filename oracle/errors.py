@@ -1,64 +1,306 @@
-"""Refusals of the oracle pipeline: a stable machine-readable code, an HTTP status, a sentence."""
+"""Refusals of the oracle: one class per refusal, each with a stable
+:class:`~depin.wire.RefusalCode`, an HTTP status and the facts behind it.
+
+The HTTP API answers each as an RFC 9457 problem (:mod:`depin.problems`) whose ``code`` an agent
+reads back as the same :class:`~depin.wire.RefusalCode`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from depin.errors import DepinError
+from depin.problems import problem_document
+from depin.wire import RefusalCode
+
+__all__ = [
+    "CODES",
+    "BadValidity",
+    "ChallengeExpired",
+    "ChallengeMismatch",
+    "ChallengeReplayed",
+    "ImplausibleMemory",
+    "InsufficientApprovals",
+    "InvalidAgentSignature",
+    "InvalidProof",
+    "MalformedRequest",
+    "MeasuredInFuture",
+    "MethodNotAllowed",
+    "NotApproved",
+    "NotFound",
+    "ProofMismatch",
+    "ProofRequired",
+    "Refusal",
+    "SimulatedNotAllowed",
+    "StaleEpoch",
+    "ThroughputAbovePeak",
+    "ThroughputBelowFloor",
+    "UnauthorizedAgent",
+    "UnknownChallenge",
+    "UnknownGpu",
+    "UnknownModel",
+    "VendorMismatch",
+    "WrongConfigVersion",
+]
 
 
 class Refusal(DepinError):
-    """An attestation, heartbeat or request the oracle will not sign (RFC 9457 problem)."""
+    """An attestation, heartbeat or request the oracle will not sign (an RFC 9457 problem)."""
 
-    code = "refused"
-    status = 422
+    code: RefusalCode
+    status: int = 422
 
-    def __init__(self, code: str, detail: str, *, status: int = 422) -> None:
+    def __init__(self, detail: str) -> None:
         super().__init__(detail)
-        self.code = code
-        self.status = status
         self.detail = detail
 
-    def problem(self) -> dict[str, object]:
-        return {
-            "type": f"https://depin.dev/problems/{self.code.replace('_', '-')}",
-            "title": self.code.replace("_", " ").capitalize(),
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-        }
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        return problem_document(self.code, self.status, self.detail, instance=instance)
 
 
-# Every refusal code the oracle answers with.
-CODES = (
-    "malformed_request",
-    "invalid_agent_signature",
-    "unauthorized_agent",
-    "unknown_challenge",
-    "challenge_expired",
-    "challenge_replayed",
-    "challenge_mismatch",
-    "unknown_model",
-    "vendor_mismatch",
-    "implausible_memory",
-    "throughput_above_peak",
-    "throughput_below_floor",
-    "bad_validity",
-    "measured_in_future",
-    "stale_epoch",
-    "unknown_gpu",
-    "insufficient_approvals",
-    "not_approved",
-    "wrong_config_version",
-    "unavailable",
-    "proof_required",
-    "invalid_proof",
-    "proof_mismatch",
-    "simulated_not_allowed",
-    # proof of compute (depin.proof.errors)
-    "late_commitment",
-    "commitment_mismatch",
-    "digest_mismatch",
-    "row_mismatch",
-    "replayed_challenge",
-    "wrong_device_count",
-    "malformed_reveal",
-)
+class MalformedRequest(Refusal):
+    """The request does not have the shape the API requires."""
+
+    code = RefusalCode.MALFORMED_REQUEST
+
+
+class NotFound(Refusal):
+    """No route answers this path."""
+
+    code = RefusalCode.NOT_FOUND
+    status = 404
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no route {path}")
+
+
+class MethodNotAllowed(Refusal):
+    """The route exists, not for this method."""
+
+    code = RefusalCode.METHOD_NOT_ALLOWED
+    status = 405
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method = method
+        self.path = path
+        super().__init__(f"{method} is not allowed on {path}")
+
+
+class InvalidAgentSignature(Refusal):
+    """The agent's signature does not recover, or recovers to another address."""
+
+    code = RefusalCode.INVALID_AGENT_SIGNATURE
+
+    def __init__(self, agent: str, reason: str | None = None) -> None:
+        self.agent = agent
+        self.reason = reason
+        super().__init__(reason if reason is not None else f"the signature is not {agent}'s")
+
+
+class UnauthorizedAgent(Refusal):
+    """The provider has not authorized this agent (never, revoked or expired)."""
+
+    code = RefusalCode.UNAUTHORIZED_AGENT
+    status = 403
+
+    def __init__(self, provider: str, agent: str, detail: str | None = None) -> None:
+        self.provider = provider
+        self.agent = agent
+        super().__init__(
+            detail
+            if detail is not None
+            else f"{agent} is not an authorized agent of {provider} "
+            "(never authorized, revoked or expired)"
+        )
+
+
+class ChallengeMismatch(Refusal):
+    """The attestation does not carry the challenge it comes with."""
+
+    code = RefusalCode.CHALLENGE_MISMATCH
+
+    def __init__(self) -> None:
+        super().__init__("the attestation does not carry this challenge")
+
+
+class UnknownChallenge(Refusal):
+    """No oracle of this network issued the challenge (or no claim is recorded for it)."""
+
+    code = RefusalCode.UNKNOWN_CHALLENGE
+
+    def __init__(self, detail: str, *, challenge_id: str | None = None) -> None:
+        self.challenge_id = challenge_id
+        super().__init__(detail)
+
+
+class ChallengeExpired(Refusal):
+    code = RefusalCode.CHALLENGE_EXPIRED
+
+    def __init__(self, expires_at: int) -> None:
+        self.expires_at = expires_at
+        super().__init__(f"the challenge expired at {expires_at}")
+
+
+class ChallengeReplayed(Refusal):
+    """The challenge was already used by another attestation; challenges are single-use."""
+
+    code = RefusalCode.CHALLENGE_REPLAYED
+
+    def __init__(self) -> None:
+        super().__init__("the challenge was already used by another attestation")
+
+
+class UnknownModel(Refusal):
+    code = RefusalCode.UNKNOWN_MODEL
+
+    def __init__(self, model_id: str, detail: str | None = None) -> None:
+        self.model_id = model_id
+        super().__init__(detail if detail is not None else f"{model_id!r} is not in the spec table")
+
+
+class SimulatedNotAllowed(Refusal):
+    code = RefusalCode.SIMULATED_NOT_ALLOWED
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        super().__init__(
+            f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
+            "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain"
+        )
+
+
+class VendorMismatch(Refusal):
+    code = RefusalCode.VENDOR_MISMATCH
+
+    def __init__(self, model_id: str, expected: int, attested: int) -> None:
+        self.model_id = model_id
+        self.expected = expected
+        self.attested = attested
+        super().__init__(f"{model_id} is made by {expected:#06x}, not {attested:#06x}")
+
+
+class ImplausibleMemory(Refusal):
+    code = RefusalCode.IMPLAUSIBLE_MEMORY
+
+    def __init__(self, model: str, expected_bytes: int, attested_bytes: int) -> None:
+        self.model = model
+        self.expected_bytes = expected_bytes
+        self.attested_bytes = attested_bytes
+        super().__init__(
+            f"{model} has {expected_bytes / 2**30:.0f} GiB, "
+            f"the attestation says {attested_bytes / 2**30:.1f} GiB"
+        )
+
+
+class ThroughputAbovePeak(Refusal):
+    code = RefusalCode.THROUGHPUT_ABOVE_PEAK
+
+    def __init__(self, field: str, value: int, model: str, peak: float, margin: float) -> None:
+        self.field = field
+        self.value = value
+        self.model = model
+        self.peak = peak
+        self.margin = margin
+        super().__init__(f"{field} {value} is above {model}'s published peak {peak:.0f} x {margin}")
+
+
+class ThroughputBelowFloor(Refusal):
+    code = RefusalCode.THROUGHPUT_BELOW_FLOOR
+
+    def __init__(self, value: int, model: str, fraction: float) -> None:
+        self.value = value
+        self.model = model
+        self.fraction = fraction
+        super().__init__(f"provenInt8Gops {value} is below {fraction:.0%} of {model}'s peak")
+
+
+class BadValidity(Refusal):
+    code = RefusalCode.BAD_VALIDITY
+
+    def __init__(self, max_validity_s: int) -> None:
+        self.max_validity_s = max_validity_s
+        super().__init__(
+            f"expiresAt must be in the future and within {max_validity_s}s of measuredAt"
+        )
+
+
+class MeasuredInFuture(Refusal):
+    code = RefusalCode.MEASURED_IN_FUTURE
+
+    def __init__(self, measured_at: int, now: int) -> None:
+        self.measured_at = measured_at
+        self.now = now
+        super().__init__(f"measuredAt {measured_at} is ahead of {now}")
+
+
+class StaleEpoch(Refusal):
+    code = RefusalCode.STALE_EPOCH
+
+    def __init__(self, epoch: int, current: int) -> None:
+        self.epoch = epoch
+        self.current = current
+        super().__init__(f"epoch {epoch} is not the current epoch {current}")
+
+
+class UnknownGpu(Refusal):
+    code = RefusalCode.UNKNOWN_GPU
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__("none of these GPUs has a current attestation of this provider")
+
+
+class InsufficientApprovals(Refusal):
+    code = RefusalCode.INSUFFICIENT_APPROVALS
+
+    def __init__(self, valid: int, needed: int, config_version: int) -> None:
+        self.valid = valid
+        self.needed = needed
+        self.config_version = config_version
+        super().__init__(f"{valid} valid approvals under config {config_version}, {needed} needed")
+
+
+class NotApproved(Refusal):
+    """This oracle did not approve (or see) everything it is asked to co-sign."""
+
+    code = RefusalCode.NOT_APPROVED
+    status = 409
+
+
+class WrongConfigVersion(Refusal):
+    code = RefusalCode.WRONG_CONFIG_VERSION
+    status = 409
+
+    def __init__(self, config_version: int) -> None:
+        self.config_version = config_version
+        super().__init__(f"config {config_version} is not current")
+
+
+class ProofRequired(Refusal):
+    code = RefusalCode.PROOF_REQUIRED
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this oracle approves only attestations with a proof-of-compute certificate: "
+            "ask GET /v1/challenge with the claim, prove, and send the certificate as `proof`"
+        )
+
+
+class InvalidProof(Refusal):
+    code = RefusalCode.INVALID_PROOF
+
+
+class ProofMismatch(Refusal):
+    code = RefusalCode.PROOF_MISMATCH
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"the attestation's {field} is not the one the proof certificate covers")
+
+
+PROOF_STATUS: dict[str, int] = {RefusalCode.REPLAYED_CHALLENGE: 409}
+"""The HTTP status of a proof-of-compute refusal (:mod:`depin.proof.errors`) when not 422."""
+
+CODES: tuple[RefusalCode, ...] = tuple(RefusalCode)
+"""Every refusal code the oracle answers with."""

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 from depin.simulation import is_simulated, real_model
 from depin.specs import GpuSpec, by_model_id
-from oracle.errors import Refusal
+from oracle.errors import SimulatedNotAllowed, UnknownModel
 
 
 def known_model(model_id: str, *, allow_simulated: bool) -> GpuSpec:
     """The spec of ``model_id`` (of the model a ``sim:`` id simulates); refuses a simulated
     model where it is not allowed and a model the table lacks."""
     if is_simulated(model_id) and not allow_simulated:
-        raise Refusal(
-            "simulated_not_allowed",
-            f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
-            "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain",
-        )
+        raise SimulatedNotAllowed(model_id)
     spec = by_model_id(real_model(model_id))
     if spec is None:
-        raise Refusal("unknown_model", f"{model_id!r} is not in the spec table")
+        raise UnknownModel(model_id)
     return spec

@@ -24,11 +24,11 @@ from depin.chain import connect, replacement, translate_error
 from depin.proof import CPU_PARAMS, PRODUCTION_PARAMS
 from depin.registry import RegistryClient
 from depin.simulation import simulated_allowed
+from depin.wire import AttestationBody, Bundle, CoSignature
 from oracle.errors import Refusal
 from oracle.pipeline import Limits, Pipeline
 from oracle.proof import SqliteChallengeStore
 from oracle.proofs import ProofService
-from oracle.schemas import AttestationBody, Bundle, CoSignature
 from oracle.settings import OracleSettings
 from oracle.store import Store
 
@@ -469,7 +469,7 @@ class Transmitter:
                         (digest,),
                     )
                     continue
-                key = AttestationBody.model_validate_json(entry_json(entry)).gpuKey
+                key = AttestationBody.model_validate_json(entry_json(entry)).gpu_key
                 reason = rejected.get(key)
                 db.execute(
                     "UPDATE queue SET state = ?, reason = ? WHERE digest = ?",

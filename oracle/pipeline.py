@@ -2,7 +2,7 @@
 
 Attestation: schema -> agent EIP-712 signature -> on-chain authorization (cached per block) ->
 challenge issued by this network, unexpired, unused -> plausibility against the spec table ->
-approval signed. Every refusal is a :class:`~oracle.errors.Refusal` with a stable code.
+approval signed. Every refusal is its own :class:`~oracle.errors.Refusal` with a stable code.
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ from depin.attestation_client import OracleConfig
 from depin.eip712 import Domain
 from depin.errors import SignatureError
 from depin.simulation import is_simulated
-from oracle.errors import Refusal
-from oracle.models import known_model
-from oracle.schemas import (
+from depin.wire import (
     Approval,
     AttestationRequest,
     Bundle,
@@ -43,6 +41,29 @@ from oracle.schemas import (
     ChallengeToken,
     HeartbeatRequest,
 )
+from oracle.errors import (
+    BadValidity,
+    ChallengeExpired,
+    ChallengeMismatch,
+    ChallengeReplayed,
+    ImplausibleMemory,
+    InsufficientApprovals,
+    InvalidAgentSignature,
+    InvalidProof,
+    MalformedRequest,
+    MeasuredInFuture,
+    NotApproved,
+    ProofMismatch,
+    ProofRequired,
+    StaleEpoch,
+    ThroughputAbovePeak,
+    ThroughputBelowFloor,
+    UnauthorizedAgent,
+    UnknownChallenge,
+    VendorMismatch,
+    WrongConfigVersion,
+)
+from oracle.models import known_model
 from oracle.store import Store
 
 PEAK_MARGIN = 1.05
@@ -119,8 +140,8 @@ class Pipeline:
         return ChallengeToken(
             issuer=self.address,
             nonce=nonce,
-            issuedAt=now,
-            expiresAt=expires,
+            issued_at=now,
+            expires_at=expires,
             challenge=digest,
             signature=self._sign(digest),
         )
@@ -129,20 +150,18 @@ class Pipeline:
         """Issued by an oracle of this network, carried by the attestation, unexpired; returns
         the challenge (its single use is recorded with the approval)."""
         expected = challenge_hash(
-            self._separator, token.issuer, token.nonce, token.issuedAt, token.expiresAt
+            self._separator, token.issuer, token.nonce, token.issued_at, token.expires_at
         )
         if expected != token.challenge or message.challenge != expected:
-            raise Refusal("challenge_mismatch", "the attestation does not carry this challenge")
+            raise ChallengeMismatch()
         try:
             signer = recover_bytes(expected, token.signature)
         except SignatureError:
             signer = b""
         if not same_address(token.issuer, signer) or token.issuer not in self.config().oracles:
-            raise Refusal(
-                "unknown_challenge", "the challenge was not issued by an oracle of this network"
-            )
-        if token.expiresAt <= self.clock():
-            raise Refusal("challenge_expired", f"the challenge expired at {token.expiresAt}")
+            raise UnknownChallenge("the challenge was not issued by an oracle of this network")
+        if token.expires_at <= self.clock():
+            raise ChallengeExpired(token.expires_at)
         return expected
 
     # ------------------------------------------------------------------ attestations
@@ -154,16 +173,11 @@ class Pipeline:
         try:
             signer = recover_bytes(digest, request.signature)
         except SignatureError as exc:
-            raise Refusal("invalid_agent_signature", str(exc)) from None
+            raise InvalidAgentSignature(message.agent, str(exc)) from None
         if not same_address(message.agent, signer):
-            raise Refusal("invalid_agent_signature", f"the signature is not {message.agent}'s")
+            raise InvalidAgentSignature(message.agent)
         if not self.authorizer(message.provider, message.agent):
-            raise Refusal(
-                "unauthorized_agent",
-                f"{message.agent} is not an authorized agent of {message.provider} "
-                "(never authorized, revoked or expired)",
-                status=403,
-            )
+            raise UnauthorizedAgent(message.provider, message.agent)
         self._check_times(message)
         self._check_plausible(message)
         return message, digest
@@ -173,13 +187,9 @@ class Pipeline:
         if request.proof is not None:
             challenge = self._check_proof(request.proof, message)
         elif self.limits.require_proof:
-            raise Refusal(
-                "proof_required",
-                "this oracle approves only attestations with a proof-of-compute certificate: "
-                "ask GET /v1/challenge with the claim, prove, and send the certificate as `proof`",
-            )
+            raise ProofRequired()
         elif request.challenge is None:
-            raise Refusal("malformed_request", "an attestation needs `proof` or `challenge`")
+            raise MalformedRequest("an attestation needs `proof` or `challenge`")
         else:
             challenge = self._check_challenge(request.challenge, message)
         version = self.config().version
@@ -188,10 +198,8 @@ class Pipeline:
             challenge, digest, version, lambda: self._sign(self._digest(approval.struct_hash()))
         )
         if signature is None:
-            raise Refusal(
-                "challenge_replayed", "the challenge was already used by another attestation"
-            )
-        return Approval(oracle=self.address, configVersion=version, signature=signature)
+            raise ChallengeReplayed()
+        return Approval(oracle=self.address, config_version=version, signature=signature)
 
     def _check_proof(self, proof: CertificateBody, message: GpuAttestation) -> bytes:
         """A proof certificate signed by any oracle of the current config, unexpired, whose
@@ -202,14 +210,11 @@ class Pipeline:
         except SignatureError:
             signer = b""
         if not same_address(proof.issuer, signer) or proof.issuer not in self.config().oracles:
-            raise Refusal(
-                "invalid_proof",
-                "the proof certificate is not signed by an oracle of the current config",
+            raise InvalidProof(
+                "the proof certificate is not signed by an oracle of the current config"
             )
         if certificate.expires_at <= self.clock():
-            raise Refusal(
-                "invalid_proof", f"the proof certificate expired at {certificate.expires_at}"
-            )
+            raise InvalidProof(f"the proof certificate expired at {certificate.expires_at}")
         for name, proven, attested in (
             ("provider", certificate.provider, message.provider),
             ("agent", certificate.agent, message.agent),
@@ -219,24 +224,15 @@ class Pipeline:
             ("provenInt8Gops", certificate.proven_int8_gops, message.proven_int8_gops),
         ):
             if proven != attested:
-                raise Refusal(
-                    "proof_mismatch",
-                    f"the attestation's {name} is not the one the proof certificate covers",
-                )
+                raise ProofMismatch(name)
         return message.challenge
 
     def _check_times(self, m: GpuAttestation) -> None:
         now = self.clock()
         if m.measured_at > now + self.limits.max_clock_skew_s:
-            raise Refusal(
-                "measured_in_future", f"measuredAt {m.measured_at} is ahead of {int(now)}"
-            )
+            raise MeasuredInFuture(m.measured_at, int(now))
         if m.expires_at <= now or m.expires_at - m.measured_at > self.limits.max_validity_s:
-            raise Refusal(
-                "bad_validity",
-                "expiresAt must be in the future and within "
-                f"{self.limits.max_validity_s}s of measuredAt",
-            )
+            raise BadValidity(self.limits.max_validity_s)
 
     def _check_plausible(self, m: GpuAttestation) -> None:
         """The spec table's figures for the model (for a ``sim:`` model, those of the model it
@@ -245,38 +241,23 @@ class Pipeline:
         simulated = is_simulated(model_id)
         spec = known_model(model_id, allow_simulated=self.limits.allow_simulated)
         if spec.vendor_id != m.vendor_id:
-            raise Refusal(
-                "vendor_mismatch",
-                f"{model_id} is made by {spec.vendor_id:#06x}, not {m.vendor_id:#06x}",
-            )
+            raise VendorMismatch(model_id, spec.vendor_id, m.vendor_id)
         low, high = MEMORY_TOLERANCE
         if not low * spec.memory_bytes <= m.memory_bytes <= high * spec.memory_bytes:
-            raise Refusal(
-                "implausible_memory",
-                f"{spec.name} has {spec.memory_bytes / 2**30:.0f} GiB, "
-                f"the attestation says {m.memory_bytes / 2**30:.1f} GiB",
-            )
+            raise ImplausibleMemory(spec.name, spec.memory_bytes, m.memory_bytes)
         for name, value, peak in (
             ("provenInt8Gops", m.proven_int8_gops, spec.int8_tops),
             ("fp16Gflops", m.fp16_gflops, spec.fp16_tflops),
             ("fp32Gflops", m.fp32_gflops, spec.fp32_tflops),
         ):
             if peak is not None and value > peak * 1000 * PEAK_MARGIN:
-                raise Refusal(
-                    "throughput_above_peak",
-                    f"{name} {value} is above {spec.name}'s published peak "
-                    f"{peak * 1000:.0f} x {PEAK_MARGIN}",
-                )
+                raise ThroughputAbovePeak(name, value, spec.name, peak * 1000, PEAK_MARGIN)
         if (
             not simulated
             and spec.int8_tops is not None
             and m.proven_int8_gops < spec.int8_tops * 1000 * FLOOR_FRACTION
         ):
-            raise Refusal(
-                "throughput_below_floor",
-                f"provenInt8Gops {m.proven_int8_gops} is below "
-                f"{FLOOR_FRACTION:.0%} of {spec.name}'s peak",
-            )
+            raise ThroughputBelowFloor(m.proven_int8_gops, spec.name, FLOOR_FRACTION)
 
     # ------------------------------------------------------------------ bundles and batches
 
@@ -286,14 +267,14 @@ class Pipeline:
         digest = message.digest(self.domain)
         try:
             if fast_recover(digest, bundle.signature) != message.agent:
-                raise Refusal("invalid_agent_signature", f"the signature is not {message.agent}'s")
+                raise InvalidAgentSignature(message.agent)
         except SignatureError as exc:
-            raise Refusal("invalid_agent_signature", str(exc)) from None
+            raise InvalidAgentSignature(message.agent, str(exc)) from None
         config = self.config()
         approval_digest = AttestationApproval(config.version, message).digest(self.domain)
         signers = set()
         for approval in bundle.approvals:
-            if approval.configVersion != config.version:
+            if approval.config_version != config.version:
                 continue
             try:
                 signer = fast_recover(approval_digest, approval.signature)
@@ -302,29 +283,19 @@ class Pipeline:
             if signer == approval.oracle and signer in config.oracles:
                 signers.add(signer)
         if len(signers) < config.threshold:
-            raise Refusal(
-                "insufficient_approvals",
-                f"{len(signers)} valid approvals under config {config.version}, "
-                f"{config.threshold} needed",
-            )
+            raise InsufficientApprovals(len(signers), config.threshold, config.version)
         return message, digest
 
     def cosign_batch(self, config_version: int, messages: list[GpuAttestation]) -> bytes:
         """Signs a batch digest when this oracle approved every entry under that config."""
         if config_version != self.config().version:
-            raise Refusal(
-                "wrong_config_version", f"config {config_version} is not current", status=409
-            )
+            raise WrongConfigVersion(config_version)
         hashes = []
         for m in messages:
             h = m.struct_hash()
             digest = keccak(b"\x19\x01" + self._separator + h)
             if self.store.approval(digest, config_version) is None:
-                raise Refusal(
-                    "not_approved",
-                    f"this oracle has not approved GPU 0x{m.gpu_key.hex()}",
-                    status=409,
-                )
+                raise NotApproved(f"this oracle has not approved GPU 0x{m.gpu_key.hex()}")
             hashes.append(h)
         batch = AttestationBatch.digest_from_struct_hashes(self.domain, config_version, hashes)
         return self._sign(batch)
@@ -336,33 +307,25 @@ class Pipeline:
         try:
             signer = fast_recover(message.digest(self.domain), request.signature)
         except SignatureError as exc:
-            raise Refusal("invalid_agent_signature", str(exc)) from None
+            raise InvalidAgentSignature(message.agent, str(exc)) from None
         if signer != message.agent:
-            raise Refusal("invalid_agent_signature", f"the signature is not {message.agent}'s")
+            raise InvalidAgentSignature(message.agent)
         if request.epoch not in (epoch_now, epoch_now - 1):
-            raise Refusal(
-                "stale_epoch", f"epoch {request.epoch} is not the current epoch {epoch_now}"
-            )
+            raise StaleEpoch(request.epoch, epoch_now)
         if not self.authorizer(message.provider, message.agent):
-            raise Refusal(
-                "unauthorized_agent",
+            raise UnauthorizedAgent(
+                message.provider,
+                message.agent,
                 f"{message.agent} is not authorized by {message.provider}",
-                status=403,
             )
 
     def cosign_liveness(self, config_version: int, epoch: int, bitmap: bytes) -> bytes:
         """Signs a liveness bitmap when this oracle saw every GPU it marks online."""
         if config_version != self.config().version:
-            raise Refusal(
-                "wrong_config_version", f"config {config_version} is not current", status=409
-            )
+            raise WrongConfigVersion(config_version)
         unseen = set(indices_from_bitmap(bitmap)) - self.store.seen(epoch)
         if unseen:
-            raise Refusal(
-                "not_approved",
-                f"no heartbeat seen for GPU indices {sorted(unseen)[:8]}",
-                status=409,
-            )
+            raise NotApproved(f"no heartbeat seen for GPU indices {sorted(unseen)[:8]}")
         return sign_digest(
             self._key, LivenessReport(config_version, epoch, bitmap).digest(self.domain)
         )

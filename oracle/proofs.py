@@ -40,7 +40,7 @@ from depin.proof import (
 )
 from depin.proof.certificate import ProofCertificate, attestation_challenge
 from depin.simulation import is_simulated
-from oracle.errors import Refusal
+from oracle.errors import MalformedRequest, UnknownChallenge, UnknownModel
 from oracle.models import known_model
 from oracle.proof import (
     PRODUCTION_POLICY,
@@ -150,8 +150,8 @@ class ProofService:
         """Refuses simulated models where they are not allowed and models the table lacks."""
         spec = known_model(model_id, allow_simulated=self.allow_simulated)
         if not is_simulated(model_id) and not spec.int8_tops:
-            raise Refusal(
-                "unknown_model", f"{model_id!r} has no published int8 peak to size a proof from"
+            raise UnknownModel(
+                model_id, f"{model_id!r} has no published int8 peak to size a proof from"
             )
 
     # ------------------------------------------------------------------ issue
@@ -162,16 +162,14 @@ class ProofService:
         """One proof-of-compute challenge per GPU (all of ``model_id``), one deadline; each is
         stored with its claim in one step."""
         if not 1 <= len(gpu_keys) <= MAX_GPUS_PER_CHALLENGE:
-            raise Refusal(
-                "malformed_request", f"ask for 1 to {MAX_GPUS_PER_CHALLENGE} GPUs per challenge"
-            )
+            raise MalformedRequest(f"ask for 1 to {MAX_GPUS_PER_CHALLENGE} GPUs per challenge")
         if len(set(gpu_keys)) != len(gpu_keys):
-            raise Refusal("malformed_request", "a GPU is named twice")
+            raise MalformedRequest("a GPU is named twice")
         self.check_model(model_id)
         try:
             model_bytes(model_id)
         except ValueError as exc:
-            raise Refusal("malformed_request", str(exc)) from None
+            raise MalformedRequest(str(exc)) from None
         claims: dict[str, Claim] = {}
 
         def claims_for(challenges: tuple[Challenge, ...]) -> Mapping[str, str]:
@@ -214,16 +212,16 @@ class ProofService:
         """Verify every GPU of the batch; sign a certificate for each."""
         records = self.store.batch(batch_id) or []
         if {r.challenge.challenge_id for r in records} != {x.challenge_id for x in responses}:
-            raise Refusal("malformed_request", "answer every challenge of the batch at once")
+            raise MalformedRequest("answer every challenge of the batch at once")
         results = self.verifier.verify_batch(responses)
         now = int(self.clock())
         out = []
         for result in results:
             text = self.store.claim(result.challenge_id)
             if text is None:
-                raise Refusal(
-                    "unknown_challenge",
+                raise UnknownChallenge(
                     f"no claim is recorded for challenge {result.challenge_id}; ask for a new one",
+                    challenge_id=result.challenge_id,
                 )
             claim = Claim.from_json(text)
             certificate = ProofCertificate(

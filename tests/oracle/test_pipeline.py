@@ -25,9 +25,9 @@ from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
 from depin.errors import ConfigurationError
 from depin.registry import RegistryClient
+from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.schemas import AttestationBody
 from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration

@@ -23,9 +23,9 @@ from depin.chain import Anvil
 from depin.proof import ChallengeBatch, RevealRequest
 from depin.proof.certificate import ProofCertificate
 from depin.simulation import simulated_allowed
+from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.schemas import AttestationBody
 from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration

@@ -20,9 +20,9 @@ from web3.exceptions import TransactionNotFound
 from depin.attestation import GpuAttestation, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
+from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.schemas import AttestationBody
 from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
