@@ -1,10 +1,12 @@
-"""The oracle's durable state in SQLite (WAL): used challenges, approvals, the transmit queue,
-sent transactions and heartbeats. Every state change is one transaction, so a killed oracle
-resumes where it stopped without losing or repeating anything. The proof-of-compute challenges
-live in the same file, in tables of their own (:class:`oracle.proof.SqliteChallengeStore`)."""
+"""The oracle's durable state in SQLite (WAL): used challenges, approvals, the transmit queue
+and heartbeats. Every state change is one transaction, so a killed oracle resumes where it
+stopped without losing or repeating anything. The proof-of-compute challenges
+(:class:`oracle.proof.SqliteChallengeStore`) and the sent transactions
+(:class:`depin.txsender.SqliteLedger`) live in the same file, in tables of their own."""
 
 from __future__ import annotations
 
+import enum
 import json
 import time
 from collections.abc import Callable
@@ -23,16 +25,31 @@ CREATE TABLE IF NOT EXISTS queue (
     digest BLOB PRIMARY KEY, entry TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
     batch_id INTEGER, reason INTEGER, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS queue_state ON queue (state, created_at);
-CREATE TABLE IF NOT EXISTS txs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, nonce INTEGER NOT NULL,
-    tx_hash BLOB NOT NULL, raw BLOB NOT NULL, state TEXT NOT NULL DEFAULT 'sent',
-    epoch INTEGER, sent_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS tx_hashes (
-    tx_id INTEGER NOT NULL, tx_hash BLOB NOT NULL, PRIMARY KEY (tx_id, tx_hash));
 CREATE TABLE IF NOT EXISTS heartbeats (
     epoch INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (epoch, idx));
 CREATE TABLE IF NOT EXISTS liveness (epoch INTEGER PRIMARY KEY, state TEXT NOT NULL);
 """
+
+
+class QueueState(enum.StrEnum):
+    """Where a queued bundle stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    """In a batch whose transaction is on its way (``batch_id`` names the batch)."""
+    DONE = "done"
+    REJECTED = "rejected"
+    """Mined, but the contract rejected it (``reason`` says why)."""
+
+
+class LivenessState(enum.StrEnum):
+    """Where an epoch's liveness record stands (no row: not sent yet)."""
+
+    SENT = "sent"
+    DONE = "done"
+    REFUSED = "refused"
+    SUPERSEDED = "superseded"
+    """A later epoch was recorded first; this one can no longer be."""
 
 
 class Store(LocalDb):
@@ -112,11 +129,51 @@ class Store(LocalDb):
 
     def pending(self, limit: int) -> list[tuple[bytes, dict[str, Any], float]]:
         rows = self.query(
-            "SELECT digest, entry, created_at FROM queue WHERE state = 'pending' "
+            "SELECT digest, entry, created_at FROM queue WHERE state = ? "
             "ORDER BY created_at LIMIT ?",
-            (limit,),
+            (QueueState.PENDING.value, limit),
         )
         return [(bytes(d), json.loads(e), float(c)) for d, e, c in rows]
+
+    def mark_sent(self, digests: list[bytes], batch: str) -> None:
+        """Puts the entries in ``batch``, before its transaction is signed."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE queue SET state = ?, batch_id = ? WHERE digest = ?",
+                [(QueueState.SENT.value, batch, d) for d in digests],
+            )
+
+    def requeue(self, batch: str) -> None:
+        """The entries of ``batch`` go back to the queue (its transaction did not land)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE queue SET state = ?, batch_id = NULL WHERE batch_id = ? AND state = ?",
+                (QueueState.PENDING.value, batch, QueueState.SENT.value),
+            )
+
+    def batch_entries(self, batch: str) -> list[tuple[bytes, dict[str, Any]]]:
+        rows = self.query(
+            "SELECT digest, entry FROM queue WHERE batch_id = ? AND state = ?",
+            (batch, QueueState.SENT.value),
+        )
+        return [(bytes(d), json.loads(e)) for d, e in rows]
+
+    def finish(self, outcomes: list[tuple[bytes, int | None]]) -> None:
+        """Settles sent entries: done, or rejected with the contract's reason."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE queue SET state = ?, reason = ? WHERE digest = ?",
+                [
+                    (QueueState.REJECTED.value if r else QueueState.DONE.value, r, d)
+                    for d, r in outcomes
+                ],
+            )
+
+    def sent_batches(self) -> list[str]:
+        rows = self.query(
+            "SELECT DISTINCT batch_id FROM queue WHERE state = ?", (QueueState.SENT.value,)
+        )
+        return [str(b) for (b,) in rows]
 
     def queue_states(self) -> dict[str, int]:
         return {
@@ -142,10 +199,18 @@ class Store(LocalDb):
             int(e) for (e,) in self.query("SELECT DISTINCT epoch FROM heartbeats ORDER BY epoch")
         ]
 
-    def liveness_state(self, epoch: int) -> str | None:
+    def liveness_state(self, epoch: int) -> LivenessState | None:
         rows = self.query("SELECT state FROM liveness WHERE epoch = ?", (epoch,))
-        return str(rows[0][0]) if rows else None
+        return LivenessState(rows[0][0]) if rows else None
 
-    def set_liveness_state(self, epoch: int, state: str) -> None:
+    def set_liveness_state(self, epoch: int, state: LivenessState | None) -> None:
+        """Records the epoch's state; ``None`` forgets it (the epoch is to be sent again)."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO liveness VALUES (?, ?)", (epoch, state))
+            if state is None:
+                db.execute("DELETE FROM liveness WHERE epoch = ?", (epoch,))
+            else:
+                db.execute("INSERT OR REPLACE INTO liveness VALUES (?, ?)", (epoch, state.value))
+
+    def liveness_epochs(self, state: LivenessState) -> list[int]:
+        rows = self.query("SELECT epoch FROM liveness WHERE state = ?", (state.value,))
+        return [int(e) for (e,) in rows]

@@ -99,7 +99,7 @@ def test_bundles_land_exactly_once_across_a_restart(
 
     # Sign and persist the transaction, then "die" before it is sent.
     sent: list[bytes] = []
-    n0.transmitter._broadcast = sent.append  # type: ignore[method-assign]
+    n0.transmitter.sender.broadcast = sent.append  # type: ignore[method-assign]
     n0.transmitter.maybe_submit()
     assert len(sent) == 1 and n0.store.queue_states() == {"sent": 3}
     assert not any(attestations.is_verified(k) for k in keys)

@@ -1,0 +1,266 @@
+"""The transmitter: batches queued bundles into ``submit`` and heartbeats into
+``recordLiveness``, gathers the co-signatures, and hands each call to the node's
+:class:`depin.txsender.TxSender`, which signs, stores, sends and settles it.
+
+A batch's entries are marked with the batch's ref before its transaction is stored; a process
+killed in between leaves marked entries with no transaction, which the next pass puts back in
+the queue. When a transaction settles, the entries it carried are closed (or queued again) and
+the liveness epoch it recorded is marked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from web3.logs import DISCARD
+
+from depin.attestation import bitmap_from_indices
+from depin.txsender import EstimateError, SqliteLedger, TxRecord, TxSender, TxState
+from depin.wire import AttestationBody, Bundle, CoSignature
+from oracle.errors import Refusal
+from oracle.store import LivenessState
+
+if TYPE_CHECKING:
+    from oracle.node import OracleNode
+
+log = logging.getLogger("depin.oracle")
+
+CRASH_ENV = "DEPIN_ORACLE_CRASH_AFTER_SIGNING"
+"""Test hook: SIGKILL the process after a transaction is signed and persisted, before sending."""
+
+SUBMIT = "submit"
+LIVENESS = "liveness"
+
+
+def _crash_if_asked(record: TxRecord) -> None:
+    if os.environ.get(CRASH_ENV):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Transmitter:
+    """Batches queued bundles into ``submit`` and heartbeats into ``recordLiveness``."""
+
+    def __init__(self, node: OracleNode) -> None:
+        self.node = node
+        self.w3 = node.w3
+        self.store = node.store
+        self.settings = node.settings
+        self.http = httpx.Client(timeout=10.0)
+        self._stop = threading.Event()
+        self._quiet_epoch_checked: int | None = None
+        cap = self.settings.max_fee_gwei
+        self.ledger = SqliteLedger(self.settings.database)
+        self.sender = TxSender(
+            node.w3,
+            node.account,
+            self.ledger,
+            resend_after_s=self.settings.resend_after_s,
+            max_fee=int(cap * 10**9) if cap is not None else None,
+            on_settled=self._settled,
+            after_persist=_crash_if_asked,
+        )
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception as exc:  # keep transmitting; the next step retries
+                log.warning("transmitter step failed: %s", exc)
+            self._stop.wait(self.settings.poll_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def step(self) -> None:
+        self.reconcile()
+        self.maybe_submit()
+        if self.settings.liveness:
+            self.maybe_liveness()
+
+    def reconcile(self) -> None:
+        """Puts back what a crash left marked but unsent, then settles sent transactions."""
+        for batch in self.store.sent_batches():
+            if not self._in_flight(SUBMIT, batch):
+                self.store.requeue(batch)
+        for epoch in self.store.liveness_epochs(LivenessState.SENT):
+            if not self._in_flight(LIVENESS, str(epoch)):
+                self.store.set_liveness_state(epoch, None)
+        self.sender.resend_after_s = self.settings.resend_after_s  # settings may be tuned live
+        self.sender.reconcile()
+
+    def _in_flight(self, kind: str, ref: str) -> bool:
+        return any(r.state is TxState.SENT for r in self.ledger.find(kind, ref))
+
+    # ------------------------------------------------------------------ co-signatures
+
+    def _cosign(self, path: str, body: dict[str, Any], own: Any) -> list[tuple[str, bytes]]:
+        """This oracle's signature (``own()``, if it agrees) and the peers', up to t."""
+        config = self.node.chain.config()
+        collected: list[tuple[str, bytes]] = []
+        try:
+            collected.append((self.node.account.address, own()))
+        except Refusal as exc:
+            log.info("not co-signing own batch: %s", exc.detail)
+        for peer in self.settings.peers:
+            if len(collected) >= config.threshold:
+                break
+            try:
+                response = self.http.post(peer.rstrip("/") + path, json=body)
+            except httpx.HTTPError as exc:
+                log.info("peer %s unreachable: %s", peer, exc)
+                continue
+            if response.status_code == 200:
+                sig = CoSignature.model_validate(response.json())
+                if sig.oracle in config.oracles and sig.oracle not in dict(collected):
+                    collected.append((sig.oracle, sig.signature))
+        return collected
+
+    # ------------------------------------------------------------------ attestations
+
+    def maybe_submit(self) -> None:
+        pending = self.store.pending(10 * self.settings.batch_max)
+        if not pending:
+            return
+        # Group by who approved, so each batch has t co-signers for every entry.
+        groups: dict[frozenset[str], list[tuple[bytes, dict[str, Any], float]]] = {}
+        for item in pending:
+            approvers = frozenset(a["oracle"] for a in item[1]["approvals"])
+            groups.setdefault(approvers, []).append(item)
+        group = min(groups.values(), key=lambda g: g[0][2])[: self.settings.batch_max]
+        if (
+            len(group) < self.settings.batch_max
+            and time.time() - group[0][2] < self.settings.batch_age_s
+        ):
+            return
+        config = self.node.chain.config()
+        bundles = [Bundle.model_validate(entry) for _, entry, _ in group]
+        messages = [b.attestation.message() for b in bundles]
+        body = {
+            "configVersion": config.version,
+            "entries": [b.model_dump(mode="json") for b in bundles],
+        }
+        sigs = self._cosign(
+            "/v1/batches/cosign",
+            body,
+            lambda: self.node.pipeline.cosign_batch(config.version, messages),
+        )
+        if len(sigs) < config.threshold:
+            log.info(
+                "only %d of %d co-signatures for a batch; retrying later",
+                len(sigs),
+                config.threshold,
+            )
+            return
+        call = self.node.client.submit_call(
+            config.version, [(m, b.signature) for m, b in zip(messages, bundles, strict=True)], sigs
+        )
+        batch = "batch-" + secrets.token_hex(8)
+        self.store.mark_sent([d for d, _, _ in group], batch)
+        try:
+            record = self.sender.send(call, kind=SUBMIT, ref=batch)
+        except EstimateError as exc:
+            self.store.requeue(batch)
+            log.warning("submit would revert: %s", exc.cause)
+            return
+        except BaseException:
+            self.store.requeue(batch)
+            raise
+        log.info("submit tx 0x%s carries %d entries", record.tx_hash.hex(), len(group))
+
+    # ------------------------------------------------------------------ liveness
+
+    def maybe_liveness(self) -> None:
+        chain = self.node.chain
+        current = chain.epoch()
+        epochs = [
+            e
+            for e in self.store.heartbeat_epochs()
+            if e < current and self.store.liveness_state(e) is None
+        ]
+        # An epoch in which no heartbeat arrived is recorded too, with an empty bitmap, once any
+        # GPU is attested: "offline" is then a fact on the chain, not an absence of records.
+        previous = current - 1
+        if (
+            previous not in epochs
+            and previous != self._quiet_epoch_checked
+            and self.store.liveness_state(previous) is None
+        ):
+            self._quiet_epoch_checked = previous
+            if self.node.client.gpu_count() > 0:
+                epochs.append(previous)
+        if not epochs:
+            return
+        last = self.node.client.last_liveness_epoch()
+        for epoch in epochs:
+            if epoch <= last:
+                self.store.set_liveness_state(epoch, LivenessState.SUPERSEDED)
+                continue
+            # The oracle at position epoch % n goes first; the others wait their turn.
+            n = max(len(chain.config().oracles), 1)
+            turn = (self.node.position() - epoch) % n
+            if time.time() < (epoch + 1) * chain.epoch_length + turn * 2 * self.settings.poll_s:
+                return
+            seen = sorted(self.store.seen(epoch))
+            bitmap = bitmap_from_indices(seen, max(seen) + 1) if seen else b""
+            config = chain.config()
+            body = {"configVersion": config.version, "epoch": epoch, "bitmap": "0x" + bitmap.hex()}
+            sigs = self._cosign(
+                "/v1/liveness/cosign",
+                body,
+                lambda: self.node.pipeline.cosign_liveness(config.version, epoch, bitmap),  # noqa: B023
+            )
+            if len(sigs) < config.threshold:
+                return
+            call = self.node.client.liveness_call(config.version, epoch, bitmap, sigs)
+            self.store.set_liveness_state(epoch, LivenessState.SENT)
+            try:
+                self.sender.send(call, kind=LIVENESS, ref=str(epoch))
+            except EstimateError as exc:
+                log.warning("liveness would revert: %s", exc.cause)
+                self.store.set_liveness_state(epoch, LivenessState.REFUSED)
+            except BaseException:
+                self.store.set_liveness_state(epoch, None)
+                raise
+            return
+
+    # ------------------------------------------------------------------ settlement
+
+    def _settled(self, record: TxRecord, state: TxState, receipt: Any) -> None:
+        """Closes what a settled transaction carried; run again after a crash, it changes
+        nothing more."""
+        if record.kind == LIVENESS:
+            epoch = int(record.ref)
+            if state is TxState.MINED:
+                self.store.set_liveness_state(epoch, LivenessState.DONE)
+            elif state is TxState.REVERTED:
+                self.store.set_liveness_state(epoch, LivenessState.REFUSED)
+            elif self.store.liveness_state(epoch) is LivenessState.SENT:
+                self.store.set_liveness_state(epoch, None)  # to be sent again
+            return
+        if state is not TxState.MINED:
+            self.store.requeue(record.ref)
+            return
+        rejected: dict[bytes, int] = {}
+        for event in self.node.client.contract.events.AttestationRejected().process_receipt(
+            receipt, errors=DISCARD
+        ):
+            rejected[bytes(event["args"]["gpuKey"])] = int(event["args"]["reason"])
+        self.store.finish(
+            [
+                (digest, rejected.get(_gpu_key(entry)))
+                for digest, entry in self.store.batch_entries(record.ref)
+            ]
+        )
+
+
+def _gpu_key(entry: dict[str, Any]) -> bytes:
+    return AttestationBody.model_validate_json(json.dumps(entry["attestation"])).gpu_key
