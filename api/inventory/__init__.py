@@ -1,0 +1,77 @@
+"""Read queries on the indexer's inventory (its SQLAlchemy models, Core statements).
+
+Every answer carries ``as_of_block``, the indexer's checkpoint read in the same read transaction
+as the data (SQLite: an explicit ``BEGIN`` snapshot in WAL mode; PostgreSQL: a REPEATABLE READ
+read-only transaction).
+
+- :mod:`~api.inventory.snapshot`: what the indexer last committed;
+- :mod:`~api.inventory.predicates`: what "online" and "verified" mean, for SQL and for Python;
+- :mod:`~api.inventory.cursor`: keyset pagination and its opaque cursor;
+- :mod:`~api.inventory.shaping`: rows as the API answers them;
+- :mod:`~api.inventory.gpus`, :mod:`~api.inventory.providers`, :mod:`~api.inventory.stats`,
+  :mod:`~api.inventory.changes`: the reads, one module per resource;
+- :mod:`~api.inventory.lru`: the cache of totals (and of pages, in :mod:`api.pagecache`).
+"""
+
+from __future__ import annotations
+
+from api.inventory.changes import changes_after, last_change_id
+from api.inventory.cursor import Page, decode_cursor, encode_cursor
+from api.inventory.gpus import (
+    GPU_COLUMNS,
+    GPU_SORTS,
+    GpuFilters,
+    get_gpu,
+    gpu_attestations,
+    gpu_conditions,
+    gpu_exists,
+    gpu_page_statement,
+    list_gpus,
+)
+from api.inventory.lru import LruCache
+from api.inventory.predicates import (
+    is_online,
+    is_verified,
+    offline_sql,
+    online_sql,
+    verified_sql,
+)
+from api.inventory.providers import PROVIDER_SORTS, get_provider, list_providers
+from api.inventory.shaping import gpu_item, provider_item
+from api.inventory.snapshot import Snapshot, as_of, indexed_block, latest_epoch, snapshot
+from api.inventory.stats import capacity_history, stats
+
+__all__ = [
+    "GPU_COLUMNS",
+    "GPU_SORTS",
+    "PROVIDER_SORTS",
+    "GpuFilters",
+    "LruCache",
+    "Page",
+    "Snapshot",
+    "as_of",
+    "capacity_history",
+    "changes_after",
+    "decode_cursor",
+    "encode_cursor",
+    "get_gpu",
+    "get_provider",
+    "gpu_attestations",
+    "gpu_conditions",
+    "gpu_exists",
+    "gpu_item",
+    "gpu_page_statement",
+    "indexed_block",
+    "is_online",
+    "is_verified",
+    "last_change_id",
+    "latest_epoch",
+    "list_gpus",
+    "list_providers",
+    "offline_sql",
+    "online_sql",
+    "provider_item",
+    "snapshot",
+    "stats",
+    "verified_sql",
+]

@@ -1,0 +1,228 @@
+"""GPU reads: filters and sort orders, the keyset page with its total, one GPU, its history."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from api.inventory._tables import AT, GPU_SOURCE, G, P
+from api.inventory.cursor import Page, decode_cursor, encode_cursor, keyset, order
+from api.inventory.lru import LruCache
+from api.inventory.predicates import offline_sql, online_sql, verified_sql
+from api.inventory.shaping import attestation_item, gpu_item
+from api.inventory.snapshot import Snapshot, as_of, latest_epoch, snapshot
+from indexer.models import Attestation, Gpu
+
+#: sort name -> (column, descending)
+GPU_SORTS: dict[str, tuple[Any, bool]] = {
+    "gpu_key": (G.gpu_key, False),
+    "-gpu_key": (G.gpu_key, True),
+    "memory": (G.memory_bytes, False),
+    "-memory": (G.memory_bytes, True),
+    "throughput": (G.throughput_gops, False),
+    "-throughput": (G.throughput_gops, True),
+    "measured_at": (G.measured_at, False),
+    "-measured_at": (G.measured_at, True),
+}
+#: sort columns with a (vendor, column, gpu_key) index (the indexer's schema)
+VENDOR_LED_SORTS = (G.throughput_gops, G.memory_bytes)
+
+
+@dataclass(frozen=True)
+class GpuFilters:
+    vendor: str | None = None
+    model: str | None = None
+    min_memory: int | None = None
+    min_throughput: int | None = None
+    region: str | None = None
+    provider: str | None = None
+    online: bool | None = None
+    verified: bool | None = None
+    online_epochs: int = 3
+
+
+def _unindexed(column: Any, dialect: str) -> Any:
+    """``column`` in a form no index matches (SQLite's unary ``+``), so the planner walks the
+    sort order's index and stops after a page, instead of collecting every row of a broad
+    filter (vendor, memory, liveness) through that filter's index and sorting them."""
+    if dialect != "sqlite":
+        return column
+    return literal_column(f"+{column.table.name}.{column.name}", column.type)
+
+
+def gpu_conditions(
+    filters: GpuFilters,
+    epoch: int | None,
+    now: int,
+    *,
+    sort_column: Any = None,
+    dialect: str = "",
+) -> tuple[list[ColumnElement[bool]], bool]:
+    """WHERE clauses for ``filters``, and whether they need the providers join.
+
+    Broad filters are kept off their indexes on SQLite unless they are the sort column; the
+    selective ones (provider, model, region) keep theirs.
+    """
+
+    def broad(column: Any) -> Any:
+        if column is sort_column:
+            return column
+        if column is G.vendor and any(sort_column is c for c in VENDOR_LED_SORTS):
+            return column  # (vendor, sort column, gpu_key) is one index
+        return _unindexed(column, dialect)
+
+    where: list[ColumnElement[bool]] = []
+    if filters.vendor is not None:
+        where.append(broad(G.vendor) == filters.vendor)
+    if filters.model is not None:
+        where.append(G.model == filters.model)
+    if filters.min_memory is not None:
+        where.append(broad(G.memory_bytes) >= filters.min_memory)
+    if filters.min_throughput is not None:
+        where.append(broad(G.throughput_gops) >= filters.min_throughput)
+    if filters.provider is not None:
+        where.append(G.provider == filters.provider)
+    if filters.online is not None:
+        liveness = online_sql if filters.online else offline_sql
+        seen = broad(G.last_seen_epoch)
+        where.append(liveness(epoch, filters.online_epochs, last_seen=seen))
+    if filters.verified is not None:
+        clause = verified_sql(now, revoked=broad(G.revoked), expires_at=broad(G.expires_at))
+        where.append(clause if filters.verified else ~clause)
+    needs_join = filters.region is not None
+    if filters.region is not None:
+        where.append(P.region == filters.region)
+    return where, needs_join
+
+
+GPU_COLUMNS = (
+    G.gpu_key,
+    G.provider,
+    G.agent,
+    G.gpu_index,
+    G.vendor,
+    G.vendor_id,
+    G.model,
+    G.memory_bytes,
+    G.throughput_gops,
+    G.fp32_gflops,
+    G.fp16_gflops,
+    G.memory_bandwidth_gbps,
+    G.measured_at,
+    G.expires_at,
+    G.revoked,
+    G.revoked_by_provider,
+    G.last_seen_epoch,
+    G.config_version,
+    G.signers,
+    G.attestation_tx,
+    G.first_attested_block,
+    G.attested_block,
+)
+
+
+def gpu_page_statement(
+    filters: GpuFilters,
+    epoch: int | None,
+    now: int,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    dialect: str,
+) -> Select[Any]:
+    """One keyset page (``limit`` + 1 rows, to know whether another follows)."""
+    column, descending = GPU_SORTS[sort]
+    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect)
+    if cursor is not None:
+        value, key = decode_cursor(cursor, sort)
+        where.append(keyset(column, G.gpu_key, descending, value, key))
+    return (
+        select(*GPU_COLUMNS, P.region)
+        .select_from(GPU_SOURCE)
+        .where(*where)
+        .order_by(*order(column, G.gpu_key, descending))
+        .limit(limit + 1)
+    )
+
+
+def list_gpus(
+    session: Session,
+    filters: GpuFilters,
+    *,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    counts: LruCache,
+    known: Snapshot | None = None,
+) -> Page:
+    now = int(time.time())
+    column, _ = GPU_SORTS[sort]
+    block, epoch, change = snapshot(session) if known is None else known
+    dialect = session.get_bind().dialect.name
+    statement = gpu_page_statement(filters, epoch, now, sort, limit, cursor, dialect)
+    rows = session.execute(statement).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [gpu_item(r, r.region, epoch, filters.online_epochs, now) for r in rows]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
+    # Not the block: a total holds across commits that changed no provider and no GPU.
+    count_key = (
+        "gpus",
+        filters,
+        change,
+        epoch,
+        now if filters.verified is not None else None,
+    )
+    total = counts.get(count_key)
+    if total is None:
+        count_source = GPU_SOURCE if filters.region is not None else Gpu.__table__
+        count_where, _ = gpu_conditions(filters, epoch, now)  # free to use every index
+        total = int(
+            session.execute(
+                select(func.count()).select_from(count_source).where(*count_where)
+            ).scalar_one()
+        )
+        counts.put(count_key, total)
+    return Page(items, next_cursor, total, block)
+
+
+def get_gpu(session: Session, gpu_key: str, window: int) -> tuple[dict[str, Any] | None, int]:
+    now = int(time.time())
+    block = as_of(session)
+    epoch = latest_epoch(session)
+    row = session.execute(
+        select(*GPU_COLUMNS, P.region).select_from(GPU_SOURCE).where(G.gpu_key == gpu_key)
+    ).first()
+    if row is None:
+        return None, block
+    return gpu_item(row, row.region, epoch, window, now), block
+
+
+def gpu_attestations(
+    session: Session, gpu_key: str, limit: int, before_block: int | None
+) -> tuple[list[dict[str, Any]], int]:
+    block = as_of(session)
+    statement = select(Attestation.__table__).where(AT.gpu_key == gpu_key)
+    if before_block is not None:
+        statement = statement.where(AT.block_number < before_block)
+    rows = session.execute(
+        statement.order_by(AT.block_number.desc(), AT.log_index.desc()).limit(limit)
+    ).all()
+    return [attestation_item(r) for r in rows], block
+
+
+def gpu_exists(session: Session, gpu_key: str) -> bool:
+    found = session.execute(select(G.gpu_key).where(G.gpu_key == gpu_key)).first()
+    if found is not None:
+        return True
+    return (
+        session.execute(select(AT.gpu_key).where(AT.gpu_key == gpu_key).limit(1)).first()
+        is not None
+    )
