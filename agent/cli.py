@@ -27,7 +27,7 @@ from agent.errors import AgentError
 from agent.keystore import authorization_request, create_keystore, read_password
 from agent.settings import AgentSettings
 from agent.watch import ChangeEvent, Watcher
-from depin.settings import CommonSettings
+from depin.options import chain_options
 
 GIB = 1 << 30
 
@@ -289,21 +289,7 @@ def init_command(
     metavar="URL",
     help="Base URL of an oracle (repeat; tried in this order).",
 )
-@click.option(
-    "--rpc-url",
-    default=lambda: CommonSettings().rpc_url,
-    envvar="DEPIN_RPC_URL",
-    show_default="$DEPIN_RPC_URL or http://127.0.0.1:8545",
-    help="JSON-RPC endpoint of the chain.",
-)
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: CommonSettings().home,
-    envvar="DEPIN_HOME",
-    show_default="$DEPIN_HOME",
-    help="Local state folder; contract addresses come from HOME/deployments/<chain id>.json.",
-)
+@chain_options(settings=AgentSettings)
 @_replay_option
 @click.option(
     "--simulated",

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from depin.options import chain_options
 from indexer.settings import IndexerSettings
 
 console = Console(stderr=True)
@@ -25,12 +26,9 @@ def _settings(ctx: click.Context, **extra: Any) -> IndexerSettings:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", help="SQLAlchemy URL [DEPIN_INDEXER_DATABASE_URL]")
-@click.option("--rpc-url", help="JSON-RPC endpoint [DEPIN_INDEXER_RPC_URL, DEPIN_RPC_URL]")
-@click.option("--home", type=click.Path(path_type=Path), help="state folder [DEPIN_HOME]")
+@chain_options(settings=IndexerSettings)
 @click.pass_context
-def indexer(
-    ctx: click.Context, database_url: str | None, rpc_url: str | None, home: Path | None
-) -> None:
+def indexer(ctx: click.Context, database_url: str | None, rpc_url: str, home: Path) -> None:
     """Mirror contract events into the SQL inventory."""
     ctx.obj = {"database_url": database_url, "rpc_url": rpc_url, "home": home}
 

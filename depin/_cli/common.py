@@ -14,31 +14,10 @@ from web3 import Web3
 from depin import deployments
 from depin.chain import connect
 from depin.keys import load_keystore, read_password
+from depin.options import chain_options as chain_options  # the shared CLI option, re-exported
 from depin.registry import RegistryClient
-from depin.settings import CommonSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def chain_options(func: F) -> F:
-    """``--rpc-url`` and ``--home`` (defaults from ``DEPIN_RPC_URL`` / ``DEPIN_HOME``)."""
-    defaults = CommonSettings()
-    func = click.option(
-        "--home",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=defaults.home,
-        show_default=True,
-        envvar="DEPIN_HOME",
-        help="Local state folder (deployments, key stores, databases).",
-    )(func)
-    func = click.option(
-        "--rpc-url",
-        default=defaults.rpc_url,
-        show_default=True,
-        envvar="DEPIN_RPC_URL",
-        help="JSON-RPC endpoint of the chain.",
-    )(func)
-    return func
 
 
 def signer_options(func: F) -> F:

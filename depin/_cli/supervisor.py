@@ -16,6 +16,20 @@ import httpx
 
 from depin.errors import DepinError
 
+ROLE_PREFIXES = ("DEPIN_AGENT_", "DEPIN_ORACLE_", "DEPIN_INDEXER_", "DEPIN_API_")
+
+
+def child_environment(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment with ``env`` on top, for a child of the stack.
+
+    The stack has one chain and one data folder, given to every child as ``DEPIN_RPC_URL`` and
+    ``DEPIN_HOME``: a role's own ``DEPIN_<ROLE>_RPC_URL`` / ``DEPIN_<ROLE>_HOME`` left over in
+    this shell would override them, so those are not passed on unless ``env`` names them.
+    """
+    shadowing = {p + name for p in ROLE_PREFIXES for name in ("HOME", "RPC_URL")}
+    inherited = {k: v for k, v in os.environ.items() if k.upper() not in shadowing}
+    return {**inherited, **env}
+
 
 class ServiceError(DepinError):
     code = "service_failed"
@@ -53,7 +67,7 @@ class Service:
             self.argv,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env=child_environment(self.env),
             start_new_session=True,
         )
 

@@ -28,7 +28,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from depin import deployments
-from depin._cli.supervisor import Service, Supervisor, http_ready
+from depin._cli.supervisor import Service, Supervisor, child_environment, http_ready
 from depin.chain import ANVIL_KEYS, Anvil, connect
 from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.errors import DeploymentNotFoundError
@@ -135,7 +135,7 @@ def _host_gpus(env: dict[str, str]) -> tuple[int, list[str]]:
         _depin("agent", "discover", "--json"),
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
+        env=child_environment(env),
         timeout=120,
     )
     try:
@@ -222,8 +222,6 @@ def up(
             services: list[Service] = []
             oracle_env = {
                 **base_env,
-                "DEPIN_ORACLE_HOME": str(home),
-                "DEPIN_ORACLE_RPC_URL": rpc,
                 "DEPIN_ORACLE_PASSWORD": DEV_PASSWORD,
                 "DEPIN_ORACLE_ALLOW_SIMULATED": "true",
             }
@@ -240,14 +238,9 @@ def up(
                     Service(name, argv, http_ready(f"{oracle_urls[i]}/v1/info"), env=oracle_env)
                 )
 
-            indexer_env = {
-                **base_env,
-                "DEPIN_INDEXER_HOME": str(home),
-                "DEPIN_INDEXER_RPC_URL": rpc,
-            }
             subprocess.run(
                 _depin("indexer", "migrate"),
-                env={**os.environ, **indexer_env},
+                env=child_environment(base_env),
                 check=True,
                 capture_output=True,
                 timeout=120,
@@ -256,7 +249,7 @@ def up(
                 Service(
                     "indexer",
                     _depin("indexer", "run", "--no-progress"),
-                    env=indexer_env,
+                    env=base_env,
                 )
             )
 
@@ -264,8 +257,6 @@ def up(
             _ensure_keystore(relayer_keystore, bytes.fromhex(ANVIL_KEYS[RELAYER_INDEX][2:]))
             api_env = {
                 **base_env,
-                "DEPIN_API_HOME": str(home),
-                "DEPIN_API_RPC_URL": rpc,
                 "DEPIN_API_PORT": str(api_port),
                 "DEPIN_API_RELAYER_KEYSTORE": str(relayer_keystore),
                 "DEPIN_API_RELAYER_PASSWORD_FILE": str(
@@ -281,7 +272,6 @@ def up(
             supervisor.start_together(services)
 
             password_file = _write_secret(home / "agent" / "password", DEV_PASSWORD)
-            agent_env = {**base_env, "DEPIN_AGENT_HOME": str(home)}
 
             def start_agent(name: str, keystore: Path, provider: str, extra: list[str]) -> None:
                 argv = _depin(
@@ -289,16 +279,14 @@ def up(
                     "--keystore", str(keystore),
                     "--password-file", str(password_file),
                     "--provider", provider,
-                    "--rpc-url", rpc,
-                    "--home", str(home),
                 )  # fmt: skip
                 for url in oracle_urls:
                     argv += ["--oracle", url]
-                supervisor.start(Service(name, argv + extra, env=agent_env))
+                supervisor.start(Service(name, argv + extra, env=base_env))
 
             if not no_agent:
                 step("starting this host's agent")
-                gpus, reasons = _host_gpus(agent_env)
+                gpus, reasons = _host_gpus(base_env)
                 provider: LocalAccount = Account.from_key(ANVIL_KEYS[LOCAL_PROVIDER_INDEX])
                 keystore = home / "agent" / "key.json"
                 agent = _ensure_keystore(keystore)
