@@ -38,7 +38,7 @@ def chain_options(
 
     def chain() -> CommonSettings:
         # Only the chain fields, under the role's prefix: the role's other fields are not read.
-        return CommonSettings(_env_prefix=prefix)
+        return CommonSettings(_env_prefix=prefix)  # type: ignore[call-arg]  # pydantic-settings
 
     def variables(name: str) -> str:
         own = f"${prefix}{name}, " if prefix != "DEPIN_" else ""
