@@ -180,6 +180,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await follower
         engine.dispose()
+        app.state.relay_ledger.close()
         app.state.shared.close()
 
     app = FastAPI(

@@ -13,12 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_utils import to_checksum_address
-from hexbytes import HexBytes
-from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound
 
 from api.auth import is_valid_erc1271
 from api.chain import ChainContext
@@ -34,10 +29,10 @@ from api.errors import (
     WrongDomainError,
 )
 from api.shared import SharedState
-from depin.chain import replacement, translate_error
 from depin.eip712 import Domain, Message, parse_typed_data, recover
-from depin.errors import ContractRevertError, SignatureError
+from depin.errors import ChainError, ContractRevertError, SignatureError
 from depin.messages import REGISTRY_MESSAGES
+from depin.txsender import BroadcastError, EstimateError, TxSender, TxState, would_revert
 
 log = logging.getLogger("depin.api.relay")
 
@@ -120,111 +115,75 @@ _REVERTS: dict[str, type[ApiError]] = {
 }
 
 
+RELAY = "relay"
+"""The kind of the relayer's transactions in its ledger."""
+
+
 def submit(chain: ChainContext, message: Message, signature: bytes, ledger: RelayLedger) -> Relayed:
     """Dry-runs the ``...WithSig`` call from the relayer, then sends it; returns its hash. The
     signed transaction is in the ledger before it leaves, so :func:`follow` can see it land
     or replace it."""
     call = chain.registry.with_sig_call(message, signature)
-    relayer = chain.relayer
-    w3 = chain.w3
-    with chain.send_lock:
-        try:
-            gas = int(call.estimate_gas({"from": relayer.address}) * 1.2) + 10_000
-            pending = w3.eth.get_transaction_count(relayer.address, "pending")
-            tx = call.build_transaction(
-                {
-                    "from": relayer.address,
-                    "nonce": ledger.next_nonce(relayer.address, pending),
-                    "gas": gas,
-                    "chainId": chain.chain_id,
-                }
-            )
-        except Exception as exc:
-            error = translate_error(call.contract_abi, exc)
-            if isinstance(error, ContractRevertError):
-                kind = _REVERTS.get(error.error_name, ContractRefusedError)
-                raise kind(
-                    f"the registry refuses it: {error.message}",
-                    contract_error=error.error_name,
-                ) from None
-            raise ServiceUnavailableError(f"the chain did not answer: {error}") from None
-        signed = relayer.sign_transaction(tx)
-        ledger.record(relayer.address, int(tx["nonce"]), bytes(signed.hash), signed.raw_transaction)
-        try:
-            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        except Exception as exc:
-            ledger.forget(relayer.address, int(tx["nonce"]))
-            raise ServiceUnavailableError(f"sending the transaction failed: {exc}") from None
-    return Relayed("0x" + bytes(tx_hash).hex(), message, relayer.address)
+    try:
+        record = ledger.sender(chain).send(call, kind=RELAY, gas_margin=10_000, forget_unsent=True)
+    except EstimateError as exc:
+        error = exc.cause
+        if isinstance(error, ContractRevertError):
+            kind = _REVERTS.get(error.error_name, ContractRefusedError)
+            raise kind(
+                f"the registry refuses it: {error.message}",
+                contract_error=error.error_name,
+            ) from None
+        raise ServiceUnavailableError(f"the chain did not answer: {error}") from None
+    except BroadcastError as exc:
+        raise ServiceUnavailableError(str(exc.message)) from None
+    except ChainError as exc:
+        raise ServiceUnavailableError(f"the chain did not answer: {exc.message}") from None
+    except Exception as exc:
+        raise ServiceUnavailableError(f"the chain did not answer: {exc}") from None
+    return Relayed("0x" + record.tx_hash.hex(), message, chain.relayer.address)
 
 
 class RelayLedger:
-    """The relayer's sent transactions, in the state the API's workers share."""
+    """The relayer's sent transactions (a :class:`depin.txsender.Ledger` in the state the
+    API's workers share), and the senders that use it."""
 
     def __init__(self, state: SharedState) -> None:
-        self.state = state
+        self.ledger = state.relay_ledger()
 
-    def next_nonce(self, relayer: str, pending: int) -> int:
-        """The node's pending count, or past our own unmined ones if the node lost some."""
-        rows = self.state.query(
-            "SELECT MAX(nonce) FROM relayed_txs WHERE relayer = ? AND state = 'sent'", (relayer,)
+    def sender(
+        self, chain: ChainContext, *, resend_after_s: float = 60.0, max_fee: int | None = None
+    ) -> TxSender:
+        """The relayer's sender, under the chain's send lock (which every worker honours)."""
+        w3 = chain.w3
+        return TxSender(
+            w3,
+            chain.relayer,
+            self.ledger,
+            lock=chain.send_lock,
+            resend_after_s=resend_after_s,
+            max_fee=max_fee,
+            should_cancel=lambda record: would_revert(w3, record.raw),
         )
-        local = rows[0][0]
-        return max(pending, int(local) + 1) if local is not None else pending
 
-    def record(self, relayer: str, nonce: int, tx_hash: bytes, raw: bytes) -> None:
-        with self.state.transaction() as db:
-            db.execute(
-                "DELETE FROM relayed_hashes WHERE relayer = ? AND nonce = ?", (relayer, nonce)
-            )
-            db.execute(
-                "INSERT OR REPLACE INTO relayed_txs (relayer, nonce, tx_hash, raw, sent_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (relayer, nonce, tx_hash, raw, time.time()),
-            )
-
-    def forget(self, relayer: str, nonce: int) -> None:
-        with self.state.transaction() as db:
-            db.execute("DELETE FROM relayed_txs WHERE relayer = ? AND nonce = ?", (relayer, nonce))
+    def close(self) -> None:
+        self.ledger.close()
 
     def sent(self, relayer: str) -> list[tuple[int, bytes, bytes, float]]:
-        """(nonce, hash, raw, sent at) of each transaction not yet seen mined."""
-        rows = self.state.query(
-            "SELECT nonce, tx_hash, raw, sent_at FROM relayed_txs "
-            "WHERE relayer = ? AND state = 'sent' ORDER BY nonce",
-            (relayer,),
-        )
-        return [(int(n), bytes(h), bytes(r), float(t)) for n, h, r, t in rows]
+        """(nonce, hash, raw, sent at) of each transaction not yet settled."""
+        return [
+            (r.nonce, r.tx_hash, r.raw, r.sent_at)
+            for r in self.ledger.records(relayer, TxState.SENT)
+        ]
 
     def hashes(self, relayer: str, nonce: int) -> list[bytes]:
-        rows = self.state.query(
-            "SELECT tx_hash FROM relayed_hashes WHERE relayer = ? AND nonce = ?", (relayer, nonce)
-        )
-        return [bytes(h) for (h,) in rows]
+        """The earlier hashes of the relayer's latest transaction at ``nonce``."""
+        at = [r for r in self.ledger.records(relayer) if r.nonce == nonce]
+        return self.ledger.hashes(at[-1].id) if at else []
 
-    def replaced(self, relayer: str, nonce: int, old: bytes, new: bytes, raw: bytes) -> None:
-        with self.state.transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO relayed_hashes VALUES (?, ?, ?)", (relayer, nonce, old)
-            )
-            db.execute(
-                "UPDATE relayed_txs SET tx_hash = ?, raw = ?, sent_at = ? "
-                "WHERE relayer = ? AND nonce = ?",
-                (new, raw, time.time(), relayer, nonce),
-            )
-
-    def settle(self, relayer: str, nonce: int, state: str) -> None:
-        with self.state.transaction() as db:
-            db.execute(
-                "UPDATE relayed_txs SET state = ? WHERE relayer = ? AND nonce = ?",
-                (state, relayer, nonce),
-            )
-
-    def states(self, relayer: str) -> dict[int, str]:
-        rows = self.state.query(
-            "SELECT nonce, state FROM relayed_txs WHERE relayer = ?", (relayer,)
-        )
-        return {int(n): str(s) for n, s in rows}
+    def states(self, relayer: str) -> dict[int, TxState]:
+        """The state of the relayer's latest transaction at each nonce."""
+        return {r.nonce: r.state for r in self.ledger.records(relayer)}
 
 
 def follow(
@@ -233,69 +192,6 @@ def follow(
     """One pass over the relayer's unmined transactions: a mined one is settled; one unmined
     for ``resend_after_s`` is replaced at its nonce with higher fees, or, if its call would now
     revert (its signature expired, the provider acted meanwhile), by a 0-value transfer that
-    frees the nonce, so that the relayer's later transactions do not wait behind it."""
-    relayer, w3 = chain.relayer, chain.w3
-    if not ledger.sent(relayer.address):
-        return  # the usual case: nothing pending, no lock taken
-    with chain.send_lock:
-        sent = ledger.sent(relayer.address)
-        mined_count = int(w3.eth.get_transaction_count(relayer.address, "latest"))
-        for nonce, tx_hash, raw, sent_at in sent:
-            receipt = _receipt(w3, [tx_hash, *ledger.hashes(relayer.address, nonce)])
-            if receipt is not None:
-                cancelled = receipt["to"] == relayer.address
-                state = "cancelled" if cancelled else "mined" if receipt["status"] else "reverted"
-                ledger.settle(relayer.address, nonce, state)
-                continue
-            if nonce < mined_count:
-                ledger.settle(relayer.address, nonce, "dropped")  # the nonce went elsewhere
-                continue
-            if time.time() - sent_at <= resend_after_s:
-                continue
-            tx = replacement(w3, raw, max_fee=max_fee, cancel=_would_revert(w3, raw))
-            if tx is None:
-                log.warning(
-                    "relayed tx 0x%s unmined; a replacement would pass the fee cap", tx_hash.hex()
-                )
-                continue
-            signed = relayer.sign_transaction(tx)
-            ledger.replaced(
-                relayer.address, nonce, tx_hash, bytes(signed.hash), signed.raw_transaction
-            )
-            log.warning(
-                "relayed tx 0x%s (nonce %d) unmined: %s by 0x%s",
-                tx_hash.hex(),
-                nonce,
-                "cancelled" if tx["to"] == relayer.address and not tx.get("data") else "replaced",
-                bytes(signed.hash).hex(),
-            )
-            try:
-                w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Exception as exc:  # the next pass tries again
-                log.warning("sending 0x%s failed: %s", bytes(signed.hash).hex(), exc)
-
-
-def _receipt(w3: Web3, hashes: list[bytes]) -> Any:
-    for candidate in hashes:
-        try:
-            return w3.eth.get_transaction_receipt(HexBytes(candidate))
-        except TransactionNotFound:
-            continue
-    return None
-
-
-def _would_revert(w3: Web3, raw: bytes) -> bool:
-    """Whether the signed call ``raw`` would revert if it ran in the latest block."""
-    old = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
-    sender = Account.recover_transaction(raw)
-    try:
-        w3.eth.call(
-            {
-                "from": sender,
-                "to": Web3.to_checksum_address(old["to"]),
-                "data": HexBytes(old["data"]),
-            }
-        )
-    except ContractLogicError:
-        return True
-    return False
+    frees the nonce, so that the relayer's later transactions do not wait behind it. With
+    nothing pending, the usual case, no lock is taken."""
+    ledger.sender(chain, resend_after_s=resend_after_s, max_fee=max_fee).reconcile()

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from depin.sqlite import LocalDb
+from depin.txsender import SqliteLedger
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS siwe_nonces (
@@ -28,12 +29,6 @@ CREATE INDEX IF NOT EXISTS siwe_nonces_expiry ON siwe_nonces (expires_at);
 CREATE TABLE IF NOT EXISTS rate_buckets (
     key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated);
-CREATE TABLE IF NOT EXISTS relayed_txs (
-    relayer TEXT NOT NULL, nonce INTEGER NOT NULL, tx_hash BLOB NOT NULL, raw BLOB NOT NULL,
-    sent_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'sent', PRIMARY KEY (relayer, nonce));
-CREATE TABLE IF NOT EXISTS relayed_hashes (
-    relayer TEXT NOT NULL, nonce INTEGER NOT NULL, tx_hash BLOB NOT NULL,
-    PRIMARY KEY (relayer, nonce, tx_hash));
 """
 
 
@@ -46,6 +41,10 @@ class SharedState(LocalDb):
     def relay_lock(self) -> ProcessLock:
         """The lock that serializes the relayer's transactions across processes."""
         return ProcessLock(self.path.with_name(self.path.name + ".relayer.lock"))
+
+    def relay_ledger(self) -> SqliteLedger:
+        """The relayer's sent transactions, in tables of their own in this file."""
+        return SqliteLedger(self.path, table="relay_txs", hashes_table="relay_tx_hashes")
 
 
 class ProcessLock:
