@@ -59,6 +59,7 @@ def record(library: str, source: str) -> tuple[dict[str, Any], Backend]:
         backend = AmdSmiBackend(recorder)
     result = backend.run()
     data = recorder.recording()
+    data["provenance"] = "captured"  # as against the synthetic fixtures built from docs
     data["library"] = module_name
     data["report"] = result.report.model_dump()
     return data, backend
