@@ -21,7 +21,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from api.inventory import LruCache, Snapshot
+from api.inventory.lru import LruCache
+from api.inventory.snapshot import Snapshot
 
 __all__ = ["PageCache", "Snapshot"]
 
@@ -35,6 +36,9 @@ class PageCache:
     recomputed while its next client waits. The
     snapshot is re-read at most every ``snapshot_ttl`` seconds: an indexer commit shows in pages
     at most that much later, and each page still says the block it is true at.
+
+    Ages are read from ``clock`` (seconds, monotonic), so a test can move time instead of
+    sleeping through it.
     """
 
     def __init__(
@@ -45,8 +49,10 @@ class PageCache:
         max_age: float = 1.0,
         stale_for: float = 5.0,
         size: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._read_snapshot = read_snapshot
+        self._clock = clock
         self.snapshot_ttl = snapshot_ttl
         self.max_age = max_age
         self.stale_for = stale_for
@@ -57,12 +63,12 @@ class PageCache:
 
     async def snapshot(self) -> Snapshot:
         """The indexer's snapshot, re-read (by one thread for all callers) when stale."""
-        if self._snapshot is not None and time.monotonic() - self._snapshot_at < self.snapshot_ttl:
+        if self._snapshot is not None and self._clock() - self._snapshot_at < self.snapshot_ttl:
             return self._snapshot
 
         def read() -> Snapshot:
             known = self._read_snapshot()
-            self._snapshot, self._snapshot_at = known, time.monotonic()
+            self._snapshot, self._snapshot_at = known, self._clock()
             return known
 
         result: Snapshot = await self._once(("snapshot",), read)
@@ -75,7 +81,7 @@ class PageCache:
         entry: tuple[float, bytes] | None = self._pages.get(cache_key)
         if entry is not None:
             made, body = entry
-            age = time.monotonic() - made
+            age = self._clock() - made
             if age <= self.max_age:
                 return body
             if age <= self.max_age + self.stale_for:
@@ -90,7 +96,7 @@ class PageCache:
         self, cache_key: Hashable, known: Snapshot, compute: Callable[[Snapshot], bytes]
     ) -> bytes:
         body = compute(known)
-        self._pages.put(cache_key, (time.monotonic(), body))
+        self._pages.put(cache_key, (self._clock(), body))
         return body
 
     def _refresh(
@@ -111,6 +117,12 @@ class PageCache:
 
         task.add_done_callback(finished)
         return task
+
+    async def idle(self) -> None:
+        """Returns once no read is in flight, background refreshes included (their failures
+        stay theirs: a failed refresh keeps the old page)."""
+        while self._inflight:
+            await asyncio.wait(set(self._inflight.values()))
 
     async def _once(self, key: Hashable, work: Callable[[], Any]) -> Any:
         """Runs ``work`` in a worker thread unless the same key is already running; every

@@ -1,17 +1,32 @@
 """The /v1/gpus page cache: one database read however many requests wait for it, stale pages
-served while one refresh runs, failures neither cached nor lost."""
+served while one refresh runs, failures neither cached nor lost.
+
+Ages are read from a :class:`FakeClock` the tests move, never from sleeping past a TTL.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from api.pagecache import PageCache, Snapshot
+
+
+class FakeClock:
+    """Monotonic seconds that move only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class Source:
@@ -46,7 +61,8 @@ def run(coro: Any) -> Any:
 
 def test_concurrent_misses_share_one_snapshot_read_and_one_computation() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot)
+    clock = FakeClock()
+    cache = PageCache(source.read_snapshot, clock=clock)
     source.gate.clear()
 
     async def main() -> list[bytes]:
@@ -63,13 +79,14 @@ def test_concurrent_misses_share_one_snapshot_read_and_one_computation() -> None
 
 def test_a_new_snapshot_is_seen_after_the_ttl_and_gives_a_new_page() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot, snapshot_ttl=0.05)
+    clock = FakeClock()
+    cache = PageCache(source.read_snapshot, clock=clock, snapshot_ttl=0.05)
 
     async def main() -> tuple[bytes, bytes, bytes]:
         first = await cache.page("q", source.compute)
         source.known = Snapshot(11, 1, 6)
         within_ttl = await cache.page("q", source.compute)
-        await asyncio.sleep(0.06)
+        clock.advance(0.06)
         after_ttl = await cache.page("q", source.compute)
         return first, within_ttl, after_ttl
 
@@ -81,20 +98,17 @@ def test_a_new_snapshot_is_seen_after_the_ttl_and_gives_a_new_page() -> None:
 
 def test_an_old_page_is_served_while_one_background_refresh_replaces_it() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot, snapshot_ttl=60, max_age=0.05)
+    clock = FakeClock()
+    cache = PageCache(source.read_snapshot, clock=clock, snapshot_ttl=60, max_age=0.05)
 
     async def main() -> tuple[bytes, list[bytes], bytes]:
         first = await cache.page("q", source.compute)
-        await asyncio.sleep(0.06)
+        clock.advance(0.06)
         source.gate.clear()  # hold the refresh: the stale page must still answer at once
-        started = time.monotonic()
         stale = await asyncio.gather(*(cache.page("q", source.compute) for _ in range(10)))
-        assert time.monotonic() - started < 1
+        assert source.computes == 1  # answered while the refresh is still held
         source.gate.set()
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            if source.computes == 2:
-                break
+        await cache.idle()
         return first, stale, await cache.page("q", source.compute)
 
     first, stale, refreshed = run(main())
@@ -105,7 +119,8 @@ def test_an_old_page_is_served_while_one_background_refresh_replaces_it() -> Non
 
 def test_a_failed_computation_reaches_every_waiter_and_is_not_cached() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot)
+    clock = FakeClock()
+    cache = PageCache(source.read_snapshot, clock=clock)
     source.fail = ValueError("the cursor is not one this API issued")
     source.gate.clear()
 
@@ -124,7 +139,8 @@ def test_a_failed_computation_reaches_every_waiter_and_is_not_cached() -> None:
 
 def test_a_failed_background_refresh_keeps_the_old_page_and_leaves_no_stray_error() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot, snapshot_ttl=60, max_age=0.01)
+    clock = FakeClock()
+    cache = PageCache(source.read_snapshot, clock=clock, snapshot_ttl=60, max_age=0.01)
     unhandled: list[dict[str, Any]] = []
 
     async def main() -> list[bytes]:
@@ -132,9 +148,9 @@ def test_a_failed_background_refresh_keeps_the_old_page_and_leaves_no_stray_erro
         bodies = [await cache.page("q", source.compute)]
         source.fail = RuntimeError("database went away")
         for _ in range(3):
-            await asyncio.sleep(0.02)
+            clock.advance(0.02)
             bodies.append(await cache.page("q", source.compute))
-        await asyncio.sleep(0.05)
+            await cache.idle()
         return bodies
 
     bodies = run(main())
@@ -145,7 +161,8 @@ def test_a_failed_background_refresh_keeps_the_old_page_and_leaves_no_stray_erro
 
 def test_a_waiter_that_goes_away_does_not_cancel_the_work_for_the_others() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot)
+    clock = FakeClock()
+    cache = PageCache(source.read_snapshot, clock=clock)
     source.gate.clear()
 
     async def main() -> bytes:
@@ -165,11 +182,14 @@ def test_a_waiter_that_goes_away_does_not_cancel_the_work_for_the_others() -> No
 
 def test_a_page_past_its_stale_window_is_recomputed_before_it_is_served() -> None:
     source = Source()
-    cache = PageCache(source.read_snapshot, snapshot_ttl=60, max_age=0.01, stale_for=0.02)
+    clock = FakeClock()
+    cache = PageCache(
+        source.read_snapshot, clock=clock, snapshot_ttl=60, max_age=0.01, stale_for=0.02
+    )
 
     async def main() -> tuple[bytes, bytes]:
         first = await cache.page("q", source.compute)
-        await asyncio.sleep(0.05)  # older than max_age + stale_for: nobody asked meanwhile
+        clock.advance(0.05)  # older than max_age + stale_for: nobody asked meanwhile
         return first, await cache.page("q", source.compute)
 
     first, later = run(main())
