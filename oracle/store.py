@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from depin.sqlite import LocalDb
+from depin.txsender import TxState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS used_challenges (
@@ -35,7 +36,7 @@ class QueueState(enum.StrEnum):
     """Where a queued bundle stands."""
 
     PENDING = "pending"
-    SENT = "sent"
+    SENT = TxState.SENT.value
     """In a batch whose transaction is on its way (``batch_id`` names the batch)."""
     DONE = "done"
     REJECTED = "rejected"
@@ -45,7 +46,8 @@ class QueueState(enum.StrEnum):
 class LivenessState(enum.StrEnum):
     """Where an epoch's liveness record stands (no row: not sent yet)."""
 
-    SENT = "sent"
+    SENT = TxState.SENT.value
+    """Its transaction is on its way."""
     DONE = "done"
     REFUSED = "refused"
     SUPERSEDED = "superseded"
