@@ -7,9 +7,10 @@ from typing import Any
 import click
 
 from api.settings import ApiSettings
+from depin.cli import DepinGroup
 
 
-@click.group()
+@click.group(cls=DepinGroup)
 def api() -> None:
     """Explorer and onboarding HTTP API."""
 

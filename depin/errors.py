@@ -1,22 +1,26 @@
 """The project's exception hierarchy.
 
-Every error a user can meet derives from :class:`DepinError`; errors a CLI user may see also
-subclass :class:`click.ClickException` so they print a sentence instead of a traceback.
+Every error a user can meet derives from :class:`DepinError`, a plain exception with a stable
+``code``. The edges turn them into what their users read: the ``depin`` command line into one
+sentence (:mod:`depin.cli`), the HTTP services into problem documents (:mod:`depin.problems`).
 """
 
 from __future__ import annotations
 
-import click
 
+class DepinError(Exception):
+    """Base of every depin error. ``retryable`` marks errors that are safe to retry.
 
-class DepinError(click.ClickException):
-    """Base of every depin error. ``retryable`` marks errors that are safe to retry."""
+    Attributes:
+        message: the sentence a user reads (also ``str(error)``).
+    """
 
     retryable: bool = False
     code: str = "depin_error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+        self.message = message
 
 
 class ToolchainError(DepinError):

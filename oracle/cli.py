@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
+from depin.cli import DepinGroup
 from depin.keys import create_keystore, load_keystore
 from oracle.settings import OracleSettings
 
 
-@click.group()
+@click.group(cls=DepinGroup)
 def oracle() -> None:
     """Oracle node: verify and co-sign attestations, transmit batches."""
 
