@@ -7,6 +7,7 @@ read. ``label`` names the key store in messages ("agent keystore", "oracle keyst
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import stat
@@ -188,6 +189,6 @@ def read_password(*, env_var: str, password_file: Path | None, prompt: str | Non
         return value
     if prompt is None:
         raise PasswordError(f"no password: set {env_var} or pass --password-file")
-    import click
-
-    return str(click.prompt(prompt, hide_input=True))
+    while not (value := getpass.getpass(f"{prompt}: ")):
+        pass  # asked again, as a prompt without a default is
+    return value
