@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from eth_account.signers.local import LocalAccount
@@ -45,8 +44,17 @@ from agent.prover import NumpyProver, Prover, best_prover, run_batch
 from agent.watch import ChangeEvent, SleepWaiter, Watcher
 from depin.attestation import GpuAttestation, Heartbeat, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
-from depin.proof import ChallengeBatch, RevealRequest
 from depin.simulation import simulated_model
+from depin.wire import (
+    Approval,
+    AttestationBody,
+    AttestationRequest,
+    Bundle,
+    CertificateBody,
+    CommitRequest,
+    HeartbeatRequest,
+    RevealBody,
+)
 
 log = logging.getLogger("depin.agent")
 
@@ -281,7 +289,7 @@ class AgentDaemon:
             raise NoGpuError(no_gpu_message(inventory, skipped))
         return claims
 
-    def prove(self, claims: Sequence[GpuClaim]) -> list[dict[str, Any]]:
+    def prove(self, claims: Sequence[GpuClaim]) -> list[CertificateBody]:
         """Proof certificates for GPUs of one model, from the first oracle that answers."""
         unavailable: list[str] = []
         for oracle in self.oracles:
@@ -294,16 +302,12 @@ class AgentDaemon:
             f"no oracle answered the proof-of-compute challenge ({', '.join(unavailable)})"
         )
 
-    def _prove_at(self, oracle: OracleClient, claims: Sequence[GpuClaim]) -> list[dict[str, Any]]:
+    def _prove_at(self, oracle: OracleClient, claims: Sequence[GpuClaim]) -> list[CertificateBody]:
         model = claims[0].model_id
-        params = {
-            "provider": self.config.provider,
-            "agent": self.account.address,
-            "model": model,
-            "gpu": ["0x" + c.key.hex() for c in claims],
-        }
-        issued = oracle.get("/v1/challenge", params=params)
-        batch = ChallengeBatch.model_validate(issued["batch"])
+        issued = oracle.challenge(
+            self.config.provider, self.account.address, model, [c.key for c in claims]
+        )
+        batch = issued.batch
         log.info(
             "proving %d x %s for oracle %s (deadline %.2f s)",
             len(claims),
@@ -312,22 +316,14 @@ class AgentDaemon:
             batch.challenges[0].deadline_s,
         )
         runs = run_batch(batch, self._prover_for(claims))
-        commit = {
-            "batchId": batch.batch_id,
-            "commitments": [r.commitment.model_dump(mode="json") for r in runs],
-        }
-        requests = oracle.post("/v1/proofs/commit", commit)["requests"]
+        commit = CommitRequest(batch_id=batch.batch_id, commitments=[r.commitment for r in runs])
+        requests = oracle.commit(commit).requests
         by_id = {r.challenge.challenge_id: r for r in runs}
-        responses = []
-        for raw in requests:
-            request = RevealRequest.model_validate(raw)
-            responses.append(by_id[request.challenge_id].reveal(request).model_dump(mode="json"))
-        verdict = oracle.post(
-            "/v1/proofs/reveal", {"batchId": batch.batch_id, "responses": responses}
-        )
-        by_key = {c["gpuKey"]: c for c in verdict["certificates"]}
-        certificates = [by_key["0x" + c.key.hex()] for c in claims]
-        tops = [r["attested_tops"] for r in verdict["results"]]
+        responses = [by_id[request.challenge_id].reveal(request) for request in requests]
+        verdict = oracle.reveal(RevealBody(batch_id=batch.batch_id, responses=responses))
+        by_key = {c.gpu_key: c for c in verdict.certificates}
+        certificates = [by_key[c.key] for c in claims]
+        tops = [r.attested_tops for r in verdict.results]
         log.info(
             "proof accepted by %s: %s TOPS int8 proven",
             oracle.url,
@@ -336,7 +332,7 @@ class AgentDaemon:
         return certificates
 
     def sign(
-        self, claim: GpuClaim, certificate: dict[str, Any], bench: tuple[int, int, int]
+        self, claim: GpuClaim, certificate: CertificateBody, bench: tuple[int, int, int]
     ) -> tuple[GpuAttestation, bytes]:
         now = int(self.clock())
         message = GpuAttestation(
@@ -349,18 +345,18 @@ class AgentDaemon:
             fp32_gflops=bench[0],
             fp16_gflops=bench[1],
             memory_bandwidth_gbps=bench[2],
-            proven_int8_gops=int(certificate["provenInt8Gops"]),
-            challenge=bytes.fromhex(str(certificate["challenge"])[2:]),
+            proven_int8_gops=certificate.proven_int8_gops,
+            challenge=certificate.challenge,
             measured_at=now,
             expires_at=now + self.config.validity_s,
         )
         return message, sign_digest(self.account, message.digest(self.domain))
 
     def approvals(
-        self, requests: dict[bytes, dict[str, Any]], threshold: int
-    ) -> dict[bytes, list[dict[str, Any]]]:
+        self, requests: dict[bytes, AttestationRequest], threshold: int
+    ) -> dict[bytes, list[Approval]]:
         """Post each attestation to oracles until ``threshold`` approved it."""
-        approved: dict[bytes, list[dict[str, Any]]] = {key: [] for key in requests}
+        approved: dict[bytes, list[Approval]] = {key: [] for key in requests}
         unavailable: list[str] = []
         for oracle in self.oracles:
             missing = [k for k in requests if len(approved[k]) < threshold]
@@ -368,8 +364,7 @@ class AgentDaemon:
                 break
             try:
                 for key in missing:
-                    approval = oracle.post("/v1/attestations", requests[key])
-                    approved[key].append(approval)
+                    approved[key].append(oracle.attest(requests[key]))
             except OracleUnavailableError as exc:
                 log.info("%s", exc)
                 unavailable.append(oracle.url)
@@ -382,28 +377,21 @@ class AgentDaemon:
             )
         return approved
 
-    def hand_over(self, bundles: list[dict[str, Any]]) -> str:
+    def hand_over(self, bundles: list[Bundle]) -> str:
         """Give the bundles to the first transmitting oracle that approved them and answers."""
-        approvers = {a["oracle"] for b in bundles for a in b["approvals"]}
+        approvers = {a.oracle for b in bundles for a in b.approvals}
         ordered = sorted(
             self.oracles,
-            key=lambda o: (not o.transmits(), self._address(o) not in approvers),
+            key=lambda o: (not o.transmits(), o.address() not in approvers),
         )
         for oracle in ordered:
             try:
                 for bundle in bundles:
-                    oracle.post("/v1/bundles", bundle)
+                    oracle.bundle(bundle)
                 return oracle.url
             except OracleUnavailableError as exc:
                 log.info("%s", exc)
         raise OraclesUnavailableError("no transmitting oracle took the approved attestations")
-
-    @staticmethod
-    def _address(oracle: OracleClient) -> str:
-        try:
-            return str(oracle.info().get("oracle", ""))
-        except (OracleUnavailableError, OracleRefusedError):
-            return ""
 
     def attest_round(self) -> RoundResult:
         """Discover, benchmark, prove, sign and hand over every usable GPU."""
@@ -413,32 +401,27 @@ class AgentDaemon:
         groups: dict[str, list[GpuClaim]] = {}
         for claim in claims:
             groups.setdefault(claim.model_id, []).append(claim)
-        signed: dict[bytes, tuple[GpuClaim, GpuAttestation, dict[str, Any]]] = {}
+        signed: dict[bytes, tuple[GpuClaim, GpuAttestation, AttestationRequest]] = {}
         for group in groups.values():
             certificates = self._retrying("an oracle to issue a proof challenge")(self.prove, group)
             for claim, certificate in zip(group, certificates, strict=True):
                 message, signature = self.sign(claim, certificate, bench[claim.record.index or 0])
-                signed[claim.key] = (
-                    claim,
-                    message,
-                    {
-                        "attestation": message.message_json(),
-                        "signature": "0x" + signature.hex(),
-                        "proof": certificate,
-                    },
+                request = AttestationRequest(
+                    attestation=AttestationBody.of(message), signature=signature, proof=certificate
                 )
+                signed[claim.key] = (claim, message, request)
         threshold = self.threshold()
         requests = {key: body for key, (_, _, body) in signed.items()}
         approvals = self._retrying(f"{threshold} oracle approvals")(
             self.approvals, requests, threshold
         )
         bundles = [
-            {
-                "attestation": body["attestation"],
-                "signature": body["signature"],
-                "approvals": approvals[key][:threshold],
-            }
-            for key, body in requests.items()
+            Bundle(
+                attestation=request.attestation,
+                signature=request.signature,
+                approvals=approvals[key][:threshold],
+            )
+            for key, request in requests.items()
         ]
         transmitter = self._retrying("a transmitting oracle")(self.hand_over, bundles)
         log.info("handed %d approved attestation(s) to %s", len(bundles), transmitter)
@@ -489,14 +472,17 @@ class AgentDaemon:
             return 0
         epoch = int(self.clock()) // self.epoch_length()
         message = Heartbeat(self.config.provider, self.account.address, keys, epoch)
-        body = {
-            **message.message_json(),
-            "signature": "0x" + sign_digest(self.account, message.digest(self.domain)).hex(),
-        }
+        request = HeartbeatRequest(
+            provider=message.provider,
+            agent=message.agent,
+            gpu_keys=list(keys),
+            epoch=epoch,
+            signature=sign_digest(self.account, message.digest(self.domain)),
+        )
         accepted = 0
         for oracle in self.oracles:
             try:
-                oracle.post("/v1/heartbeats", body, timeout=5.0)
+                oracle.heartbeat(request, timeout=5.0)
                 accepted += 1
             except OracleUnavailableError as exc:
                 log.info("heartbeat: %s", exc)

@@ -1,27 +1,51 @@
 """The agent's HTTP client of the oracle network: which oracle answers, which refuses and why.
 
+Requests and answers are the models of :mod:`depin.wire`, the same the oracle validates.
 An oracle that cannot be reached (or answers 5xx) is *unavailable*: the agent tries the next.
-An oracle that answers a problem+json refusal has decided: the agent reports its ``code``.
+An oracle that answers a problem+json refusal has decided: the agent reports its ``code``, a
+:class:`~depin.wire.RefusalCode` where the oracle sent a known one.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from agent.errors import AgentError
+from depin.problems import Problem
+from depin.wire import (
+    Approval,
+    AttestationRequest,
+    Bundle,
+    BundleReceipt,
+    CommitRequest,
+    CommitResponse,
+    HeartbeatReceipt,
+    HeartbeatRequest,
+    Info,
+    ProofChallenge,
+    RefusalCode,
+    RevealBody,
+    RevealResult,
+)
 
 log = logging.getLogger("depin.agent")
 
+_Answer = TypeVar("_Answer", bound=BaseModel)
+
 
 class OracleRefusedError(AgentError):
-    """An oracle refused a request; ``refusal`` is its stable code (``unauthorized_agent``...)."""
+    """An oracle refused a request; ``refusal`` is its stable code
+    (:attr:`RefusalCode.UNAUTHORIZED_AGENT`...), or ``http_<status>`` when the answer was not
+    a problem document with a known code."""
 
     code = "oracle_refused"
 
-    def __init__(self, oracle: str, refusal: str, detail: str, status: int) -> None:
+    def __init__(self, oracle: str, refusal: RefusalCode | str, detail: str, status: int) -> None:
         self.oracle = oracle
         self.refusal = refusal
         self.detail = detail
@@ -48,31 +72,44 @@ class OraclesUnavailableError(AgentError):
     retryable = True
 
 
+def _refusal(response: httpx.Response) -> tuple[RefusalCode | str, str]:
+    """The code and detail of a refused request's problem document."""
+    try:
+        problem = Problem.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return f"http_{response.status_code}", response.text[:200]
+    try:
+        return RefusalCode(problem.code), problem.detail
+    except ValueError:
+        return problem.code, problem.detail
+
+
 class OracleClient:
-    """JSON over HTTP to one oracle base URL."""
+    """The oracle API at one base URL, in the models of :mod:`depin.wire`."""
 
     def __init__(self, url: str, http: httpx.Client) -> None:
         self.url = url.rstrip("/")
         self.http = http
-        self._info: dict[str, Any] | None = None
+        self._info: Info | None = None
 
     def __repr__(self) -> str:
         return f"OracleClient({self.url})"
 
-    def request(
+    def _call(
         self,
         method: str,
         path: str,
+        answer: type[_Answer],
         *,
-        json: Any = None,
-        params: Any = None,
+        body: BaseModel | None = None,
+        params: dict[str, Any] | None = None,
         timeout: float | None = None,
-    ) -> Any:
+    ) -> _Answer:
         try:
             response = self.http.request(
                 method,
                 self.url + path,
-                json=json,
+                json=body.model_dump(mode="json", exclude_none=True) if body is not None else None,
                 params=params,
                 timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
@@ -81,30 +118,69 @@ class OracleClient:
         if response.status_code >= 500:
             raise OracleUnavailableError(self.url, f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            try:
-                problem = response.json()
-                code, detail = str(problem["code"]), str(problem.get("detail", ""))
-            except (ValueError, KeyError, TypeError):
-                code, detail = f"http_{response.status_code}", response.text[:200]
+            code, detail = _refusal(response)
             raise OracleRefusedError(self.url, code, detail, response.status_code)
-        return response.json()
+        try:
+            return answer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise OracleUnavailableError(
+                self.url, f"answered {path} with a body that is not a {answer.__name__}: {exc}"
+            ) from None
 
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.request("GET", path, **kwargs)
+    # ------------------------------------------------------------------ the oracle
 
-    def post(self, path: str, body: Any, **kwargs: Any) -> Any:
-        return self.request("POST", path, json=body, **kwargs)
-
-    def info(self) -> dict[str, Any]:
+    def info(self) -> Info:
         """``GET /v1/info``, cached once it answered."""
         if self._info is None:
-            info: dict[str, Any] = self.get("/v1/info", timeout=5.0)
-            self._info = info
+            self._info = self._call("GET", "/v1/info", Info, timeout=5.0)
         return self._info
 
     def transmits(self) -> bool:
         """Whether this oracle sends transactions (assumed when its info is unknown)."""
         try:
-            return bool(self.info().get("transmitter", True))
+            return self.info().transmitter
         except (OracleUnavailableError, OracleRefusedError):
             return True
+
+    def address(self) -> str:
+        """The oracle's address, or ``""`` when its info is unknown."""
+        try:
+            return self.info().oracle
+        except (OracleUnavailableError, OracleRefusedError):
+            return ""
+
+    # ------------------------------------------------------------------ proof of compute
+
+    def challenge(
+        self, provider: str, agent: str, model: str, gpu_keys: Sequence[bytes]
+    ) -> ProofChallenge:
+        """``GET /v1/challenge`` with a claim: one proof-of-compute challenge per GPU."""
+        params = {
+            "provider": provider,
+            "agent": agent,
+            "model": model,
+            "gpu": ["0x" + key.hex() for key in gpu_keys],
+        }
+        return self._call("GET", "/v1/challenge", ProofChallenge, params=params)
+
+    def commit(self, request: CommitRequest) -> CommitResponse:
+        """``POST /v1/proofs/commit``: the rows the oracle wants opened."""
+        return self._call("POST", "/v1/proofs/commit", CommitResponse, body=request)
+
+    def reveal(self, body: RevealBody) -> RevealResult:
+        """``POST /v1/proofs/reveal``: the verdict and a certificate per GPU."""
+        return self._call("POST", "/v1/proofs/reveal", RevealResult, body=body)
+
+    # ------------------------------------------------------------------ attestations
+
+    def attest(self, request: AttestationRequest) -> Approval:
+        """``POST /v1/attestations``: this oracle's approval of a signed attestation."""
+        return self._call("POST", "/v1/attestations", Approval, body=request)
+
+    def bundle(self, bundle: Bundle) -> BundleReceipt:
+        """``POST /v1/bundles``: an attestation approved by t oracles, for the transmitter."""
+        return self._call("POST", "/v1/bundles", BundleReceipt, body=bundle)
+
+    def heartbeat(self, request: HeartbeatRequest, *, timeout: float = 5.0) -> HeartbeatReceipt:
+        """``POST /v1/heartbeats``: which attested GPUs are up this epoch."""
+        return self._call("POST", "/v1/heartbeats", HeartbeatReceipt, body=request, timeout=timeout)

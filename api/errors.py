@@ -1,4 +1,4 @@
-"""API errors and their RFC 9457 ``application/problem+json`` rendering.
+"""API errors, rendered as RFC 9457 ``application/problem+json`` by :mod:`depin.problems`.
 
 Each refusal has a stable ``type`` (``urn:depin:problem:<code>``) and a ``code`` extension
 member with the same slug, so clients can branch on it without parsing English.
@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from depin.errors import DepinError
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:depin:problem:"
+from depin.problems import PROBLEM_MEDIA_TYPE as PROBLEM_MEDIA_TYPE
+from depin.problems import TYPE_PREFIX as TYPE_PREFIX
+from depin.problems import problem_document, type_uri
 
 
 class ApiError(DepinError):
@@ -29,20 +29,17 @@ class ApiError(DepinError):
 
     @classmethod
     def type_uri(cls) -> str:
-        return TYPE_PREFIX + cls.code.replace("_", "-")
+        return type_uri(cls.code)
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": self.type_uri(),
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-        }
-        if instance is not None:
-            body["instance"] = instance
-        body.update(self.extra)
-        return body
+        return problem_document(
+            self.code,
+            self.status,
+            self.detail,
+            title=self.title,
+            instance=instance,
+            extra=self.extra,
+        )
 
 
 class ValidationProblem(ApiError):

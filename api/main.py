@@ -22,7 +22,6 @@ from api.auth import NonceStore, TokenSigner
 from api.chain import ChainContext
 from api.db import read_only_engine, session_factory
 from api.errors import (
-    PROBLEM_MEDIA_TYPE,
     ApiError,
     InternalError,
     InvalidFilterError,
@@ -37,6 +36,7 @@ from api.ratelimit import TokenBucket
 from api.relay import RelayLedger, follow
 from api.settings import ApiSettings
 from api.shared import SharedState
+from depin import problems
 
 log = logging.getLogger("depin.api")
 
@@ -54,11 +54,14 @@ Every refusal is an RFC 9457 `application/problem+json` document with a stable `
 
 
 def problem_response(error: ApiError, request: Request) -> JSONResponse:
-    return JSONResponse(
-        error.problem(instance=request.url.path),
-        status_code=error.status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers=error.headers or None,
+    return problems.problem_response(
+        error.code,
+        error.status,
+        error.detail,
+        title=error.title,
+        instance=request.url.path,
+        extra=error.extra,
+        headers=error.headers,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from api.errors import ApiError
 from api.schemas.common import Problem
+from depin.problems import PROBLEM_MEDIA_TYPE, problem_document
 
 _SCHEMA = Problem.model_json_schema()
 _SCHEMA.pop("examples", None)
@@ -37,19 +38,15 @@ def problems(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
         examples = {
             kind.code: {
                 "summary": kind.title,
-                "value": {
-                    "type": kind.type_uri(),
-                    "title": kind.title,
-                    "status": status,
-                    "detail": f"{kind.title.lower()} (example)",
-                    "code": kind.code,
-                },
+                "value": problem_document(
+                    kind.code, status, f"{kind.title.lower()} (example)", title=kind.title
+                ),
             }
             for kind in kinds
         }
         entry: dict[str, Any] = {
             "description": _DESCRIPTIONS.get(status, kinds[0].title),
-            "content": {"application/problem+json": {"schema": _SCHEMA, "examples": examples}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": _SCHEMA, "examples": examples}},
         }
         if status == 429:
             entry["headers"] = {
