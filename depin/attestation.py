@@ -19,13 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, ClassVar
 
-import coincurve
-from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
-
+from depin.crypto import SECP256K1_N, checksum_address, keccak, sign_digest
 from depin.eip712 import Domain, Message
 from depin.errors import SignatureError
 
@@ -40,7 +36,6 @@ __all__ = [
     "bitmap_from_indices",
     "compact_signature",
     "expand_signature",
-    "fast_recover",
     "gpu_key",
     "model_bytes",
     "model_text",
@@ -48,22 +43,7 @@ __all__ = [
     "unpack_figures",
 ]
 
-try:  # safe-pysha3's C keccak is several times faster per call than eth-hash's wrapper
-    import sha3 as _sha3
-
-    def fast_keccak(data: bytes) -> bytes:
-        """keccak256 of ``data``."""
-        return bytes(_sha3.keccak_256(data).digest())
-
-except ImportError:  # pragma: no cover - eth-hash's backend
-
-    def fast_keccak(data: bytes) -> bytes:
-        """keccak256 of ``data``."""
-        return bytes(keccak(data))
-
-
 _U32 = (1 << 32) - 1
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 class RejectReason:
@@ -127,19 +107,12 @@ def unpack_quorum(quorum: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------- signatures
 
 
-def sign_digest(account: LocalAccount | bytes, digest: bytes) -> bytes:
-    """A 65-byte (r ‖ s ‖ v, v in {27, 28}) signature of ``digest``, made with coincurve."""
-    key = account if isinstance(account, bytes) else bytes(account.key)
-    raw = coincurve.PrivateKey(key).sign_recoverable(digest, hasher=None)
-    return raw[:64] + bytes([raw[64] + 27])
-
-
 def compact_signature(signature: bytes) -> tuple[bytes, bytes]:
     """EIP-2098: a 65-byte signature as ``(r, vs)`` with yParity in the top bit of ``s``."""
     if len(signature) != 65:
         raise SignatureError(f"a signature has 65 bytes, got {len(signature)}")
     r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
-    if s > _SECP256K1_N // 2:
+    if s > SECP256K1_N // 2:
         raise SignatureError("signature s is in the upper half of the curve order")
     parity = v - 27 if v >= 27 else v
     if parity not in (0, 1):
@@ -151,44 +124,6 @@ def expand_signature(r: bytes, vs: bytes) -> bytes:
     """The inverse of :func:`compact_signature`."""
     word = int.from_bytes(vs, "big")
     return r + (word & ((1 << 255) - 1)).to_bytes(32, "big") + bytes([27 + (word >> 255)])
-
-
-def fast_recover(digest: bytes, signature: bytes) -> str:
-    """The checksummed address that signed ``digest`` (raw coincurve, no eth-account overhead).
-
-    Raises:
-        SignatureError: the signature is malformed, malleable (high s) or not recoverable.
-    """
-    return _checksum(recover_bytes(digest, signature))
-
-
-@lru_cache(maxsize=65536)
-def _checksum(raw: bytes) -> str:
-    return str(to_checksum_address(raw))
-
-
-def same_address(a: str, raw: bytes) -> bool:
-    """Whether hex address ``a`` (any case) is the 20 bytes ``raw``."""
-    return len(a) == 42 and bytes.fromhex(a[2:]) == raw
-
-
-def recover_bytes(digest: bytes, signature: bytes) -> bytes:
-    """The 20-byte address that signed ``digest`` (see :func:`fast_recover`)."""
-    if len(signature) != 65:
-        raise SignatureError(f"a signature has 65 bytes, got {len(signature)}")
-    if int.from_bytes(signature[32:64], "big") > _SECP256K1_N // 2:
-        raise SignatureError("signature s is in the upper half of the curve order")
-    v = signature[64]
-    parity = v - 27 if v >= 27 else v
-    if parity not in (0, 1):
-        raise SignatureError(f"bad recovery id {v}")
-    try:
-        public = coincurve.PublicKey.from_signature_and_message(
-            signature[:64] + bytes([parity]), digest, hasher=None
-        )
-    except Exception as exc:
-        raise SignatureError(f"signature does not recover: {exc}") from exc
-    return fast_keccak(public.format(compressed=False)[1:])[-20:]
 
 
 # ---------------------------------------------------------------------- messages
@@ -252,7 +187,7 @@ class GpuAttestation(Message):
                 raise ValueError(f"{value} does not fit uint{bits}")
         if not (0 <= self.measured_at <= _U32 and 0 <= self.expires_at <= _U32):
             raise ValueError("measuredAt and expiresAt are uint32")
-        return fast_keccak(
+        return keccak(
             self.TYPEHASH
             + bytes(12)
             + bytes.fromhex(self.provider[2:])
@@ -303,8 +238,8 @@ class GpuAttestation(Message):
         """The message and 65-byte signature of a ``SignedAttestation`` tuple."""
         gpu, subject, device, model, figures, challenge, r, vs = packed
         message = cls(
-            provider=to_checksum_address((int(subject) >> 96).to_bytes(20, "big")),
-            agent=to_checksum_address((int(device) >> 96).to_bytes(20, "big")),
+            provider=checksum_address((int(subject) >> 96).to_bytes(20, "big")),
+            agent=checksum_address((int(device) >> 96).to_bytes(20, "big")),
             gpu_key=bytes(gpu),
             vendor_id=(int(device) >> 80) & 0xFFFF,
             model=bytes(model),
@@ -418,8 +353,8 @@ class Heartbeat(Message):
 
     def message_json(self) -> dict[str, Any]:
         return {
-            "provider": to_checksum_address(self.provider),
-            "agent": to_checksum_address(self.agent),
+            "provider": checksum_address(self.provider),
+            "agent": checksum_address(self.agent),
             "gpuKeys": ["0x" + k.hex() for k in self.gpu_keys],
             "epoch": self.epoch,
         }

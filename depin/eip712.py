@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from eth_account import Account
-from eth_account.datastructures import SignedMessage
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
 
+from depin.crypto import checksum_address, hex_bytes, keccak, recover, sign_digest, to_hex
 from depin.errors import SignatureError
+
+__all__ = ["Domain", "Message", "parse_typed_data", "recover"]
 
 _DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -54,14 +54,14 @@ class Domain:
             "name": self.name,
             "version": self.version,
             "chainId": self.chain_id,
-            "verifyingContract": to_checksum_address(self.verifying_contract),
+            "verifyingContract": checksum_address(self.verifying_contract),
         }
 
     @classmethod
     def from_eip5267(cls, result: tuple[Any, ...] | list[Any]) -> Domain:
         """From the return value of ``eip712Domain()`` (fields, name, version, chainId, ...)."""
         _fields, name, version, chain_id, verifying_contract, _salt, _ext = result
-        return cls(str(name), str(version), int(chain_id), to_checksum_address(verifying_contract))
+        return cls(str(name), str(version), int(chain_id), checksum_address(verifying_contract))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Domain:
@@ -69,7 +69,7 @@ class Domain:
             str(data["name"]),
             str(data["version"]),
             int(data["chainId"]),
-            to_checksum_address(data["verifyingContract"]),
+            checksum_address(data["verifyingContract"]),
         )
 
 
@@ -79,11 +79,11 @@ def _encode_atomic(sol_type: str, value: Any) -> bytes:
     if sol_type == "string":
         return keccak(str(value).encode())
     if sol_type == "bytes":
-        return keccak(_as_bytes(value))
+        return keccak(hex_bytes(value))
     if sol_type == "bool":
         return int(bool(value)).to_bytes(32, "big")
     if sol_type.startswith("bytes"):
-        raw = _as_bytes(value)
+        raw = hex_bytes(value)
         size = int(sol_type[5:])
         if len(raw) != size:
             raise ValueError(f"{sol_type} needs {size} bytes, got {len(raw)}")
@@ -103,18 +103,11 @@ def _encode_atomic(sol_type: str, value: Any) -> bytes:
     raise ValueError(f"unsupported EIP-712 type {sol_type}")
 
 
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray):
-        return bytes(value)
-    text = str(value)
-    return bytes.fromhex(text[2:] if text.startswith("0x") else text)
-
-
 def _json_value(sol_type: str, value: Any) -> Any:
     if sol_type == "address":
-        return to_checksum_address(value)
+        return checksum_address(value)
     if sol_type.startswith("bytes"):
-        return "0x" + _as_bytes(value).hex()
+        return to_hex(hex_bytes(value))
     if sol_type.startswith(("uint", "int")):
         number = int(value)
         # Wallets take decimal strings for values beyond JavaScript's safe integers.
@@ -184,30 +177,15 @@ class Message:
             if t.startswith(("uint", "int")):
                 value = int(value)
             elif t == "address":
-                value = to_checksum_address(value)
+                value = checksum_address(value)
             elif t.startswith("bytes"):
-                value = _as_bytes(value)
+                value = hex_bytes(value)
             kwargs[f.name] = value
         return cls(**kwargs)
 
     def sign(self, account: LocalAccount, domain: Domain) -> bytes:
         """Signs the digest with a local key; returns the 65-byte signature (r ‖ s ‖ v)."""
-        signed: SignedMessage = Account.unsafe_sign_hash(self.digest(domain), account.key)
-        return bytes(signed.signature)
-
-
-def recover(digest: bytes, signature: bytes) -> str:
-    """The address whose key made ``signature`` over ``digest`` (coincurve-backed when present).
-
-    Raises:
-        SignatureError: the signature is malformed or not recoverable.
-    """
-    if len(signature) != 65:
-        raise SignatureError(f"a signature has 65 bytes, got {len(signature)}")
-    try:
-        return str(Account._recover_hash(digest, signature=signature))
-    except Exception as exc:  # eth-keys raises BadSignature/ValidationError
-        raise SignatureError(f"signature does not recover: {exc}") from exc
+        return sign_digest(account, self.digest(domain))
 
 
 def parse_typed_data(

@@ -9,14 +9,13 @@ every field is camelCase (its alias), as the EIP-712 messages and the contracts 
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import lru_cache
 from typing import Annotated
 
-from eth_utils import to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from depin.attestation import GpuAttestation, Heartbeat
+from depin.crypto import checksum_address, hex_bytes, to_hex
 from depin.proof import ChallengeBatch, Commitment, ProofResult, RevealRequest, RevealResponse
 from depin.proof.certificate import ProofCertificate
 
@@ -88,16 +87,7 @@ class RefusalCode(StrEnum):
 
 def _hex_bytes(size: int | None) -> object:
     def parse(value: object) -> bytes:
-        if isinstance(value, bytes):
-            raw = value
-        elif isinstance(value, str):
-            text = value[2:] if value.startswith("0x") else value
-            raw = bytes.fromhex(text)
-        else:
-            raise ValueError("expected a 0x-prefixed hex string")
-        if size is not None and len(raw) != size:
-            raise ValueError(f"expected {size} bytes, got {len(raw)}")
-        return raw
+        return hex_bytes(value, size)
 
     return parse
 
@@ -105,15 +95,10 @@ def _hex_bytes(size: int | None) -> object:
 def _address(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("expected an address")
-    return _checksum(value)
+    return checksum_address(value)
 
 
-@lru_cache(maxsize=65536)
-def _checksum(value: str) -> str:
-    return str(to_checksum_address(value))
-
-
-_ser = PlainSerializer(lambda b: "0x" + b.hex(), return_type=str)
+_ser = PlainSerializer(to_hex, return_type=str)
 Bytes32 = Annotated[bytes, BeforeValidator(_hex_bytes(32)), _ser]
 Signature65 = Annotated[bytes, BeforeValidator(_hex_bytes(65)), _ser]
 HexBytes = Annotated[bytes, BeforeValidator(_hex_bytes(None)), _ser]

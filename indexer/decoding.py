@@ -11,50 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+
+from depin.crypto import checksum_address, keccak
 
 RawLog = dict[str, Any]
 Slot = Callable[[bytes, int], Any]
-
-
-try:  # safe-pysha3's C keccak is ~10x faster than eth-hash's per call
-    from sha3 import keccak_256 as _keccak_256
-
-    def _hex_keccak(text: str) -> str:
-        return str(_keccak_256(text.encode()).hexdigest())
-
-except ImportError:  # pragma: no cover - fall back to eth-utils
-
-    def _hex_keccak(text: str) -> str:
-        return str(keccak(text=text).hex())
-
-
-_HIGH_TABLE = bytes(0x20 if chr(i) in "89abcdef" else 0 for i in range(256))
-_LETTER_TABLE = bytes(0x20 if chr(i) in "abcdef" else 0 for i in range(256))
-
-
-def _high_nibbles(hex_digits: bytes) -> int:
-    return int.from_bytes(hex_digits.translate(_HIGH_TABLE), "big")
-
-
-def _letters(hex_digits: bytes) -> int:
-    return int.from_bytes(hex_digits.translate(_LETTER_TABLE), "big")
-
-
-@lru_cache(maxsize=65_536)
-def checksum(address_hex: str) -> str:
-    """EIP-55 form of a ``0x`` address (cached: addresses repeat)."""
-    body = address_hex[2:].lower()
-    if len(body) != 40:
-        return str(to_checksum_address(address_hex))  # let eth-utils refuse it
-    # EIP-55: upper-case the letters whose hash nibble is >= 8, with byte-wide masks (C speed)
-    raw = body.encode()
-    upper = _high_nibbles(_hex_keccak(body)[:40].encode()) & _letters(raw)
-    return "0x" + (int.from_bytes(raw, "big") ^ upper).to_bytes(40, "big").decode()
 
 
 def _canonical(param: dict[str, Any]) -> str:
@@ -73,7 +37,7 @@ def _clean_text(raw: bytes) -> str:
 def _word_decoder(kind: str) -> Callable[[bytes], Any] | None:
     """Decoder of one 32-byte word holding a static elementary value, or None."""
     if kind == "address":
-        return lambda w: checksum("0x" + w[12:32].hex())
+        return lambda w: checksum_address("0x" + w[12:32].hex())
     if kind == "bool":
         return lambda w: w[31] != 0
     if kind.startswith("uint"):
@@ -115,7 +79,7 @@ def normalize(kind: str, value: Any) -> Any:
         parts = _split_tuple(kind[1:-1])
         return [normalize(p, v) for p, v in zip(parts, value, strict=True)]
     if kind == "address":
-        return checksum(str(value).lower())
+        return checksum_address(str(value).lower())
     if kind == "string":
         return _clean_text(value.encode("utf-8", errors="surrogatepass")) if value else value
     if isinstance(value, bytes | bytearray):
@@ -165,7 +129,7 @@ class EventDecoder:
             contract=contract,
             name=str(entry["name"]),
             signature=signature,
-            topic0="0x" + keccak(text=signature).hex(),
+            topic0="0x" + keccak(signature.encode()).hex(),
             indexed=indexed,
             data_names=tuple(n for n, _ in data),
             data_types=tuple(k for _, k in data),
@@ -181,7 +145,7 @@ class EventDecoder:
             )
         for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
             if kind == "address":
-                args[name] = checksum("0x" + topic[26:])
+                args[name] = checksum_address("0x" + topic[26:])
                 continue
             word = _word_decoder(kind)
             # dynamic indexed values are stored as their keccak hash
@@ -212,11 +176,11 @@ class LogDecoder:
                 if entry.get("type") == "event" and not entry.get("anonymous"):
                     decoder = EventDecoder.from_abi(contract, entry)
                     table[decoder.topic0] = decoder
-            self._by_address[address.lower()] = (contract, checksum(address.lower()), table)
+            self._by_address[address.lower()] = (contract, checksum_address(address.lower()), table)
 
     @property
     def addresses(self) -> list[str]:
-        return [checksum_address for _, checksum_address, _ in self._by_address.values()]
+        return [address for _, address, _ in self._by_address.values()]
 
     def events(self) -> list[EventDecoder]:
         return [d for _, _, table in self._by_address.values() for d in table.values()]

@@ -12,24 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import coincurve
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from depin.attestation import (
     AttestationApproval,
     AttestationBatch,
     GpuAttestation,
     LivenessReport,
-    fast_keccak,
-    fast_recover,
     indices_from_bitmap,
     model_text,
-    recover_bytes,
-    same_address,
-    sign_digest,
 )
 from depin.attestation_client import OracleConfig
+from depin.crypto import DigestSigner, keccak, recover, recover_bytes, same_address, sign_digest
 from depin.eip712 import Domain
 from depin.errors import SignatureError
 from depin.simulation import is_simulated
@@ -114,7 +108,7 @@ class Pipeline:
         self.account = account
         self.address = account.address
         self._key = bytes(account.key)
-        self._signer = coincurve.PrivateKey(self._key)
+        self._signer = DigestSigner(self._key)
         self.domain = domain
         self._separator = domain.separator  # precomputed: hashing it costs five keccaks
         self.config = config
@@ -124,11 +118,10 @@ class Pipeline:
         self.clock = clock
 
     def _digest(self, struct_hash: bytes) -> bytes:
-        return fast_keccak(b"\x19\x01" + self._separator + struct_hash)
+        return keccak(b"\x19\x01" + self._separator + struct_hash)
 
     def _sign(self, digest: bytes) -> bytes:
-        raw = self._signer.sign_recoverable(digest, hasher=None)
-        return raw[:64] + bytes([raw[64] + 27])
+        return self._signer.sign(digest)
 
     # ------------------------------------------------------------------ challenges
 
@@ -266,7 +259,7 @@ class Pipeline:
         message = bundle.attestation.message()
         digest = message.digest(self.domain)
         try:
-            if fast_recover(digest, bundle.signature) != message.agent:
+            if recover(digest, bundle.signature) != message.agent:
                 raise InvalidAgentSignature(message.agent)
         except SignatureError as exc:
             raise InvalidAgentSignature(message.agent, str(exc)) from None
@@ -277,7 +270,7 @@ class Pipeline:
             if approval.config_version != config.version:
                 continue
             try:
-                signer = fast_recover(approval_digest, approval.signature)
+                signer = recover(approval_digest, approval.signature)
             except SignatureError:
                 continue
             if signer == approval.oracle and signer in config.oracles:
@@ -305,7 +298,7 @@ class Pipeline:
     def check_heartbeat(self, request: HeartbeatRequest, epoch_now: int) -> None:
         message = request.message()
         try:
-            signer = fast_recover(message.digest(self.domain), request.signature)
+            signer = recover(message.digest(self.domain), request.signature)
         except SignatureError as exc:
             raise InvalidAgentSignature(message.agent, str(exc)) from None
         if signer != message.agent:

@@ -32,7 +32,8 @@ from depin._cli.common import (
     registry_client,
     signer_options,
 )
-from depin.eip712 import Message, parse_typed_data, recover
+from depin.crypto import recover
+from depin.eip712 import Message, parse_typed_data
 from depin.errors import SignatureError
 from depin.keys import keystore_address
 from depin.messages import REGISTRY_MESSAGES

@@ -203,6 +203,6 @@ def test_unknown_logs_are_skipped() -> None:
 def test_checksum_equals_eth_utils(raw: bytes) -> None:
     from eth_utils import to_checksum_address
 
-    from indexer.decoding import checksum
+    from depin.crypto import checksum_address as checksum
 
     assert checksum("0x" + raw.hex()) == to_checksum_address("0x" + raw.hex())

@@ -14,15 +14,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import Web3
 
-from depin.attestation import (
-    AttestationApproval,
-    GpuAttestation,
-    fast_recover,
-    model_bytes,
-    sign_digest,
-)
+from depin.attestation import AttestationApproval, GpuAttestation, model_bytes
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
+from depin.crypto import recover, sign_digest
 from depin.errors import ConfigurationError
 from depin.registry import RegistryClient
 from depin.wire import AttestationBody
@@ -97,7 +92,7 @@ def test_valid_attestation_is_approved(
     assert response.status_code == 200, response.text
     approval = response.json()
     digest = AttestationApproval(1, message).digest(node.client.domain)
-    assert fast_recover(digest, bytes.fromhex(approval["signature"][2:])) == node.account.address
+    assert recover(digest, bytes.fromhex(approval["signature"][2:])) == node.account.address
     # Retrying the same attestation is idempotent (same approval, challenge not "replayed").
     assert http.post("/v1/attestations", json=body).json() == approval
 
