@@ -13,11 +13,14 @@ from agent.benchmark import CPU_PLAN, Plan, TorchRunner, run_benchmarks, select_
 from agent.errors import BenchmarkError
 
 
-def test_cpu_benchmarks_report_every_measure_within_budget() -> None:
+def test_cpu_benchmarks_report_every_measure() -> None:
+    """What the report says, not how long it took: ``bench/discovery.py`` holds the CPU plan to
+    its 10 s target."""
     steps: list[tuple[str, int, int]] = []
     report = run_benchmarks("numpy", progress=lambda *s: steps.append(s))
     assert report.engine == "numpy" and report.device == "cpu"
-    assert report.elapsed_s <= 10.0
+    # the whole run covers every timed iteration
+    assert report.elapsed_s >= sum(r.iterations * r.min_s for r in report.results) > 0
     names = [r.name for r in report.results]
     assert names == ["matmul_fp32", "matmul_fp16", "matmul_int8", "memory_bandwidth"]
     for r in report.results:

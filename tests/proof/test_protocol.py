@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from proof_helpers import TINY, MakeOracle
@@ -267,8 +265,12 @@ def test_concurrent_answers_to_one_challenge_accept_one(make_oracle: MakeOracle)
     assert sorted(outcomes) == ["ok"] + ["replayed_challenge"] * 7
 
 
-def test_local_stack_parameters_run_in_well_under_a_second() -> None:
+def test_local_stack_parameters_are_a_small_job_for_the_numpy_prover() -> None:
+    """The local stack's parameters are sized in operations here; how long the NumPy prover
+    takes at them is measured by ``bench/proof.py`` (``numpy_prover_s``), not asserted."""
     from depin.proof.messages import Challenge
+
+    assert CPU_PARAMS.ops < 1e9 and CPU_PARAMS.ops * 1e6 < PRODUCTION_PARAMS.ops
 
     challenge = Challenge(
         challenge_id="0" * 32,
@@ -284,8 +286,6 @@ def test_local_stack_parameters_run_in_well_under_a_second() -> None:
         deadline_at=1.0,
         expires_at=2.0,
     )
-    start = time.perf_counter()
     run = NumpyProver().run(challenge)
-    assert time.perf_counter() - start < 5.0
     assert run.digests.shape == (CPU_PARAMS.rounds, CPU_PARAMS.rows)
     assert run.digests.dtype == np.int64
