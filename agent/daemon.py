@@ -45,6 +45,7 @@ from agent.watch import ChangeEvent, SleepWaiter, Watcher
 from depin.attestation import GpuAttestation, Heartbeat, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.simulation import simulated_model
+from depin.specs import PCI_VENDOR_IDS
 from depin.wire import (
     Approval,
     AttestationBody,
@@ -59,7 +60,6 @@ from depin.wire import (
 log = logging.getLogger("depin.agent")
 
 _U32 = (1 << 32) - 1
-_VENDOR_IDS = {"nvidia": 0x10DE, "amd": 0x1002, "intel": 0x8086}
 SIMULATED_PLAN = Plan(
     fp32_n=256, fp16_n=128, int8_n=128, copy_bytes=8 << 20, iterations=3, warmup=1
 )
@@ -161,7 +161,7 @@ def usable_gpus(inventory: Inventory, simulated: bool) -> tuple[list[GpuClaim], 
                 record=gpu,
                 key=gpu_key(gpu.vendor, gpu.uuid),
                 model_id=model_id,
-                vendor_id=gpu.pci.vendor_id or _VENDOR_IDS.get(gpu.vendor, 0),
+                vendor_id=gpu.pci.vendor_id or PCI_VENDOR_IDS.get(gpu.vendor, 0),
                 memory_bytes=gpu.memory_bytes,
             )
         )

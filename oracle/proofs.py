@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import coincurve
 from eth_account.signers.local import LocalAccount
 
 from depin.attestation import model_bytes
 from depin.attestation_client import OracleConfig
+from depin.crypto import DigestSigner
 from depin.eip712 import Domain
 from depin.proof import (
     CPU_PARAMS,
@@ -123,7 +123,7 @@ class ProofService:
         """``store`` keeps the challenges and their claims; by default only in this process."""
         self.account = account
         self.address = account.address
-        self._signer = coincurve.PrivateKey(bytes(account.key))
+        self._signer = DigestSigner(account)
         self.domain = domain
         self._separator = domain.separator
         self.config = config
@@ -235,6 +235,6 @@ class ProofService:
                 verified_at=now,
                 expires_at=now + self.certificate_ttl_s,
             )
-            raw = self._signer.sign_recoverable(certificate.digest(self.domain), hasher=None)
-            out.append((result, certificate, raw[:64] + bytes([raw[64] + 27])))
+            signature = self._signer.sign(certificate.digest(self.domain))
+            out.append((result, certificate, signature))
         return out

@@ -6,15 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from depin.specs import PCI_VENDORS
+
 Vendor = Literal["nvidia", "amd", "intel", "other"]
 DeviceStatus = Literal["ok", "library_unavailable", "error"]
-
-VENDOR_IDS: dict[int, Vendor] = {0x10DE: "nvidia", 0x1002: "amd", 0x8086: "intel"}
 
 
 def vendor_of(vendor_id: int | None) -> Vendor:
     """The vendor named by a primary PCI vendor id (never the subsystem vendor)."""
-    return VENDOR_IDS.get(vendor_id or -1, "other")
+    return PCI_VENDORS.get(vendor_id or -1, "other")
 
 
 def normalize_bus_id(bus_id: str) -> str:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from agent.discovery._base import Backend, BackendUnavailable, model_id_for, text
 from agent.discovery._models import GpuRecord, PciInfo, normalize_bus_id, vendor_of
+from depin.specs import PCI_VENDORS
 
 PCI_DEVICES = Path("sys/bus/pci/devices")
 DISPLAY_CLASS = 0x03  # base class: display controller (VGA 0x0300, XGA 0x0301, 3D 0x0302, ...)
-GPU_VENDORS = {0x10DE, 0x1002, 0x8086}
+GPU_VENDORS = frozenset(PCI_VENDORS)
 
 
 @dataclass(frozen=True)

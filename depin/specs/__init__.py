@@ -20,9 +20,24 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["GpuSpec", "SpecSource", "by_model_id", "load_specs", "lookup"]
+__all__ = [
+    "PCI_VENDORS",
+    "PCI_VENDOR_IDS",
+    "GpuSpec",
+    "SpecSource",
+    "SpecVendor",
+    "by_model_id",
+    "load_specs",
+    "lookup",
+]
 
 SpecVendor = Literal["nvidia", "amd", "intel"]
+
+PCI_VENDORS: dict[int, SpecVendor] = {0x10DE: "nvidia", 0x1002: "amd", 0x8086: "intel"}
+"""The GPU vendors by primary PCI vendor id (never a subsystem vendor)."""
+
+PCI_VENDOR_IDS: dict[str, int] = {name: vendor_id for vendor_id, name in PCI_VENDORS.items()}
+"""The inverse of :data:`PCI_VENDORS`: a vendor's PCI vendor id by name."""
 
 
 def _hex(value: object) -> int:

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 from pydantic import ValidationError
 
-from depin.specs import GpuSpec, by_model_id, load_specs, lookup
+from depin.specs import PCI_VENDOR_IDS, GpuSpec, by_model_id, load_specs, lookup
 
 GIB = 1 << 30
 
@@ -25,10 +25,9 @@ def test_every_entry_is_well_formed() -> None:
     specs = load_specs()
     ids = [s.model_id for s in specs]
     assert len(ids) == len(set(ids)), "model ids are unique"
-    vendor_ids = {"nvidia": 0x10DE, "amd": 0x1002, "intel": 0x8086}
     pairs: Counter[tuple[int, int, int]] = Counter()
     for s in specs:
-        assert s.vendor_id == vendor_ids[s.vendor], s.model_id
+        assert s.vendor_id == PCI_VENDOR_IDS[s.vendor], s.model_id
         assert s.memory_bytes > 0 and s.memory_bandwidth_gbps > 0
         assert s.source.name and s.source.url.startswith("https://"), s.model_id
         figures = [f for f in (s.fp32_tflops, s.fp16_tflops, s.int8_tops) if f is not None]

@@ -21,11 +21,11 @@ from depin.attestation import GpuAttestation, bitmap_from_indices, gpu_key, mode
 from depin.attestation_client import AttestationClient
 from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.registry import Profile, RegistryClient
+from depin.specs import PCI_VENDOR_IDS
 from indexer.db import make_engine, migrate
 from indexer.service import Indexer
 from indexer.settings import IndexerSettings
 
-VENDOR_IDS = {"nvidia": 0x10DE, "amd": 0x1002}
 GIB = 1 << 30
 
 #: (vendor, model, memory GiB, int8 GOPS) per GPU, by provider region
@@ -110,7 +110,7 @@ def build_world(w3: Web3, home: Path) -> World:
                 provider=provider.address,
                 agent=agent.address,
                 gpu_key=key,
-                vendor_id=VENDOR_IDS[vendor],
+                vendor_id=PCI_VENDOR_IDS[vendor],
                 model=model_bytes(model),
                 memory_bytes=memory * GIB,
                 fp32_gflops=gops // 30,
