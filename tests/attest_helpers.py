@@ -1,17 +1,21 @@
-"""Helpers shared by the attestation, oracle and daemon tests."""
+"""Helpers shared by the attestation contract's, the oracle's and the daemon's tests.
+
+``make_agent`` is a fixture: a suite's conftest imports it to offer it."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
+from depin.registry import RegistryClient
 
 H100 = "nvidia-h100-sxm5-80gb"
 H100_MEMORY = 85899345920
@@ -19,6 +23,20 @@ H100_MEMORY = 85899345920
 
 def chain_now(w3: Web3) -> int:
     return int(w3.eth.get_block("latest")["timestamp"])
+
+
+@pytest.fixture
+def make_agent(
+    registry: RegistryClient, make_account: Callable[..., LocalAccount], w3: Web3
+) -> Callable[..., LocalAccount]:
+    """A fresh agent key authorized by ``provider`` for a day (or ``ttl`` seconds)."""
+
+    def make(provider: LocalAccount, ttl: int = 86400) -> LocalAccount:
+        agent = make_account(fund=False)
+        registry.authorize_agent(provider, agent.address, chain_now(w3) + ttl)
+        return agent
+
+    return make
 
 
 def new_attestation(

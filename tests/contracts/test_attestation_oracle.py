@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, NamedTuple
 
 import pytest
 from attest_helpers import agent_sign, chain_now, cosign, new_attestation, submit
@@ -60,6 +62,52 @@ def _one(
         attestations, sender, [(message, agent_sign(attestations, signer, message))], oracles
     )
     return attestations.rejections(receipt)
+
+
+class Desk(NamedTuple):
+    """A fresh contract with its three oracles, one provider, its agent and a sender (in the
+    order a test unpacks them)."""
+
+    attestations: AttestationClient
+    oracles: list[LocalAccount]
+    provider: LocalAccount
+    agent: LocalAccount
+    sender: LocalAccount
+    w3: Web3
+
+    def attestation(self, **overrides: Any) -> GpuAttestation:
+        """A new measurement of a new GPU by this provider's agent."""
+        return new_attestation(self.w3, self.provider, self.agent, **overrides)
+
+    def entry(self) -> tuple[GpuAttestation, bytes]:
+        """A new attestation with the agent's signature."""
+        message = self.attestation()
+        return message, agent_sign(self.attestations, self.agent, message)
+
+    def one(
+        self, message: GpuAttestation, signer: LocalAccount | None = None
+    ) -> list[tuple[bytes, int]]:
+        """The rejections of ``message`` (signed by ``signer``, the agent by default) submitted
+        alone with every oracle's signature."""
+        return _one(self.attestations, self.sender, self.oracles, message, signer or self.agent)
+
+    def attested(self, **overrides: Any) -> GpuAttestation:
+        """A new attestation that landed."""
+        message = self.attestation(**overrides)
+        assert self.one(message) == []
+        return message
+
+
+@pytest.fixture
+def desk(
+    attestations: AttestationClient,
+    oracle_accounts: list[LocalAccount],
+    provider: LocalAccount,
+    agent: LocalAccount,
+    sender: LocalAccount,
+    w3: Web3,
+) -> Desk:
+    return Desk(attestations, oracle_accounts, provider, agent, sender, w3)
 
 
 # ---------------------------------------------------------------------- protocol agreement
@@ -136,14 +184,8 @@ def test_liveness_and_revocation_digests_match_contract(
 # ---------------------------------------------------------------------- acceptance
 
 
-def test_attestation_lands_and_gpu_is_verified(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
+def test_attestation_lands_and_gpu_is_verified(desk: Desk) -> None:
+    attestations, oracle_accounts, provider, agent, sender, w3 = desk
     message = new_attestation(w3, provider, agent)
     receipt = submit(
         attestations,
@@ -172,14 +214,8 @@ def test_attestation_lands_and_gpu_is_verified(
     assert attestations.gpu_count() == 1
 
 
-def test_batch_with_one_bad_entry_lands_the_rest(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
+def test_batch_with_one_bad_entry_lands_the_rest(desk: Desk) -> None:
+    attestations, oracle_accounts, provider, agent, sender, w3 = desk
     good = [new_attestation(w3, provider, agent) for _ in range(3)]
     bad = new_attestation(w3, provider, agent)
     entries = [(m, agent_sign(attestations, agent, m)) for m in good]
@@ -195,130 +231,61 @@ def test_batch_with_one_bad_entry_lands_the_rest(
 
 
 def test_forged_agent_signature_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-    make_account: Callable[..., LocalAccount],
+    desk: Desk, make_account: Callable[..., LocalAccount]
 ) -> None:
-    message = new_attestation(w3, provider, agent)
+    message = desk.attestation()
     forger = make_account(fund=False)
-    assert _one(attestations, sender, oracle_accounts, message, forger) == [
-        (message.gpu_key, RejectReason.INVALID_AGENT_SIGNATURE)
-    ]
+    assert desk.one(message, forger) == [(message.gpu_key, RejectReason.INVALID_AGENT_SIGNATURE)]
 
 
 def test_agent_of_another_provider_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
+    desk: Desk,
     make_provider: Callable[..., LocalAccount],
     make_agent: Callable[..., LocalAccount],
 ) -> None:
     other = make_provider()
     other_agent = make_agent(other)
-    message = new_attestation(w3, provider, other_agent)
-    assert _one(attestations, sender, oracle_accounts, message, other_agent) == [
-        (message.gpu_key, RejectReason.UNAUTHORIZED_AGENT)
-    ]
+    message = new_attestation(desk.w3, desk.provider, other_agent)
+    assert desk.one(message, other_agent) == [(message.gpu_key, RejectReason.UNAUTHORIZED_AGENT)]
 
 
-def test_revoked_agent_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-    registry: RegistryClient,
-) -> None:
-    registry.revoke_agent(provider, agent.address)
-    message = new_attestation(w3, provider, agent)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == [
-        (message.gpu_key, RejectReason.UNAUTHORIZED_AGENT)
-    ]
+def test_revoked_agent_is_rejected(desk: Desk, registry: RegistryClient) -> None:
+    registry.revoke_agent(desk.provider, desk.agent.address)
+    message = desk.attestation()
+    assert desk.one(message) == [(message.gpu_key, RejectReason.UNAUTHORIZED_AGENT)]
 
 
-def test_expired_agent_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-    make_agent: Callable[..., LocalAccount],
-) -> None:
-    agent = make_agent(provider, ttl=5)
-    w3.provider.make_request("evm_increaseTime", [10])  # type: ignore[arg-type]
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    message = new_attestation(w3, provider, agent)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == [
-        (message.gpu_key, RejectReason.UNAUTHORIZED_AGENT)
-    ]
+def test_expired_agent_is_rejected(desk: Desk, make_agent: Callable[..., LocalAccount]) -> None:
+    agent = make_agent(desk.provider, ttl=5)
+    desk.w3.provider.make_request("evm_increaseTime", [10])  # type: ignore[arg-type]
+    desk.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    message = new_attestation(desk.w3, desk.provider, agent)
+    assert desk.one(message, agent) == [(message.gpu_key, RejectReason.UNAUTHORIZED_AGENT)]
 
 
-def test_stale_measurement_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    message = new_attestation(w3, provider, agent)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == []
+def test_stale_measurement_is_rejected(desk: Desk) -> None:
+    message = desk.attested()
     # The same measurement again (a replay) and an older one are both stale.
     for stale in (message, replace(message, measured_at=message.measured_at - 1)):
-        assert _one(attestations, sender, oracle_accounts, stale, agent) == [
-            (message.gpu_key, RejectReason.STALE_MEASUREMENT)
-        ]
+        assert desk.one(stale) == [(message.gpu_key, RejectReason.STALE_MEASUREMENT)]
 
 
-def test_expired_attestation_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    now = chain_now(w3)
-    message = new_attestation(w3, provider, agent, measured_at=now - 100, expires_at=now - 1)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == [
-        (message.gpu_key, RejectReason.EXPIRED)
-    ]
+def test_expired_attestation_is_rejected(desk: Desk) -> None:
+    now = chain_now(desk.w3)
+    message = desk.attestation(measured_at=now - 100, expires_at=now - 1)
+    assert desk.one(message) == [(message.gpu_key, RejectReason.EXPIRED)]
 
 
-def test_measurement_from_the_future_is_rejected(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    message = new_attestation(w3, provider, agent, measured_at=chain_now(w3) + 3600)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == [
-        (message.gpu_key, RejectReason.MEASURED_IN_FUTURE)
-    ]
+def test_measurement_from_the_future_is_rejected(desk: Desk) -> None:
+    message = desk.attestation(measured_at=chain_now(desk.w3) + 3600)
+    assert desk.one(message) == [(message.gpu_key, RejectReason.MEASURED_IN_FUTURE)]
 
 
-def test_gpu_expires_with_its_attestation(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    message = new_attestation(w3, provider, agent)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == []
-    admin = attestations.admin  # type: ignore[attr-defined]
-    transact(w3, admin, attestations.contract.functions.setNow(message.expires_at))
-    assert not attestations.is_verified(message.gpu_key)
+def test_gpu_expires_with_its_attestation(desk: Desk) -> None:
+    message = desk.attested()
+    admin = desk.attestations.admin  # type: ignore[attr-defined]
+    transact(desk.w3, admin, desk.attestations.contract.functions.setNow(message.expires_at))
+    assert not desk.attestations.is_verified(message.gpu_key)
 
 
 # ---------------------------------------------------------------------- batch refusals
@@ -331,74 +298,48 @@ def _expect_revert(name: str, fn: Callable[[], object]) -> ContractRevertError:
     return info.value
 
 
-def _entry(
-    client: AttestationClient, w3: Web3, provider: LocalAccount, agent: LocalAccount
-) -> tuple[GpuAttestation, bytes]:
-    message = new_attestation(w3, provider, agent)
-    return message, agent_sign(client, agent, message)
-
-
-def test_only_t_minus_one_oracle_signatures_reverts(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    entry = _entry(attestations, w3, provider, agent)
+def test_only_t_minus_one_oracle_signatures_reverts(desk: Desk) -> None:
+    entry = desk.entry()
     error = _expect_revert(
         "AttestationOracleInsufficientSignatures",
-        lambda: submit(attestations, sender, [entry], oracle_accounts[:1]),
+        lambda: submit(desk.attestations, desk.sender, [entry], desk.oracles[:1]),
     )
     assert error.error_args == {"count": 1, "threshold": 2}
 
 
-def test_duplicated_oracle_signature_reverts(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    entry = _entry(attestations, w3, provider, agent)
-    (sig,) = cosign(attestations, oracle_accounts[:1], [entry[0]])
+def test_duplicated_oracle_signature_reverts(desk: Desk) -> None:
+    entry = desk.entry()
+    (sig,) = cosign(desk.attestations, desk.oracles[:1], [entry[0]])
     error = _expect_revert(
         "AttestationOracleUnsortedSigners",
-        lambda: attestations.submit(sender, 1, [entry], [sig, sig]),
+        lambda: desk.attestations.submit(desk.sender, 1, [entry], [sig, sig]),
     )
-    assert Web3.to_checksum_address(error.error_args["signer"]) == oracle_accounts[0].address
+    assert Web3.to_checksum_address(error.error_args["signer"]) == desk.oracles[0].address
 
 
 def test_signature_from_a_non_oracle_reverts(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-    make_account: Callable[..., LocalAccount],
+    desk: Desk, make_account: Callable[..., LocalAccount]
 ) -> None:
-    entry = _entry(attestations, w3, provider, agent)
+    entry = desk.entry()
     outsider = make_account(fund=False)
     error = _expect_revert(
         "AttestationOracleUnknownSigner",
-        lambda: submit(attestations, sender, [entry], [oracle_accounts[0], outsider]),
+        lambda: submit(desk.attestations, desk.sender, [entry], [desk.oracles[0], outsider]),
     )
     assert Web3.to_checksum_address(error.error_args["signer"]) == outsider.address
 
 
 def test_signature_under_previous_config_reverts(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
+    desk: Desk,
     make_account: Callable[..., LocalAccount],
 ) -> None:
-    entry = _entry(attestations, w3, provider, agent)
+    attestations, oracle_accounts, sender, agent = (
+        desk.attestations,
+        desk.oracles,
+        desk.sender,
+        desk.agent,
+    )
+    entry = desk.entry()
     old = cosign(attestations, oracle_accounts[:2], [entry[0]], version=1)
     replacement = make_account(fund=False)
     attestations.set_config(
@@ -485,16 +426,9 @@ def test_config_change_is_two_step_admin_and_emits_event(
 # ---------------------------------------------------------------------- revocation
 
 
-def test_provider_retires_its_gpu(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    message = new_attestation(w3, provider, agent)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == []
+def test_provider_retires_its_gpu(desk: Desk) -> None:
+    attestations, provider, sender = desk.attestations, desk.provider, desk.sender
+    message = desk.attested()
     error = _expect_revert(
         "AttestationOracleNotGpuProvider", lambda: attestations.retire(sender, message.gpu_key)
     )
@@ -505,20 +439,13 @@ def test_provider_retires_its_gpu(
     assert not attestations.is_verified(message.gpu_key)
     # Attesting it again with a newer measurement brings it back at the same index.
     newer = replace(message, measured_at=message.measured_at + 1)
-    assert _one(attestations, sender, oracle_accounts, newer, agent) == []
+    assert desk.one(newer) == []
     assert attestations.is_verified(message.gpu_key)
 
 
-def test_quorum_revokes_an_attestation(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
-    message = new_attestation(w3, provider, agent)
-    assert _one(attestations, sender, oracle_accounts, message, agent) == []
+def test_quorum_revokes_an_attestation(desk: Desk) -> None:
+    attestations, oracle_accounts, sender = desk.attestations, desk.oracles, desk.sender
+    message = desk.attested()
     digest = attestations.revocation_digest(1, message.gpu_key, message.measured_at)
     one = [(oracle_accounts[0].address, sign_digest(oracle_accounts[0], digest))]
     _expect_revert(
@@ -544,14 +471,8 @@ def test_quorum_revokes_an_attestation(
 # ---------------------------------------------------------------------- liveness
 
 
-def test_liveness_bitmap_per_epoch(
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    sender: LocalAccount,
-    w3: Web3,
-) -> None:
+def test_liveness_bitmap_per_epoch(desk: Desk) -> None:
+    attestations, oracle_accounts, provider, agent, sender, w3 = desk
     messages = [new_attestation(w3, provider, agent) for _ in range(10)]
     submit(
         attestations,
@@ -610,9 +531,48 @@ def test_liveness_bitmap_per_epoch(
     )
 
 
+#: the selector of ``Error(string)``, which a plain ``require(x, "msg")`` or ``revert("msg")``
+#: encodes into the contract's code
+ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
+
+
+def _reverts_with_strings(contract: str) -> bool:
+    code = bytes.fromhex(artifacts.load(contract).deployed_bytecode.removeprefix("0x"))
+    return ERROR_STRING_SELECTOR in code
+
+
+def _unnamed_reverts(source: str) -> list[str]:
+    """Every ``revert``/``require`` in ``source`` that does not raise a custom error."""
+    code = re.sub(r"//[^\n]*|/\*.*?\*/", "", source, flags=re.DOTALL)
+    plain = [m.group(0) for m in re.finditer(r"\brevert\s*\(", code)]
+    for m in re.finditer(r"\brequire\s*\((.*?)\)\s*;", code, flags=re.DOTALL):
+        if '"' in m.group(1) or "," not in m.group(1):
+            plain.append(m.group(0))
+    return plain
+
+
 def test_artifact_has_no_unnamed_reverts() -> None:
     names = {e["name"] for e in artifacts.abi("AttestationOracle") if e["type"] == "error"}
     assert all(
         n.startswith(("AttestationOracle", "Ownable", "ECDSA", "InvalidShort", "StringTooLong"))
         for n in names
     )
+    # The ABI lists only custom errors: the code and the sources are where a string revert shows.
+    for contract in ("AttestationOracle", "ProviderRegistry"):
+        assert not _reverts_with_strings(contract), contract
+    for path in sorted(artifacts.CONTRACTS_DIR.glob("**/*.sol")):
+        if "test" in path.relative_to(artifacts.CONTRACTS_DIR).parts:
+            continue
+        assert _unnamed_reverts(path.read_text()) == [], path
+
+
+def test_the_unnamed_revert_checks_catch_a_plain_require() -> None:
+    # TestContractWallet (a test contract) reverts with require(msg.sender == owner, "not owner").
+    assert _reverts_with_strings("TestContractWallet")
+    wallet = artifacts.CONTRACTS_DIR / "test" / "TestContractWallet.sol"
+    assert _unnamed_reverts(wallet.read_text())
+    assert _unnamed_reverts('function f() { require(x > 0, "no"); }')
+    assert _unnamed_reverts('function f() { if (x == 0) revert("no"); }')
+    assert _unnamed_reverts("function f() { require(x > 0); }")
+    assert _unnamed_reverts("function f() { if (x == 0) revert Named(x); }") == []
+    assert _unnamed_reverts("function f() { require(x > 0, Named(x)); }") == []
