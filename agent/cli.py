@@ -27,7 +27,7 @@ from agent.errors import AgentError
 from agent.keystore import authorization_request, create_keystore, read_password
 from agent.settings import AgentSettings
 from agent.watch import ChangeEvent, Watcher
-from depin.options import chain_options
+from depin.cli_options import chain_options
 
 GIB = 1 << 30
 

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from depin.options import chain_options
+from depin.cli_options import chain_options
 from indexer.settings import IndexerSettings
 
 console = Console(stderr=True)

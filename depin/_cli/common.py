@@ -13,8 +13,8 @@ from web3 import Web3
 
 from depin import deployments
 from depin.chain import connect
+from depin.cli_options import chain_options as chain_options  # the shared CLI option, re-exported
 from depin.keys import load_keystore, read_password
-from depin.options import chain_options as chain_options  # the shared CLI option, re-exported
 from depin.registry import RegistryClient
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from agent.settings import AgentSettings
 from depin._cli.supervisor import child_environment
-from depin.options import chain_options
+from depin.cli_options import chain_options
 from depin.settings import DEFAULT_RPC_URL
 
 
