@@ -75,6 +75,7 @@ class RefusalCode(StrEnum):
     SIMULATED_NOT_ALLOWED = "simulated_not_allowed"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    MISSING_FIGURE = "missing_figure"
     # proof of compute (depin.proof.errors)
     LATE_COMMITMENT = "late_commitment"
     COMMITMENT_MISMATCH = "commitment_mismatch"

@@ -26,6 +26,7 @@ __all__ = [
     "MalformedRequest",
     "MeasuredInFuture",
     "MethodNotAllowed",
+    "MissingFigure",
     "NotApproved",
     "NotFound",
     "ProofMismatch",
@@ -203,6 +204,17 @@ class ThroughputAbovePeak(Refusal):
         self.peak = peak
         self.margin = margin
         super().__init__(f"{field} {value} is above {model}'s published peak {peak:.0f} x {margin}")
+
+
+class MissingFigure(Refusal):
+    """A measured figure is zero: the agent did not measure it, and the registry does not record
+    a GPU it cannot describe."""
+
+    code = RefusalCode.MISSING_FIGURE
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"{field} is 0: every figure must be measured")
 
 
 class ThroughputBelowFloor(Refusal):

@@ -46,6 +46,7 @@ from oracle.errors import (
     InvalidProof,
     MalformedRequest,
     MeasuredInFuture,
+    MissingFigure,
     NotApproved,
     ProofMismatch,
     ProofRequired,
@@ -75,6 +76,11 @@ class Limits:
     max_clock_skew_s: int = 300
     require_proof: bool = False
     allow_simulated: bool = False
+
+
+def _giga(tera: float | None) -> float | None:
+    """A spec table figure in T(FL)OPS as G(FL)OPS, the attestation's unit."""
+    return None if tera is None else tera * 1000
 
 
 def challenge_hash(
@@ -239,12 +245,15 @@ class Pipeline:
         if not low * spec.memory_bytes <= m.memory_bytes <= high * spec.memory_bytes:
             raise ImplausibleMemory(spec.name, spec.memory_bytes, m.memory_bytes)
         for name, value, peak in (
-            ("provenInt8Gops", m.proven_int8_gops, spec.int8_tops),
-            ("fp16Gflops", m.fp16_gflops, spec.fp16_tflops),
-            ("fp32Gflops", m.fp32_gflops, spec.fp32_tflops),
+            ("provenInt8Gops", m.proven_int8_gops, _giga(spec.int8_tops)),
+            ("fp16Gflops", m.fp16_gflops, _giga(spec.fp16_tflops)),
+            ("fp32Gflops", m.fp32_gflops, _giga(spec.fp32_tflops)),
+            ("memoryBandwidthGBps", m.memory_bandwidth_gbps, spec.memory_bandwidth_gbps),
         ):
-            if peak is not None and value > peak * 1000 * PEAK_MARGIN:
-                raise ThroughputAbovePeak(name, value, spec.name, peak * 1000, PEAK_MARGIN)
+            if value <= 0:
+                raise MissingFigure(name)
+            if peak is not None and value > peak * PEAK_MARGIN:
+                raise ThroughputAbovePeak(name, value, spec.name, peak, PEAK_MARGIN)
         if (
             not simulated
             and spec.int8_tops is not None

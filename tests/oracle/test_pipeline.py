@@ -206,6 +206,11 @@ def test_challenge_from_outside_the_network_is_refused(
         ({"memory_bytes": 24 * 2**30}, "implausible_memory"),
         ({"proven_int8_gops": 2_500_000}, "throughput_above_peak"),
         ({"fp16_gflops": 5_000_000}, "throughput_above_peak"),
+        # an H100 attested at 4,000,000,000 GB/s was once approved: bandwidth is checked too
+        ({"memory_bandwidth_gbps": 4_000_000_000}, "throughput_above_peak"),
+        ({"memory_bandwidth_gbps": 0}, "missing_figure"),
+        ({"fp32_gflops": 0}, "missing_figure"),
+        ({"fp16_gflops": 0}, "missing_figure"),
         ({"proven_int8_gops": 10_000}, "throughput_below_floor"),
         ({"model": model_bytes("nvidia-hx-9000")}, "unknown_model"),
         ({"vendor_id": 0x1002}, "vendor_mismatch"),
