@@ -28,7 +28,13 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from depin import deployments
-from depin._cli.supervisor import Service, Supervisor, child_environment, http_ready
+from depin._cli.supervisor import (
+    EssentialServiceExited,
+    Service,
+    Supervisor,
+    child_environment,
+    http_ready,
+)
 from depin.chain import ANVIL_KEYS, Anvil, connect
 from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.errors import DeploymentNotFoundError
@@ -146,6 +152,10 @@ def _host_gpus(env: dict[str, str]) -> tuple[int, list[str]]:
     return len(inventory.get("gpus", [])), reasons
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @click.command()
 @click.option(
     "--home",
@@ -186,7 +196,12 @@ def up(
     home.mkdir(parents=True, exist_ok=True)
     ports = Ports(port, api_port, oracle_port)
     started = time.monotonic()
-    supervisor = Supervisor(home / "logs")
+    supervisor = Supervisor(
+        home / "logs", report=lambda line: console.print(line, style="yellow", markup=False)
+    )
+    # SIGTERM stops the stack the way Ctrl-C does, during start-up too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    chain_lost = False
     node = Anvil(port=port, block_time=block_time, state_path=home / "chain" / "anvil-state.json")
     rpc = node.rpc_url
     base_env = {"DEPIN_HOME": str(home), "DEPIN_RPC_URL": rpc, "PYTHONUNBUFFERED": "1"}
@@ -208,6 +223,8 @@ def up(
                 progress.update(task, advance=1, description=description)
 
             node.start()
+            assert node.process is not None
+            supervisor.adopt("anvil", node.process, essential=True)
             w3 = connect(rpc)
             step("deploying contracts")
             registry_address, _, fresh = _ensure_contracts(w3, home, epoch_length)
@@ -335,24 +352,18 @@ def up(
         if ready_only:
             return
 
-        stopping = False
-
-        def _stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, _stop)
-        while not stopping:
-            dead = supervisor.watch(lambda: stopping)
-            if dead is None:
-                break
-            console.print(f"[yellow]{dead.name} exited[/]; see {dead.log_path}")
-            supervisor.services.remove(dead)
-            if not dead.name.startswith(("agent", "demo-agent")):
-                break
+        supervisor.run(lambda: False)
     except KeyboardInterrupt:
         pass
+    except EssentialServiceExited as exc:
+        console.print(f"[red]{exc}[/]")
+        chain_lost = True
     finally:
+        # One stop, bounded in time: a second Ctrl-C must not cut it short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         console.print("stopping")
         supervisor.stop_all()
         node.stop()
+    if chain_lost:
+        raise SystemExit(1)
