@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,14 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
-from depin.errors import ChainError, ContractRevertError, ToolchainError
+from depin.errors import (
+    ChainError,
+    ContractRevertError,
+    DepinError,
+    RetryInterruptedError,
+    ToolchainError,
+)
+from depin.rpc import RetryingHTTPProvider, RetryPolicy, require_chain_id
 from depin.toolchain import anvil_path
 
 # anvil's default mnemonic accounts (public test keys; never use them on a real network).
@@ -120,13 +128,41 @@ def running_anvil(**kwargs: Any) -> Iterator[Anvil]:
         node.stop()
 
 
-def connect(rpc_url: str, timeout: float = 30.0) -> Web3:
-    """A web3 connection; raises :class:`ChainError` if nothing answers."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+def connect(
+    rpc_url: str,
+    timeout: float = 30.0,
+    *,
+    chain_id: int | None = None,
+    policy: RetryPolicy | None = None,
+    stop: threading.Event | None = None,
+    probe_wait: float = 15.0,
+) -> Web3:
+    """A web3 connection that retries what heals (:mod:`depin.rpc`).
+
+    The first contact gets ``probe_wait`` seconds of retries: a node that never answered is
+    more likely a wrong URL than a hiccup, so it raises :class:`ChainError` soon. After that,
+    calls are retried by ``policy`` (``DEPIN_RPC_MAX_WAIT`` seconds by default). With
+    ``chain_id``, a node on another chain raises :class:`~depin.errors.WrongChainError`.
+    """
+    provider = RetryingHTTPProvider(
+        rpc_url, request_kwargs={"timeout": timeout}, policy=policy, stop=stop
+    )
+    w3 = Web3(provider)
+    configured = provider.retrier.policy
+    provider.retrier.policy = replace(
+        configured, give_up_after=min(configured.give_up_after, probe_wait)
+    )
     try:
-        w3.eth.chain_id  # noqa: B018 - probe the node
+        actual = w3.eth.chain_id
+    except DepinError as exc:
+        if isinstance(exc, RetryInterruptedError):
+            raise
+        raise ChainError(f"no Ethereum node answers at {rpc_url}: {exc}") from exc
     except Exception as exc:
         raise ChainError(f"no Ethereum node answers at {rpc_url}: {exc}") from exc
+    finally:
+        provider.retrier.policy = configured
+    require_chain_id(actual, chain_id, "the configuration")
     return w3
 
 
