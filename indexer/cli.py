@@ -12,7 +12,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from depin.cli import DepinGroup
 from depin.cli_options import chain_options
+from depin.errors import RetryInterruptedError
 from indexer.settings import IndexerSettings
 
 console = Console(stderr=True)
@@ -24,7 +26,7 @@ def _settings(ctx: click.Context, **extra: Any) -> IndexerSettings:
     return IndexerSettings(**overrides)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DepinGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", help="SQLAlchemy URL [DEPIN_INDEXER_DATABASE_URL]")
 @chain_options(settings=IndexerSettings)
 @click.pass_context
@@ -103,15 +105,25 @@ def run(ctx: click.Context, follow: bool, finality: str | None, progress: bool) 
     settings = _settings(ctx, finality=finality)
     engine = make_engine(settings.url)
     migrate(engine)
-    service = Indexer(settings, engine=engine)
-    checkpoint = service.prepare()
-    console.print(
-        f"indexing chain {service.chain_id} from block {checkpoint.indexed_block + 1} into "
-        f"{engine.url.render_as_string(hide_password=True)}"
-    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    service = Indexer(settings, engine=engine, stop=stop)
+    try:
+        _run(service, settings, engine.url.render_as_string(hide_password=True), follow, progress)
+    except RetryInterruptedError:
+        if not stop.is_set():
+            raise
+        console.print("stopped")
+    finally:
+        engine.dispose()
+
+
+def _run(service: Any, settings: IndexerSettings, where: str, follow: bool, progress: bool) -> None:
+    checkpoint = service.prepare()
+    console.print(
+        f"indexing chain {service.chain_id} from block {checkpoint.indexed_block + 1} into {where}"
+    )
     bar = _Backfill(progress)
     started = time.monotonic()
     try:
@@ -119,15 +131,14 @@ def run(ctx: click.Context, follow: bool, finality: str | None, progress: bool) 
     finally:
         bar.close()
     elapsed = time.monotonic() - started
-    status = service.status()
+    indexed = service.store.checkpoint().indexed_block
     console.print(
-        f"backfilled {written:,} events to block {status.indexed_block:,} in {elapsed:.1f}s "
+        f"backfilled {written:,} events to block {indexed:,} in {elapsed:.1f}s "
         f"({written / max(elapsed, 1e-6):,.0f} events/s)"
     )
-    if follow and not stop.is_set():
+    if follow and not service.stop.is_set():
         console.print(f"following the head (finality {settings.finality})")
-        service.follow(stop)
-    engine.dispose()
+        service.follow()
 
 
 @indexer.command()
@@ -152,9 +163,12 @@ def rebuild(ctx: click.Context, progress: bool) -> None:
 
 
 @indexer.command()
+@click.option(
+    "--check", is_flag=True, help="exit 1 when degraded, 2 when halted (for scripts and probes)"
+)
 @click.pass_context
-def status(ctx: click.Context) -> None:
-    """Chain head, indexed block and lag."""
+def status(ctx: click.Context, check: bool) -> None:
+    """Health (ok, degraded or halted), chain head, indexed block and lag."""
     from sqlalchemy import func, select
 
     from indexer import models
@@ -165,17 +179,34 @@ def status(ctx: click.Context) -> None:
     engine = make_engine(settings.url)
     if not is_at_head(engine):
         raise click.ClickException("the inventory is not migrated; run `depin indexer migrate`")
-    service = Indexer(settings, engine=engine)
-    checkpoint = service.store.checkpoint()
-    head = service.rpc.block_number()
+    health = Indexer(settings, engine=engine).health()
     with engine.connect() as conn:
         events = conn.execute(select(func.count()).select_from(models.EVENTS)).scalar_one()
-    indexed = checkpoint.indexed_block if checkpoint else None
+    indexed = health.indexed_block
+    if health.head_is_live:
+        head = str(health.head_block)
+    else:
+        head = f"unreachable (last seen {health.head_block if indexed is not None else 'none'})"
+    if health.lag is None:
+        lag = "n/a"
+    else:
+        lag = f"{'at least ' if health.lag_at_least else ''}{health.lag} blocks"
     click.echo(f"database:      {engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"state:         {health.state}")
+    for reason in health.reasons:
+        click.echo(f"  - {reason}")
+    if health.fix:
+        click.echo(f"fix:           {health.fix}")
     click.echo(f"chain head:    {head}")
     click.echo(f"indexed block: {indexed if indexed is not None else 'none'}")
-    click.echo(f"lag:           {head - indexed if indexed is not None else 'n/a'} blocks")
+    click.echo(f"lag:           {lag}")
+    if health.progress_at is not None:
+        ago = max(0.0, time.time() - health.progress_at)
+        click.echo(f"last progress: block {health.progress_block}, {ago:.0f}s ago")
     click.echo(f"events:        {events}")
+    engine.dispose()
+    if check and health.state != "ok":
+        ctx.exit(2 if health.state == "halted" else 1)
 
 
 @indexer.command()

@@ -22,10 +22,17 @@ class RpcError(IndexerError):
 
 
 class RpcUnavailableError(RpcError):
-    """The node could not be reached, even after retries with backoff."""
+    """The node kept failing in ways that usually heal, for longer than the retry budget.
+
+    ``kind`` is the last failure's kind (:data:`depin.rpc.KINDS`).
+    """
 
     code = "indexer_rpc_unavailable"
     retryable = True
+
+    def __init__(self, method: str, message: str, kind: str = "unknown") -> None:
+        self.kind = kind
+        super().__init__(method, message)
 
 
 class RangeTooLargeError(RpcError):
@@ -67,14 +74,26 @@ class DeepReorgError(IndexerError):
 
     code = "indexer_deep_reorg"
 
-    def __init__(self, block: int, stored_hash: str, chain_hash: str | None) -> None:
+    def __init__(
+        self,
+        block: int,
+        stored_hash: str,
+        chain_hash: str | None,
+        indexed_block: int | None = None,
+    ) -> None:
         self.block = block
         self.stored_hash = stored_hash
         self.chain_hash = chain_hash
+        #: the indexed blocks the reorg replaced, at least: ``from_block``..``to_block``
+        self.from_block = block
+        self.to_block = max(block, indexed_block if indexed_block is not None else block)
+        self.depth = self.to_block - self.from_block + 1
         super().__init__(
-            f"reorg deeper than the finality window: block {block} was {stored_hash} when "
-            f"indexed and is now {chain_hash or 'missing'}; no kept block is still canonical. "
-            "The database is unchanged; run `depin indexer rebuild` to re-index the new chain"
+            f"reorg deeper than the finality window: at least {self.depth} blocks "
+            f"({self.from_block}-{self.to_block}) replaced; block {block} was {stored_hash} "
+            f"when indexed and is now {chain_hash or 'missing'}, and no kept block is still "
+            "canonical. The database is unchanged; run `depin indexer rebuild` to re-index "
+            "the new chain"
         )
 
 

@@ -10,8 +10,8 @@ Three kinds of tables:
   :class:`OracleConfig`.
   Replaying every event into an empty database gives the same rows; a reorg restores the
   pre-images kept in :class:`UndoEntry`.
-- **Bookkeeping**: :class:`Checkpoint` (indexed block and chain head) and :class:`Block` (recent
-  unfinalized blocks with their parent hashes).
+- **Bookkeeping**: :class:`Checkpoint` (indexed block and chain head), :class:`Block` (recent
+  unfinalized blocks with their parent hashes) and :class:`IndexerStatus` (last progress, halt).
 
 Conventions: addresses are EIP-55 checksummed strings, hashes and byte strings ``0x``-prefixed
 lower-case hex, times unix seconds (``int``), chain positions ``block_number`` + ``log_index``.
@@ -87,6 +87,28 @@ class Block(Base):
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[str] = mapped_column(String(66))
     parent_hash: Mapped[str] = mapped_column(String(66))
+
+
+class IndexerStatus(Base):
+    """The indexer's own account of its health (a single row, ``id = 1``), so that a reader
+    (``depin indexer status``, the API) never has to guess from a checkpoint that stopped moving.
+
+    ``progress_at`` is the last time a step worked (it indexed blocks, or found nothing new at
+    the head), ``progress_block`` the indexed block then. ``halt_reason`` is set when the
+    indexer stopped on something no retry heals (``deep_reorg``, ``wrong_chain``,
+    ``contract_not_deployed``, ``chain_mismatch``), with ``halt_detail`` (the message, and for a
+    deep reorg its ``depth``, ``from_block`` and ``to_block``); the next step that works clears
+    it, and so does ``depin indexer rebuild``.
+    """
+
+    __tablename__ = "indexer_status"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    progress_at: Mapped[int | None] = mapped_column(BigInteger)
+    progress_block: Mapped[int | None] = mapped_column(BigInteger)
+    halted_at: Mapped[int | None] = mapped_column(BigInteger)
+    halt_reason: Mapped[str | None] = mapped_column(String(32))
+    halt_detail: Mapped[dict[str, Any] | None]
 
 
 class UndoEntry(Base):
@@ -329,6 +351,7 @@ def _table(model: type[Base]) -> Table:
 CHECKPOINT = _table(Checkpoint)
 BLOCKS = _table(Block)
 UNDO = _table(UndoEntry)
+STATUS = _table(IndexerStatus)
 EVENTS = _table(Event)
 CHANGES = _table(Change)
 #: current-state tables (rolled back through the undo log)

@@ -1,28 +1,26 @@
 """Reading the chain: raw JSON-RPC with retries, and eth_getLogs over adaptive block ranges.
 
-Transport failures (connection refused or reset, HTTP 5xx/429, malformed responses) are retried
-with exponential backoff (tenacity); they are safe to repeat because every call is a read.
-A node that refuses a range (too many results, response too large, a timeout) gets it in halves;
-a range that returns few logs makes the next one larger. A single block the node refuses is read
-from its receipts instead.
+Every call goes through :class:`depin.rpc.Retrier`, the retry layer every role shares: what
+heals (a lagging node's "header not found", HTTP 429/5xx, timeouts, resets, broken answers) is
+retried with exponential backoff for as long as the policy allows; every call here is a read, so
+all are safe to repeat. A node that refuses an eth_getLogs range (too many results, response
+too large, a timeout) gets it in halves instead; a range that returns few logs makes the next
+one larger. A single block the node refuses is read from its receipts instead.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 from web3 import Web3
 
+from depin import rpc as retry
+from depin.errors import NodeUnavailableError
 from indexer.errors import RangeTooLargeError, RpcError, RpcUnavailableError
 
 _TOO_LARGE = re.compile(
@@ -32,13 +30,13 @@ _TOO_LARGE = re.compile(
 )
 _BLOCK_LIMIT = re.compile(r"block range|range too|blocks? limit|max.*blocks", re.IGNORECASE)
 _TOO_LARGE_CODES = {-32005}  # "limit exceeded" (EIP-1474)
+_RATE_LIMITED = re.compile("|".join(retry.RATE_LIMIT_ERRORS), re.IGNORECASE)
+_LAGGING = re.compile("|".join(retry.LAG_ERRORS), re.IGNORECASE)
 _UNSUPPORTED = re.compile(
     r"not found|not supported|unsupported|does not exist|unknown method", re.IGNORECASE
 )
-
-
-class _Transport(Exception):
-    """A failure worth retrying as is."""
+#: methods whose refusal for size is answered by asking for less, not by asking again
+_SPLITTABLE = frozenset({"eth_getLogs"})
 
 
 @dataclass(frozen=True)
@@ -49,81 +47,103 @@ class Header:
     timestamp: int
 
 
+def _unavailable(method: str, last: retry.Transient, tries: int, waited: float) -> Exception:
+    return RpcUnavailableError(
+        method, f"{last.message} (after {tries} tries in {waited:.1f}s)", kind=last.kind
+    )
+
+
 class Rpc:
-    """Raw JSON-RPC over a web3 provider, with retries on transport errors only."""
+    """Raw JSON-RPC over a web3 provider, retried by :class:`depin.rpc.Retrier`.
+
+    Attributes:
+        counter: retries by kind (:class:`depin.rpc.RetryCounter`, counted into
+            :data:`depin.rpc.RETRIES` too).
+        stop: set it to end any wait for a retry at once (:class:`RetryInterruptedError`).
+    """
 
     def __init__(
         self,
         w3: Web3,
         *,
-        attempts: int = 8,
+        attempts: int | None = None,
         max_wait: float = 10.0,
         initial_wait: float = 0.1,
+        give_up_after: float = 600.0,
+        stop: threading.Event | None = None,
+        counter: retry.RetryCounter | None = None,
     ) -> None:
         self.w3 = w3
-        self.attempts = attempts
-        self.max_wait = max_wait
-        self.initial_wait = initial_wait
-        self.retries = 0
-
-    def _retrying(self) -> Retrying:
-        return Retrying(
-            retry=retry_if_exception_type(_Transport),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.initial_wait, max=self.max_wait, jitter=self.initial_wait
-            ),
-            reraise=True,
-            before_sleep=self._count,
+        self.counter = counter if counter is not None else retry.RetryCounter(retry.RETRIES)
+        self.stop = stop or threading.Event()
+        policy = retry.RetryPolicy(
+            give_up_after=give_up_after,
+            initial_wait=initial_wait,
+            max_backoff=max_wait,
+            attempts=attempts,
         )
+        self.retrier = retry.Retrier(policy, self.counter, self.stop, give_up=_unavailable)
 
-    def _count(self, _state: Any) -> None:
-        self.retries += 1
+    @property
+    def attempts(self) -> int | None:
+        """The most tries per call (None: as many as the time budget allows)."""
+        return self.retrier.policy.attempts
 
-    def _once(self, method: str, params: list[Any]) -> Any:
+    @attempts.setter
+    def attempts(self, value: int | None) -> None:
+        self.retrier.policy = replace(self.retrier.policy, attempts=value)
+
+    @property
+    def retries(self) -> int:
+        """Retries so far, of every kind."""
+        return self.counter.total
+
+    def _once(self, method: str, params: list[Any], splittable: bool) -> Any:
         try:
             response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
         except requests.Timeout as exc:
-            raise RangeTooLargeError(method, f"timed out: {exc}") from exc
+            if splittable:
+                raise RangeTooLargeError(method, f"timed out: {exc}") from exc
+            raise retry.Transient(retry.TIMEOUT, f"timed out: {exc}") from exc
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 413:
                 raise RangeTooLargeError(method, f"HTTP {status}") from exc
-            if status >= 500 or status in (408, 429):
-                raise _Transport(f"HTTP {status}") from exc
+            transient = retry.transient_from_exception(exc)
+            if transient is not None:
+                raise transient from exc
             raise RpcError(method, f"HTTP {status}: {exc}") from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _Transport(str(exc)) from exc
-        except (ValueError, OSError) as exc:  # malformed JSON, socket errors
-            raise _Transport(str(exc)) from exc
+        except Exception as exc:
+            transient = retry.transient_from_exception(exc)
+            if transient is not None:
+                raise transient from exc
+            raise
+        if not isinstance(response, dict):
+            raise retry.Transient(retry.MALFORMED, f"not a JSON-RPC answer: {response!r:.200}")
         error = response.get("error")
         if error:
-            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-            code = error.get("code") if isinstance(error, dict) else None
-            if code in _TOO_LARGE_CODES or _TOO_LARGE.search(message):
+            code, message = retry.error_message(error)
+            too_large = code in _TOO_LARGE_CODES or _TOO_LARGE.search(message)
+            healing = _LAGGING.search(message) or _RATE_LIMITED.search(message)
+            if splittable and too_large and not healing:
                 raise RangeTooLargeError(method, message)
-            if code in (-32603, -32000) and "timeout" in message.lower():
-                raise RangeTooLargeError(method, message)
+            transient = retry.transient_from_error(error)
+            if transient is not None:
+                raise transient
             raise RpcError(method, message)
         if "result" not in response:
-            raise _Transport(f"no result in response: {str(response)[:200]}")
+            raise retry.Transient(retry.MALFORMED, f"no result in the answer: {response!r:.200}")
         return response["result"]
 
     def call(self, method: str, params: list[Any], *, retry_timeouts: bool = True) -> Any:
-        """``method(params)``'s result; a timeout of a non-range call is retried like a
-        transport error unless ``retry_timeouts`` is false."""
-        try:
-            for attempt in self._retrying():
-                with attempt:
-                    try:
-                        return self._once(method, params)
-                    except RangeTooLargeError:
-                        if retry_timeouts and method != "eth_getLogs":
-                            raise _Transport(f"{method} timed out") from None
-                        raise
-        except _Transport as exc:
-            raise RpcUnavailableError(method, f"{exc} (after {self.attempts} tries)") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        """``method(params)``'s result, retried while it fails transiently.
+
+        eth_getLogs (and any call with ``retry_timeouts`` false) raises
+        :class:`RangeTooLargeError` when the node refuses it for its size or times out: the
+        caller asks for less instead. :class:`RpcUnavailableError` once retries are spent.
+        """
+        splittable = method in _SPLITTABLE or not retry_timeouts
+        return self.retrier.call(method, lambda _try: self._once(method, params, splittable))
 
     # ------------------------------------------------------------------ typed helpers
 
@@ -151,22 +171,39 @@ class Rpc:
         provider: Any = self.w3.provider
         batch = [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
         if len(numbers) > 1 and hasattr(provider, "make_batch_request"):
+
+            def once(_try: int) -> list[Any]:
+                try:
+                    responses = provider.make_batch_request(batch)
+                except Exception as exc:
+                    transient = retry.transient_from_exception(exc)
+                    if transient is None:
+                        raise
+                    raise transient from exc
+                if not isinstance(responses, list) or len(responses) != len(numbers):
+                    raise _BatchRefused
+                transient = retry.transient_from_response(responses)
+                if transient is not None:
+                    raise transient
+                if any("error" in r for r in responses):
+                    raise _BatchRefused
+                by_id = sorted(responses, key=lambda r: int(r.get("id", 0)))
+                return [r.get("result") for r in by_id]
+
+            # a few tries only: one call per block (retried in full) is the way round a batch
+            # that keeps failing
+            batch_retrier = retry.Retrier(
+                replace(self.retrier.policy, attempts=3), self.counter, self.stop
+            )
             try:
-                for attempt in self._retrying():
-                    with attempt:
-                        try:
-                            responses = provider.make_batch_request(batch)
-                        except (requests.RequestException, ValueError, OSError) as exc:
-                            raise _Transport(str(exc)) from exc
-                        if not isinstance(responses, list) or len(responses) != len(numbers):
-                            raise _Transport("batch response of the wrong shape")
-                        by_id = sorted(responses, key=lambda r: int(r.get("id", 0)))
-                        if any("error" in r for r in by_id):
-                            raise _Transport(f"batch error: {by_id}")
-                        return [r.get("result") for r in by_id]
-            except _Transport:
+                return batch_retrier.call("batch eth_getBlockByNumber", once)
+            except (_BatchRefused, NodeUnavailableError):
                 pass  # some nodes or proxies refuse batches: one call per block
         return [self.call("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+
+
+class _BatchRefused(Exception):
+    """The node does not answer batches (or answered this one in part)."""
 
 
 def _header(raw: dict[str, Any]) -> Header:

@@ -12,10 +12,11 @@ anchor is still canonical the reorg is deeper than the configured finality:
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,16 +25,37 @@ from web3 import Web3
 from web3.providers import HTTPProvider
 
 from depin import artifacts, deployments
-from depin.errors import DeploymentNotFoundError
+from depin.errors import (
+    ContractNotDeployedError,
+    DeploymentNotFoundError,
+    NodeUnavailableError,
+    WrongChainError,
+)
+from depin.rpc import require_chain_id
 from indexer.db import make_engine, require_at_head
 from indexer.decoding import LogDecoder
-from indexer.errors import DeepReorgError
+from indexer.errors import ChainMismatchError, DeepReorgError, RpcUnavailableError
+from indexer.health import UNCHECKED, IndexerHealth, read_health
 from indexer.reader import Header, LogReader, Rpc
 from indexer.settings import IndexerSettings
 from indexer.store import Batch, CheckpointState, Store
 
 #: the most unfinalized blocks fetched (with their headers) in one step
 UNFINALIZED_CHUNK = 500
+#: seconds between checks that the node still serves the indexed chain
+CHAIN_CHECK_INTERVAL = 30.0
+#: seconds between progress records while there is nothing new to index
+PROGRESS_INTERVAL = 5.0
+
+log = logging.getLogger("indexer")
+
+#: errors no retry heals: the indexer records the halt (``halt_reason``) and stops
+_HALTS: tuple[tuple[type[Exception], str], ...] = (
+    (DeepReorgError, "deep_reorg"),
+    (WrongChainError, "wrong_chain"),
+    (ChainMismatchError, "chain_mismatch"),
+    (ContractNotDeployedError, "contract_not_deployed"),
+)
 
 Progress = Callable[[int, int, int], None]
 """Called after each range with (indexed block, target block, events written)."""
@@ -73,16 +95,28 @@ class Indexer:
         engine: Engine | None = None,
         w3: Web3 | None = None,
         contracts: dict[str, dict[str, Any]] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.url)
         self.store = Store(self.engine)
         self.w3 = w3 or web3_for(settings.rpc_url, settings.request_timeout)
-        self.rpc = Rpc(self.w3, attempts=settings.retry_attempts, max_wait=settings.retry_max_wait)
+        #: set to stop following, and to end any wait for a retry at once
+        self.stop = stop or threading.Event()
+        self.rpc = Rpc(
+            self.w3,
+            attempts=settings.retry_attempts,
+            max_wait=settings.retry_max_wait,
+            give_up_after=settings.retry_give_up_after,
+            stop=self.stop,
+        )
         self._contracts = contracts
         self._decoder: LogDecoder | None = None
         self._reader: LogReader | None = None
         self.chain_id = 0
+        self.chain_check_interval = CHAIN_CHECK_INTERVAL
+        self._chain_checked_at = 0.0
+        self._progress_at = 0.0
 
     # ------------------------------------------------------------------ set-up
 
@@ -101,11 +135,48 @@ class Indexer:
             self._contracts = chosen
         return self._contracts
 
+    @contextlib.contextmanager
+    def _halting(self) -> Iterator[None]:
+        """Records a halt (and logs it) when an error no retry heals ends the work."""
+        try:
+            yield
+        except Exception as exc:
+            for kind, reason in _HALTS:
+                if isinstance(exc, kind):
+                    self._record_halt(reason, exc)
+            raise
+
+    def _record_halt(self, reason: str, exc: Exception) -> None:
+        detail: dict[str, Any] = {"message": str(exc), "code": getattr(exc, "code", None)}
+        if isinstance(exc, DeepReorgError):
+            detail.update(depth=exc.depth, from_block=exc.from_block, to_block=exc.to_block)
+        if isinstance(exc, WrongChainError):
+            detail.update(expected=exc.expected, actual=exc.actual)
+        log.error("indexer halted (%s): %s", reason, exc)
+        with contextlib.suppress(Exception):  # a database that is not there yet has no status
+            self.store.record_halt(reason, detail)
+
     def prepare(self) -> CheckpointState:
-        """Checks the schema, the chain and the contracts; creates the checkpoint if needed."""
+        """Checks the schema, the chain and the contracts; creates the checkpoint if needed.
+
+        Raises (and records as a halt) :class:`WrongChainError` when the node is not on the
+        configured chain, :class:`ChainMismatchError` when the database was indexed from
+        another chain or other contracts, :class:`ContractNotDeployedError` when a contract has
+        no code.
+        """
         require_at_head(self.engine)
+        with self._halting():
+            return self._prepare()
+
+    def _prepare(self) -> CheckpointState:
         self.chain_id = self.rpc.chain_id()
+        require_chain_id(self.chain_id, self.settings.chain_id, "DEPIN_INDEXER_CHAIN_ID")
+        self._chain_checked_at = time.monotonic()
         contracts = self.contracts()
+        for name, info in contracts.items():
+            code = self.rpc.call("eth_getCode", [info["address"], "latest"])
+            if not code or code in ("0x", "0x0"):
+                raise ContractNotDeployedError(name, str(info["address"]), self.chain_id)
         self._decoder = LogDecoder(
             (name, info["address"], artifacts.abi(name)) for name, info in contracts.items()
         )
@@ -148,14 +219,52 @@ class Indexer:
             return Status(chain_id, head, -1, self.finalized(head))
         return Status(chain_id, head, checkpoint.indexed_block, self.finalized(head))
 
+    def health(self, *, ask_node: bool = True) -> IndexerHealth:
+        """:func:`~indexer.health.read_health`, with the node's head and its hash of the
+        checkpoint's block when ``ask_node`` (and the node answers within a few seconds)."""
+        head: int | None = None
+        canonical: Any = UNCHECKED
+        if ask_node:
+            checkpoint = self.store.checkpoint()
+            quick = Rpc(self.w3, attempts=3, max_wait=1.0, give_up_after=5.0, stop=self.stop)
+            try:
+                head = quick.block_number()
+                if checkpoint is not None and checkpoint.indexed_hash is not None:
+                    header = quick.header(checkpoint.indexed_block)
+                    canonical = header.hash if header is not None else None
+            except (RpcUnavailableError, NodeUnavailableError) as exc:
+                log.warning("the node does not answer: %s", exc)
+        return read_health(
+            self.engine,
+            stalled_after=self.settings.stalled_after,
+            head_block=head,
+            canonical_hash=canonical,
+        )
+
     # ------------------------------------------------------------------ indexing
+
+    def _check_chain(self) -> None:
+        """The node behind the URL may change (a load balancer, a DNS change): halt if it now
+        serves another chain than the one indexed."""
+        if time.monotonic() - self._chain_checked_at < self.chain_check_interval:
+            return
+        checkpoint = self.store.checkpoint()
+        expected = checkpoint.chain_id if checkpoint is not None else self.chain_id
+        require_chain_id(self.rpc.chain_id(), expected, f"the inventory (chain {expected})")
+        self._chain_checked_at = time.monotonic()
 
     def sync(self, target: int | None = None, progress: Progress | None = None) -> int:
         """Indexes up to ``target`` (the head by default), handling reorgs on the way.
 
-        Returns the number of events written.
+        Returns the number of events written. Errors no retry heals (a deep reorg, the node on
+        another chain) are recorded as a halt before they are raised.
         """
+        with self._halting():
+            return self._sync(target, progress)
+
+    def _sync(self, target: int | None, progress: Progress | None) -> int:
         reader = self.reader
+        self._check_chain()
         written = 0
         while True:
             checkpoint = self.store.checkpoint()
@@ -169,8 +278,10 @@ class Indexer:
                     self.handle_reorg()
                     continue
             if checkpoint.indexed_block >= end:
-                if head != checkpoint.head_block:
+                now = time.monotonic()
+                if head != checkpoint.head_block or now - self._progress_at > PROGRESS_INTERVAL:
                     self.store.record_head(head, finalized)
+                    self._progress_at = now
                 return written
             try:
                 written += self._advance(reader, checkpoint, end, head, finalized, progress)
@@ -297,17 +408,28 @@ class Indexer:
         kept = self.store.blocks()
         numbers = sorted(kept, reverse=True)
         chain = self.rpc.headers(numbers)
+        checkpoint = self.store.checkpoint()
+        assert checkpoint is not None
         for number in numbers:
             header = chain.get(number)
             if header is not None and header.hash == kept[number]:
-                self.store.rollback(number)
+                restored = self.store.rollback(number)
+                log.warning(
+                    "reorg: rolled back %d blocks (%d-%d) to the common ancestor %d "
+                    "(%d rows restored)",
+                    checkpoint.indexed_block - number,
+                    number + 1,
+                    checkpoint.indexed_block,
+                    number,
+                    restored,
+                )
                 return number
-        checkpoint = self.store.checkpoint()
-        assert checkpoint is not None
         lowest = numbers[-1] if numbers else checkpoint.indexed_block
         stored = kept.get(lowest, checkpoint.indexed_hash or "")
         header = chain.get(lowest) if numbers else self.rpc.header(lowest)
-        raise DeepReorgError(lowest, stored, header.hash if header else None)
+        raise DeepReorgError(
+            lowest, stored, header.hash if header else None, checkpoint.indexed_block
+        )
 
     def follow(
         self,
@@ -316,7 +438,7 @@ class Indexer:
         on_step: Callable[[int], None] | None = None,
     ) -> None:
         """Backfills, then follows the head until ``stop`` is set."""
-        stop = stop or threading.Event()
+        stop = stop or self.stop
         self.sync(progress=progress)
         while not stop.is_set():
             written = self.sync()

@@ -41,10 +41,27 @@ class IndexerSettings(CommonSettings):
         default=10_000, ge=1, description="logs per request the range adapts towards"
     )
     request_timeout: float = Field(default=30.0, gt=0, description="seconds per RPC request")
-    retry_attempts: int = Field(
-        default=8, ge=1, description="tries per request on transport errors"
+    retry_attempts: int | None = Field(
+        default=None,
+        ge=1,
+        description="most tries per request on failures that heal (none: as many as "
+        "RETRY_GIVE_UP_AFTER allows)",
     )
     retry_max_wait: float = Field(default=10.0, gt=0, description="longest backoff, seconds")
+    retry_give_up_after: float = Field(
+        default=600.0,
+        gt=0,
+        description="seconds a failing request (lagging node, 429, 5xx, timeouts, resets) is "
+        "retried before the indexer gives up",
+    )
+    chain_id: int | None = Field(
+        default=None, description="the chain the node must serve; the indexer halts otherwise"
+    )
+    stalled_after: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds without progress after which `status` says degraded",
+    )
 
     @field_validator("finality", mode="before")
     @classmethod

@@ -183,11 +183,13 @@ class Store:
                     updated_at=int(time.time()),
                 )
             )
+            self._progress(conn, batch.to_block)
             batch.written = len(events)
             return len(events)
 
     def record_head(self, head_block: int, finalized_block: int) -> None:
-        """Records the chain head seen while there was nothing new to index."""
+        """Records the chain head seen while there was nothing new to index (progress too: the
+        indexer is at the head)."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(models.CHECKPOINT)
@@ -197,6 +199,36 @@ class Store:
                     finalized_block=finalized_block,
                     updated_at=int(time.time()),
                 )
+            )
+            checkpoint = self.checkpoint(conn)
+            if checkpoint is not None:
+                self._progress(conn, checkpoint.indexed_block)
+
+    # ------------------------------------------------------------------ health
+
+    def _upsert_status(self, conn: Connection, **values: Any) -> None:
+        table = models.STATUS
+        dialect_insert = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
+        statement = dialect_insert(table).values(id=_CHECKPOINT_ID, **values)
+        statement = statement.on_conflict_do_update(index_elements=["id"], set_=values)
+        conn.execute(statement)
+
+    def _progress(self, conn: Connection, block: int) -> None:
+        self._upsert_status(
+            conn,
+            progress_at=int(time.time()),
+            progress_block=block,
+            halted_at=None,
+            halt_reason=None,
+            halt_detail=None,
+        )
+
+    def record_halt(self, reason: str, detail: dict[str, Any]) -> None:
+        """Records that the indexer stopped on something no retry heals (until a step works
+        again, or a rebuild)."""
+        with self.engine.begin() as conn:
+            self._upsert_status(
+                conn, halted_at=int(time.time()), halt_reason=reason, halt_detail=detail
             )
 
     def _lock_checkpoint(self, conn: Connection) -> CheckpointState:

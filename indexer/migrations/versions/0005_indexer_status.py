@@ -1,0 +1,43 @@
+"""indexer status: last progress and why the indexer halted
+
+One row the indexer keeps up to date (the time and block of its last step that worked; the
+reason, time and details of a halt on something no retry heals), read by
+`depin indexer status` and the API's health check.
+
+Revision ID: 0005_indexer_status
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0005_indexer_status"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "indexer_status",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("progress_at", sa.BigInteger(), nullable=True),
+        sa.Column("progress_block", sa.BigInteger(), nullable=True),
+        sa.Column("halted_at", sa.BigInteger(), nullable=True),
+        sa.Column("halt_reason", sa.String(length=32), nullable=True),
+        sa.Column(
+            "halt_detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indexer_status")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("indexer_status")
