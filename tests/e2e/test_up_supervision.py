@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -221,11 +222,30 @@ class Up:
         return {int(pid): name for name, pid in STARTED.findall(self.supervisor_log.read_text())}
 
 
+def _free_run(n: int) -> int:
+    """A port p with p .. p+n-1 all free now (the oracles take consecutive ports)."""
+    for _ in range(50):
+        base = free_port()
+        sockets = []
+        try:
+            for port in range(base, base + n):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise AssertionError(f"no {n} consecutive free ports")
+
+
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     tmp = tmp_path_factory.mktemp("up")
     home = tmp / "home"
-    chain_port, api_port, oracle_port = free_port(), free_port(), free_port()
+    chain_port, api_port, oracle_port = free_port(), free_port(), _free_run(3)
     log = tmp / "up.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPIN_")}
     argv = [
