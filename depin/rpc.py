@@ -302,6 +302,8 @@ def error_message(error: Any) -> tuple[int | None, str]:
 def transient_from_error(error: Any) -> Transient | None:
     """The transient failure a JSON-RPC error object reports, or None."""
     code, message = error_message(error)
+    if code == 3 or "revert" in message.lower():
+        return None  # the contract said no: asking again gets the same answer
     if _RATE_LIMIT.search(message) or (
         code in _RATE_LIMIT_CODES
         and re.search("limit|rate|capacity", message, re.IGNORECASE)

@@ -12,8 +12,8 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -125,7 +125,11 @@ def node() -> Iterator[ScriptedNode]:
 
 def _web3(node: ScriptedNode, policy: RetryPolicy = FAST, **kwargs: Any) -> Web3:
     provider = RetryingHTTPProvider(
-        node.url, request_kwargs={"timeout": 2}, policy=policy, counter=RetryCounter(RETRIES), **kwargs
+        node.url,
+        request_kwargs={"timeout": 2},
+        policy=policy,
+        counter=RetryCounter(RETRIES),
+        **kwargs,
     )
     return Web3(provider)
 
@@ -325,6 +329,9 @@ def test_retry_after_as_seconds_or_a_date() -> None:
 def test_what_is_transient_and_what_is_not() -> None:
     assert transient_from_error({"code": -32000, "message": "header not found"}).kind == "lag"  # type: ignore[union-attr]
     assert transient_from_error({"code": 3, "message": "execution reverted"}) is None
+    # a revert whose reason reads like lag is still the contract's answer
+    reverted = {"code": -32000, "message": "execution reverted: block not found"}
+    assert transient_from_error(reverted) is None
     assert transient_from_error({"code": -32000, "message": "nonce too low"}) is None
     assert transient_from_error({"code": -32602, "message": "invalid argument"}) is None
     # a result cap is the caller's to handle (ask for less), not a rate limit
