@@ -188,7 +188,10 @@ def figures(report: BenchmarkReport) -> tuple[int, int, int]:
     fp32 = value("matmul_fp32") * 1000
     fp16 = value("matmul_fp16", "matmul_bf16") * 1000
     bandwidth = value("memory_bandwidth")
-    return tuple(min(int(x), _U32) for x in (fp32, fp16, bandwidth))  # type: ignore[return-value]
+    # 0 means "not measured" to the oracles; a slow measurement (fp16 on a CPU) rounds up to 1.
+    return tuple(  # type: ignore[return-value]
+        min(max(int(x), 1 if x > 0 else 0), _U32) for x in (fp32, fp16, bandwidth)
+    )
 
 
 class AgentDaemon:

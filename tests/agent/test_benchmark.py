@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from agent.benchmark import CPU_PLAN, Plan, TorchRunner, run_benchmarks, select_runner
+from agent.benchmark import (
+    CPU_PLAN,
+    BenchmarkReport,
+    BenchResult,
+    Plan,
+    TorchRunner,
+    run_benchmarks,
+    select_runner,
+)
 from agent.errors import BenchmarkError
 
 
@@ -142,3 +150,35 @@ def test_a_cpu_measurement_is_the_hosts_and_serves_every_gpu() -> None:
     bench = _daemon(on_cpu).benchmark_figures(_claims(2, 5, 7))
     assert list(reports) == [2]  # measured once
     assert bench == dict.fromkeys((2, 5, 7), figures(reports[2]))
+
+
+def test_a_slow_measurement_is_reported_as_at_least_one_and_a_missing_one_as_zero() -> None:
+    """Oracles refuse a zero figure as unmeasured; fp16 on a CPU measures under 1 GFLOPS."""
+    from agent.daemon import figures
+
+    def result(name: str, value: float, skipped: str | None = None) -> BenchResult:
+        timing = {"median_s": 1.0, "min_s": 1.0, "max_s": 1.0, "spread": 0.0}
+        return BenchResult(
+            name=name,
+            method="test",
+            device="cpu",
+            size=1,
+            iterations=1,
+            warmup=0,
+            value=value,
+            unit="TFLOPS",
+            skipped=skipped,
+            **timing,
+        )
+
+    report = BenchmarkReport(
+        engine="test",
+        device="cpu",
+        results=(
+            result("matmul_fp32", 0.05),
+            result("matmul_fp16", 0.0004),
+            result("memory_bandwidth", 0.0, skipped="no device memory"),
+        ),
+        elapsed_s=1.0,
+    )
+    assert figures(report) == (50, 1, 0)
