@@ -25,6 +25,7 @@ from depin.errors import (
     ChainError,
     ContractRevertError,
     DepinError,
+    InsufficientFundsError,
     RetryInterruptedError,
     ToolchainError,
 )
@@ -203,6 +204,12 @@ def decode_revert(abi: list[dict[str, Any]], data: str | bytes) -> ContractRever
     return ContractRevertError(str(entry["name"]), args)
 
 
+def _insufficient_funds(exc: Exception) -> bool:
+    """Whether the node refused a call or transaction for the sender's balance (geth, anvil
+    and most providers say "insufficient funds")."""
+    return "insufficient funds" in str(exc).lower()
+
+
 def translate_error(abi: list[dict[str, Any]], exc: Exception) -> Exception:
     """Turns web3's revert exceptions into :class:`ContractRevertError` where possible."""
     data: Any = None
@@ -244,9 +251,16 @@ def transact(
             }
         )
     except Exception as exc:
+        if _insufficient_funds(exc):
+            raise InsufficientFundsError(account.address) from exc
         raise translate_error(abi, exc) from exc
     signed = account.sign_transaction(tx)  # type: ignore[arg-type]
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    try:
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    except Exception as exc:
+        if _insufficient_funds(exc):
+            raise InsufficientFundsError(account.address) from exc
+        raise
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
     if receipt["status"] != 1:
         raise ChainError(f"transaction {tx_hash.hex()} reverted in block {receipt['blockNumber']}")

@@ -52,6 +52,16 @@ class ChainError(DepinError):
     code = "chain_error"
 
 
+class InsufficientFundsError(ChainError):
+    """The sending account cannot pay for the transaction's gas."""
+
+    code = "insufficient_funds"
+
+    def __init__(self, address: str, hint: str = "fund it and try again") -> None:
+        self.address = address
+        super().__init__(f"the account {address} has too little ETH to pay for gas: {hint}")
+
+
 class ContractRevertError(ChainError):
     """A call reverted with a named custom error."""
 

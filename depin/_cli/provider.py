@@ -34,7 +34,7 @@ from depin._cli.common import (
 )
 from depin.crypto import recover
 from depin.eip712 import Message, parse_typed_data
-from depin.errors import SignatureError
+from depin.errors import InsufficientFundsError, SignatureError
 from depin.keys import keystore_address
 from depin.messages import REGISTRY_MESSAGES
 from depin.registry import Profile, RegistryClient
@@ -133,7 +133,13 @@ def _act(
         relayer = _relayer(client, opts["relayer_keystore"], None)
         receipt = client.submit_signed(relayer, message, signature)
     else:
-        receipt = direct(client, account)
+        try:
+            receipt = direct(client, account)
+        except InsufficientFundsError as exc:
+            raise InsufficientFundsError(
+                exc.address,
+                "fund it, or add --gasless to sign the message and have a relayer send it",
+            ) from exc
     click.echo(
         f"done in block {receipt['blockNumber']}, tx 0x{bytes(receipt['transactionHash']).hex()}"
     )

@@ -206,3 +206,24 @@ def test_missing_deployment_is_a_sentence(anvil: Anvil, tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "no ProviderRegistry deployment recorded for chain 31337" in result.output
+
+
+def test_register_without_eth_says_to_fund_or_go_gasless(
+    registry: RegistryClient, anvil: Anvil, w3: Web3, home: Path, tmp_path: Path
+) -> None:
+    keystore, password_file, address = _keystore(tmp_path, w3, "empty")
+    w3.provider.make_request("anvil_setBalance", [address, "0x0"])
+    env = {**os.environ, "DEPIN_RPC_URL": anvil.rpc_url, "DEPIN_HOME": str(home)}
+    common = ["--keystore", str(keystore), "--password-file", str(password_file)]
+    done = subprocess.run(
+        [DEPIN, "provider", "register", "--name", "No ETH", "--region", "eu", *common],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    (line,) = [x for x in done.stderr.splitlines() if x.strip()]
+    assert line.startswith("Error: ") and address in line and "--gasless" in line
+    assert registry.record(address).status is not Status.ACTIVE
