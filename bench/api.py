@@ -126,6 +126,8 @@ def fill(engine: Engine, count: int, progress: Callable[[int], None] | None = No
                     "gpu_indexes": [],
                     "online_count": 0,
                     "bitmap": "0x",
+                    "available": "0x",
+                    "healthy": "0x",
                     "config_version": 1,
                     "signers": [],
                 }

@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from depin.attestation import (  # noqa: E402
+    ALL_WELL,
     GpuAttestation,
-    bitmap_from_indices,
+    Liveness,
     gpu_key,
     model_bytes,
     sign_digest,
@@ -228,10 +229,11 @@ def main() -> None:
                 if count > client.gpu_count():
                     continue
                 epoch += 1
-                bitmap = bitmap_from_indices(range(count), count)
-                digest = client.liveness_digest(1, epoch, bitmap)
+                # The costliest record: every GPU online, available and healthy (no zero bytes).
+                liveness = Liveness.from_statuses(dict.fromkeys(range(count), ALL_WELL))
+                digest = client.liveness_digest(1, epoch, liveness)
                 sigs = [(o.address, sign_digest(o, digest)) for o in signers]
-                receipt = client.record_liveness(sender, 1, epoch, bitmap, sigs)
+                receipt = client.record_liveness(sender, 1, epoch, liveness, sigs)
                 gas = int(receipt["gasUsed"])
                 live_rows.append((f"{count:,} GPUs", f"{gas:,}", f"{gas / count:,.1f}"))
 

@@ -26,9 +26,9 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
     bytes32 public constant ATTESTATION_BATCH_TYPEHASH = keccak256(
         "AttestationBatch(uint32 configVersion,GpuAttestation[] attestations)GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt)"
     );
-    // LivenessReport(uint32 configVersion,uint64 epoch,bytes bitmap)
+    // LivenessReport(uint32 configVersion,uint64 epoch,bytes online,bytes available,bytes healthy)
     bytes32 public constant LIVENESS_REPORT_TYPEHASH =
-        keccak256("LivenessReport(uint32 configVersion,uint64 epoch,bytes bitmap)");
+        keccak256("LivenessReport(uint32 configVersion,uint64 epoch,bytes online,bytes available,bytes healthy)");
     // GpuRevocation(uint32 configVersion,bytes32 gpuKey,uint32 measuredAt)
     bytes32 public constant GPU_REVOCATION_TYPEHASH =
         keccak256("GpuRevocation(uint32 configVersion,bytes32 gpuKey,uint32 measuredAt)");
@@ -147,7 +147,7 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
     function recordLiveness(
         uint32 configVersion_,
         uint64 epoch,
-        bytes calldata bitmap,
+        Liveness calldata liveness,
         Signature[] calldata oracleSignatures
     ) external {
         State memory state = _state;
@@ -157,13 +157,12 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
             revert AttestationOracleInvalidEpoch(epoch, state.lastEpoch, current);
         }
         uint256 maxLength = (uint256(state.gpuCount) + 7) >> 3;
-        if (bitmap.length > maxLength) revert AttestationOracleBitmapTooLong(bitmap.length, maxLength);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(LIVENESS_REPORT_TYPEHASH, configVersion_, epoch, keccak256(bitmap)))
-        );
-        uint256 quorum = _checkQuorum(digest, oracleSignatures, state);
+        _requireBitmapLength(liveness.online.length, maxLength);
+        _requireBitmapLength(liveness.available.length, maxLength);
+        _requireBitmapLength(liveness.healthy.length, maxLength);
+        uint256 quorum = _checkQuorum(_livenessDigest(configVersion_, epoch, liveness), oracleSignatures, state);
         _state.lastEpoch = epoch;
-        emit LivenessRecorded(epoch, quorum, bitmap);
+        emit LivenessRecorded(epoch, quorum, liveness.online, liveness.available, liveness.healthy);
     }
 
     /// @inheritdoc IAttestationOracle
@@ -254,12 +253,35 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
     }
 
     /// @notice The EIP-712 digest the oracles sign for a liveness report.
-    function livenessDigest(uint32 configVersion_, uint64 epoch, bytes calldata bitmap)
+    function livenessDigest(uint32 configVersion_, uint64 epoch, Liveness calldata liveness)
         external
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(LIVENESS_REPORT_TYPEHASH, configVersion_, epoch, keccak256(bitmap))));
+        return _livenessDigest(configVersion_, epoch, liveness);
+    }
+
+    function _livenessDigest(uint32 configVersion_, uint64 epoch, Liveness calldata liveness)
+        private
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    LIVENESS_REPORT_TYPEHASH,
+                    configVersion_,
+                    epoch,
+                    keccak256(liveness.online),
+                    keccak256(liveness.available),
+                    keccak256(liveness.healthy)
+                )
+            )
+        );
+    }
+
+    function _requireBitmapLength(uint256 length, uint256 maxLength) private pure {
+        if (length > maxLength) revert AttestationOracleBitmapTooLong(length, maxLength);
     }
 
     /// @notice The EIP-712 digest the oracles sign for a revocation.

@@ -10,13 +10,16 @@ Message types:
 - :class:`AttestationApproval`: an oracle's off-chain approval of one attestation (what the agent
   collects from t oracles and hands to a transmitter).
 - :class:`AttestationBatch`: what t oracles co-sign for a whole ``submit`` transaction.
-- :class:`Heartbeat`: signed by the agent for an epoch, naming the GPUs it runs.
-- :class:`LivenessReport`: the epoch bitmap t oracles co-sign for ``recordLiveness``.
+- :class:`Heartbeat`: signed by the agent for an epoch, naming the GPUs it runs and each one's
+  :class:`GpuStatus` (available, healthy).
+- :class:`LivenessReport`: the epoch's :class:`Liveness` bitmaps t oracles co-sign for
+  ``recordLiveness``.
 - :class:`GpuRevocation`: t oracles revoke one attestation.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -26,11 +29,14 @@ from depin.eip712 import Domain, Message
 from depin.errors import SignatureError
 
 __all__ = [
+    "ALL_WELL",
     "AttestationApproval",
     "AttestationBatch",
     "GpuAttestation",
     "GpuRevocation",
+    "GpuStatus",
     "Heartbeat",
+    "Liveness",
     "LivenessReport",
     "RejectReason",
     "bitmap_from_indices",
@@ -320,9 +326,26 @@ class AttestationBatch(Message):
         return data
 
 
+class GpuStatus(enum.IntFlag):
+    """What a heartbeat says of one GPU besides "up": one byte per GPU in ``Heartbeat.status``.
+
+    ``AVAILABLE``: no compute process holds the GPU. ``HEALTHY``: no uncorrectable ECC error, no
+    pending row remap or page retirement, no XID error since the last heartbeat, no thermal or
+    power throttling past the agent's threshold.
+    """
+
+    NONE = 0
+    AVAILABLE = 1
+    HEALTHY = 2
+
+
+ALL_WELL = GpuStatus.AVAILABLE | GpuStatus.HEALTHY
+
+
 @dataclass(frozen=True)
 class Heartbeat(Message):
-    """An agent's statement that the listed GPUs are up in ``epoch`` (valid only in it)."""
+    """An agent's statement that the listed GPUs are up in ``epoch`` (valid only in it), with one
+    :class:`GpuStatus` byte per GPU in ``status`` (same order as ``gpu_keys``)."""
 
     PRIMARY_TYPE = "Heartbeat"
     FIELDS = (
@@ -330,17 +353,21 @@ class Heartbeat(Message):
         ("agent", "address"),
         ("gpuKeys", "bytes32[]"),
         ("epoch", "uint64"),
+        ("status", "bytes"),
     )
 
     provider: str
     agent: str
     gpu_keys: tuple[bytes, ...]
     epoch: int
+    status: bytes
 
     def struct_hash(self) -> bytes:
         for key in self.gpu_keys:
             if len(key) != 32:
                 raise ValueError("a GPU key has 32 bytes")
+        if len(self.status) != len(self.gpu_keys):
+            raise ValueError("a heartbeat has one status byte per GPU key")
         return keccak(
             self.TYPEHASH
             + bytes(12)
@@ -349,7 +376,15 @@ class Heartbeat(Message):
             + bytes.fromhex(self.agent[2:])
             + keccak(b"".join(self.gpu_keys))
             + self.epoch.to_bytes(32, "big")
+            + keccak(self.status)
         )
+
+    def statuses(self) -> dict[bytes, GpuStatus]:
+        """Each GPU key's status (unknown bits dropped)."""
+        return {
+            key: GpuStatus(flags & ALL_WELL)
+            for key, flags in zip(self.gpu_keys, self.status, strict=True)
+        }
 
     def message_json(self) -> dict[str, Any]:
         return {
@@ -357,19 +392,71 @@ class Heartbeat(Message):
             "agent": checksum_address(self.agent),
             "gpuKeys": ["0x" + k.hex() for k in self.gpu_keys],
             "epoch": self.epoch,
+            "status": "0x" + self.status.hex(),
         }
 
 
 @dataclass(frozen=True)
+class Liveness:
+    """One epoch's three bitmaps over GPU indexes (bit i: byte i/8, mask 0x80 >> i%8), trailing
+    zero bytes left out: ``online``, and within it ``available`` and ``healthy``."""
+
+    online: bytes = b""
+    available: bytes = b""
+    healthy: bytes = b""
+
+    @classmethod
+    def from_statuses(
+        cls, statuses: dict[int, GpuStatus], gpu_count: int | None = None
+    ) -> Liveness:
+        """The bitmaps of ``GPU index -> status``; every index given is online. With
+        ``gpu_count``, an index past the attested GPUs is refused (``ValueError``)."""
+        if not statuses:
+            return cls()
+        count = max(statuses) + 1 if gpu_count is None else gpu_count
+        return cls(
+            bitmap_from_indices(statuses, count),
+            bitmap_from_indices((i for i, s in statuses.items() if s & GpuStatus.AVAILABLE), count),
+            bitmap_from_indices((i for i, s in statuses.items() if s & GpuStatus.HEALTHY), count),
+        )
+
+    def statuses(self) -> dict[int, GpuStatus]:
+        """``GPU index -> status`` for every online index."""
+        available = set(indices_from_bitmap(self.available))
+        healthy = set(indices_from_bitmap(self.healthy))
+        return {
+            i: (GpuStatus.AVAILABLE if i in available else GpuStatus.NONE)
+            | (GpuStatus.HEALTHY if i in healthy else GpuStatus.NONE)
+            for i in indices_from_bitmap(self.online)
+        }
+
+    def as_tuple(self) -> tuple[bytes, bytes, bytes]:
+        """The contract's ``Liveness`` struct."""
+        return (self.online, self.available, self.healthy)
+
+
+@dataclass(frozen=True)
 class LivenessReport(Message):
-    """The liveness bitmap of an epoch, co-signed by t oracles for ``recordLiveness``."""
+    """One epoch's :class:`Liveness`, co-signed by t oracles for ``recordLiveness``."""
 
     PRIMARY_TYPE = "LivenessReport"
-    FIELDS = (("configVersion", "uint32"), ("epoch", "uint64"), ("bitmap", "bytes"))
+    FIELDS = (
+        ("configVersion", "uint32"),
+        ("epoch", "uint64"),
+        ("online", "bytes"),
+        ("available", "bytes"),
+        ("healthy", "bytes"),
+    )
 
     config_version: int
     epoch: int
-    bitmap: bytes
+    online: bytes
+    available: bytes
+    healthy: bytes
+
+    @classmethod
+    def of(cls, config_version: int, epoch: int, liveness: Liveness) -> LivenessReport:
+        return cls(config_version, epoch, *liveness.as_tuple())
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from depin.attestation import (
     AttestationBatch,
     GpuAttestation,
     GpuRevocation,
+    Liveness,
     LivenessReport,
     model_text,
     sort_signatures,
@@ -142,10 +143,14 @@ class AttestationClient:
         )
 
     def liveness_call(
-        self, config_version: int, epoch: int, bitmap: bytes, oracle_signatures: Sequence[Any]
+        self,
+        config_version: int,
+        epoch: int,
+        liveness: Liveness,
+        oracle_signatures: Sequence[Any],
     ) -> ContractFunction:
         return self.contract.functions.recordLiveness(
-            config_version, epoch, bitmap, sort_signatures(oracle_signatures)
+            config_version, epoch, liveness.as_tuple(), sort_signatures(oracle_signatures)
         )
 
     def revoke_call(
@@ -182,11 +187,11 @@ class AttestationClient:
         sender: LocalAccount,
         config_version: int,
         epoch: int,
-        bitmap: bytes,
+        liveness: Liveness,
         oracle_signatures: Sequence[tuple[str, bytes]],
     ) -> TxReceipt:
         return transact(
-            self.w3, sender, self.liveness_call(config_version, epoch, bitmap, oracle_signatures)
+            self.w3, sender, self.liveness_call(config_version, epoch, liveness, oracle_signatures)
         )
 
     def revoke(
@@ -211,8 +216,8 @@ class AttestationClient:
     def batch_digest(self, config_version: int, attestations: Sequence[GpuAttestation]) -> bytes:
         return AttestationBatch(config_version, tuple(attestations)).digest(self.domain)
 
-    def liveness_digest(self, config_version: int, epoch: int, bitmap: bytes) -> bytes:
-        return LivenessReport(config_version, epoch, bitmap).digest(self.domain)
+    def liveness_digest(self, config_version: int, epoch: int, liveness: Liveness) -> bytes:
+        return LivenessReport.of(config_version, epoch, liveness).digest(self.domain)
 
     def revocation_digest(self, config_version: int, gpu_key: bytes, measured_at: int) -> bytes:
         return GpuRevocation(config_version, gpu_key, measured_at).digest(self.domain)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from depin.attestation import indices_from_bitmap, model_text, unpack_figures, unpack_quorum
+from depin.attestation import GpuStatus, Liveness, model_text, unpack_figures, unpack_quorum
 from indexer.state import EventRow, Key, Working
 
 KeyFn = Callable[[dict[str, Any]], Iterable[tuple[str, Key]]]
@@ -254,6 +254,8 @@ def _gpu_attested(w: Working, ev: EventRow) -> None:
             "revoked_by_provider": None,
             "last_seen_epoch": current["last_seen_epoch"] if current else None,
             "online": current["online"] if current else False,
+            "available": current["available"] if current else None,
+            "healthy": current["healthy"] if current else None,
             "attestation_tx": ev["tx_hash"],
             "first_attested_block": current["first_attested_block"] if current else block,
             "attested_block": block,
@@ -310,25 +312,49 @@ def _gpu_revoked(w: Working, ev: EventRow) -> None:
 def _liveness_recorded(w: Working, ev: EventRow) -> None:
     args, block = ev["args"], ev["block_number"]
     epoch = args["epoch"]
-    bitmap = bytes.fromhex(args["bitmap"][2:])
-    indexes = indices_from_bitmap(bitmap)
+    liveness = Liveness(*(bytes.fromhex(args[p][2:]) for p in ("online", "available", "healthy")))
+    statuses = liveness.statuses()
+    indexes = sorted(statuses)
     version, signers = _signers(w, args["quorum"])
-    seen = set(w.where("gpus", "gpu_index", indexes))
+    seen: dict[int, Key] = {}
+    for key in w.where("gpus", "gpu_index", indexes):
+        row = w.get("gpus", key)
+        assert row is not None
+        seen[int(row["gpu_index"])] = key
     was_online = set(w.where("gpus", "online", [True]))
     at = ev["block_time"]
     online_gops = 0
-    for key in sorted(seen):
+    for index, key in sorted(seen.items()):
         row = w.get("gpus", key)
         assert row is not None
         if not row["revoked"] and (at is None or row["expires_at"] > at):
             online_gops += row["throughput_gops"]  # verified and online in this epoch
-        w.update("gpus", key, block, online=True, last_seen_epoch=epoch, updated_block=block)
+        status = statuses[index]
+        available = bool(status & GpuStatus.AVAILABLE)
+        healthy = bool(status & GpuStatus.HEALTHY)
+        w.update(
+            "gpus",
+            key,
+            block,
+            online=True,
+            available=available,
+            healthy=healthy,
+            last_seen_epoch=epoch,
+            updated_block=block,
+        )
         if not row["online"]:
-            w.change(ev, "gpu_online", key[0], epoch=epoch, gpu_index=row["gpu_index"])
-    for key in sorted(was_online - seen):
+            w.change(ev, "gpu_online", key[0], epoch=epoch, gpu_index=index)
+        if row["healthy"] is not False and not healthy:
+            w.change(ev, "gpu_unhealthy", key[0], epoch=epoch, gpu_index=index)
+        elif row["healthy"] is False and healthy:
+            w.change(ev, "gpu_healthy", key[0], epoch=epoch, gpu_index=index)
+    for key in sorted(was_online - set(seen.values())):
         row = w.get("gpus", key)
         assert row is not None
-        w.update("gpus", key, block, online=False, updated_block=block)
+        # Offline: whether it is free or healthy is not known.
+        w.update(
+            "gpus", key, block, online=False, available=None, healthy=None, updated_block=block
+        )
         w.change(ev, "gpu_offline", key[0], epoch=epoch, gpu_index=row["gpu_index"])
     w.append(
         "liveness",
@@ -340,8 +366,12 @@ def _liveness_recorded(w: Working, ev: EventRow) -> None:
             "epoch": epoch,
             "gpu_indexes": indexes,
             "online_count": len(indexes),
+            "available_count": sum(1 for s in statuses.values() if s & GpuStatus.AVAILABLE),
+            "healthy_count": sum(1 for s in statuses.values() if s & GpuStatus.HEALTHY),
             "online_gops": online_gops,
-            "bitmap": args["bitmap"],
+            "bitmap": args["online"],
+            "available": args["available"],
+            "healthy": args["healthy"],
             "config_version": version,
             "signers": signers,
         },

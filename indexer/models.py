@@ -204,8 +204,15 @@ class LivenessEpoch(Base):
     #: verified int8 GOPS online in the epoch: the seen GPUs unrevoked and unexpired at the
     #: block's time (None for records indexed before schema 0003; a rebuild fills them)
     online_gops: Mapped[int | None] = mapped_column(BigInteger)
-    #: the raw bitmap as 0x-hex (bit i: byte i / 8, mask 0x80 >> i % 8)
+    #: GPUs online, available (no compute process) and healthy, of ``online_count``
+    available_count: Mapped[int | None] = mapped_column(Integer)
+    healthy_count: Mapped[int | None] = mapped_column(Integer)
+    #: the raw bitmaps as 0x-hex (bit i: byte i / 8, mask 0x80 >> i % 8): ``bitmap`` has the GPUs
+    #: online; ``available`` and ``healthy`` (None for records indexed before schema 0004) the
+    #: GPUs among them that were free and healthy
     bitmap: Mapped[str] = mapped_column(Text)
+    available: Mapped[str | None] = mapped_column(Text)
+    healthy: Mapped[str | None] = mapped_column(Text)
     config_version: Mapped[int] = mapped_column(BigInteger)
     signers: Mapped[list[Any]]
 
@@ -240,6 +247,8 @@ CHANGE_KINDS = (
     "gpu_revoked",
     "gpu_online",
     "gpu_offline",
+    "gpu_unhealthy",
+    "gpu_healthy",
     "oracle_config_set",
     "reorg",
 )
@@ -334,6 +343,10 @@ class Gpu(Base):
     revoked_by_provider: Mapped[bool | None] = mapped_column(Boolean)
     last_seen_epoch: Mapped[int | None] = mapped_column(BigInteger)
     online: Mapped[bool] = mapped_column(Boolean, index=True)
+    #: in the last epoch that had it online: no compute process held it / it reported no ECC,
+    #: XID, retirement or throttling trouble (None while offline or before any liveness)
+    available: Mapped[bool | None] = mapped_column(Boolean)
+    healthy: Mapped[bool | None] = mapped_column(Boolean)
     config_version: Mapped[int] = mapped_column(BigInteger)
     signers: Mapped[list[Any]]
     attestation_tx: Mapped[str] = mapped_column(String(66))

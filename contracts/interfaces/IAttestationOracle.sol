@@ -31,6 +31,17 @@ interface IAttestationOracle {
     }
 
     /// @notice A compact (EIP-2098) secp256k1 signature.
+    /// @notice One epoch's liveness, three bitmaps over GPU indexes (bit `i`: byte i / 8, mask
+    /// 0x80 >> i % 8). `online`: the GPU's agent sent a signed heartbeat in the epoch.
+    /// `available`: no compute process held it. `healthy`: no uncorrectable ECC error, pending
+    /// retirement, XID error or throttling past the threshold. `available` and `healthy` are read
+    /// only where `online` is set; trailing zero bytes may be left out of each.
+    struct Liveness {
+        bytes online;
+        bytes available;
+        bytes healthy;
+    }
+
     struct Signature {
         bytes32 r;
         bytes32 vs;
@@ -76,7 +87,7 @@ interface IAttestationOracle {
     /// @notice Liveness for `epoch` is not after the last recorded epoch `last`, or is ahead
     /// of the current epoch `current`.
     error AttestationOracleInvalidEpoch(uint64 epoch, uint64 last, uint64 current);
-    /// @notice The liveness bitmap has `length` bytes but only `max` cover attested GPUs.
+    /// @notice A liveness bitmap has `length` bytes but only `max` cover attested GPUs.
     error AttestationOracleBitmapTooLong(uint256 length, uint256 max);
     /// @notice No attestation of `gpuKey` is recorded.
     error AttestationOracleUnknownGpu(bytes32 gpuKey);
@@ -120,9 +131,11 @@ interface IAttestationOracle {
     /// (`byProvider`) or by an oracle quorum.
     event GpuRevoked(bytes32 indexed gpuKey, address indexed provider, uint32 measuredAt, bool byProvider);
 
-    /// @notice Liveness of `epoch`: bit `i` of `bitmap` (byte i / 8, mask 0x80 >> i % 8) is set
-    /// when the GPU with index `i` was seen online, as co-signed by `quorum`.
-    event LivenessRecorded(uint64 indexed epoch, uint256 quorum, bytes bitmap);
+    /// @notice Liveness of `epoch`, co-signed by `quorum`: bit `i` of `online` (byte i / 8, mask
+    /// 0x80 >> i % 8) is set when the GPU with index `i` was seen online; the same bit of
+    /// `available` and `healthy` says it was free and healthy (see {Liveness}). Epochs with no
+    /// record are the epochs the oracles could not agree on: a gap, never a later block.
+    event LivenessRecorded(uint64 indexed epoch, uint256 quorum, bytes online, bytes available, bytes healthy);
 
     // ---------------------------------------------------------------- admin
 
@@ -140,11 +153,13 @@ interface IAttestationOracle {
         Signature[] calldata oracleSignatures
     ) external returns (uint256 accepted);
 
-    /// @notice Records the liveness bitmap of `epoch`, co-signed by t oracles.
+    /// @notice Records the liveness of `epoch`, co-signed by t oracles over
+    /// `LivenessReport(configVersion, epoch, online, available, healthy)`. Any epoch after the
+    /// last recorded one may be recorded: an epoch without a quorum never blocks a later one.
     function recordLiveness(
         uint32 configVersion,
         uint64 epoch,
-        bytes calldata bitmap,
+        Liveness calldata liveness,
         Signature[] calldata oracleSignatures
     ) external;
 

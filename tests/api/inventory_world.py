@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import Engine
 from web3 import Web3
 
-from depin.attestation import GpuAttestation, bitmap_from_indices, gpu_key, model_bytes, sign_digest
+from depin.attestation import ALL_WELL, GpuAttestation, Liveness, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.registry import Profile, RegistryClient
@@ -166,13 +166,13 @@ def build_world(w3: Web3, home: Path) -> World:
     prev = [0, 1, 2, 3, 4, 5]
     last = [0, 1, 3, 4, 8]
     for epoch, indexes in ((current - 1, prev), (current, last)):
-        bitmap = bitmap_from_indices(indexes, len(keys))
-        digest = world.oracle.liveness_digest(version, epoch, bitmap)
+        liveness = Liveness.from_statuses(dict.fromkeys(indexes, ALL_WELL), len(keys))
+        digest = world.oracle.liveness_digest(version, epoch, liveness)
         world.oracle.record_liveness(
             deployer,
             version,
             epoch,
-            bitmap,
+            liveness,
             [(o.address, sign_digest(o, digest)) for o in oracles[:2]],
         )
     world.online_prev = {keys[i] for i in prev}

@@ -17,9 +17,12 @@ from web3.logs import DISCARD
 
 from depin import artifacts
 from depin.attestation import (
+    ALL_WELL,
     AttestationBatch,
     GpuAttestation,
     GpuRevocation,
+    GpuStatus,
+    Liveness,
     LivenessReport,
     RejectReason,
     bitmap_from_indices,
@@ -167,13 +170,25 @@ def test_digests_match_contract(
 @settings(
     max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(epoch=st.integers(0, 2**64 - 1), bitmap=st.binary(max_size=300), version=_u32)
+@given(
+    epoch=st.integers(0, 2**64 - 1),
+    bitmap=st.binary(max_size=300),
+    available=st.binary(max_size=40),
+    healthy=st.binary(max_size=40),
+    version=_u32,
+)
 def test_liveness_and_revocation_digests_match_contract(
-    attestations: AttestationClient, epoch: int, bitmap: bytes, version: int
+    attestations: AttestationClient,
+    epoch: int,
+    bitmap: bytes,
+    available: bytes,
+    healthy: bytes,
+    version: int,
 ) -> None:
     f = attestations.contract.functions
-    assert f.livenessDigest(version, epoch, bitmap).call() == attestations.liveness_digest(
-        version, epoch, bitmap
+    liveness = Liveness(bitmap, available, healthy)
+    assert f.livenessDigest(version, epoch, liveness.as_tuple()).call() == (
+        attestations.liveness_digest(version, epoch, liveness)
     )
     key = bitmap[:32].ljust(32, b"\0")
     assert f.revocationDigest(version, key, epoch % 2**32).call() == (
@@ -482,53 +497,49 @@ def test_liveness_bitmap_per_epoch(desk: Desk) -> None:
     )
     assert attestations.gpu_count() == 10
     epoch = chain_now(w3) // attestations.epoch_length()
-    bitmap = bitmap_from_indices([0, 3, 9], 10)
-    digest = attestations.liveness_digest(1, epoch, bitmap)
-    sigs = [(o.address, sign_digest(o, digest)) for o in oracle_accounts[:2]]
-    receipt = attestations.record_liveness(sender, 1, epoch, bitmap, sigs)
+    liveness = Liveness.from_statuses({0: ALL_WELL, 3: GpuStatus.HEALTHY, 9: GpuStatus.AVAILABLE})
+    assert liveness.online == bitmap_from_indices([0, 3, 9], 10)
+
+    def record(epoch: int, liveness: Liveness, signed: Liveness | None = None) -> Any:
+        digest = attestations.liveness_digest(1, epoch, signed or liveness)
+        sigs = [(o.address, sign_digest(o, digest)) for o in oracle_accounts[:2]]
+        return attestations.record_liveness(sender, 1, epoch, liveness, sigs)
+
+    receipt = record(epoch, liveness)
     (event,) = attestations.contract.events.LivenessRecorded().process_receipt(
         receipt, errors=DISCARD
     )
-    assert event["args"]["epoch"] == epoch and event["args"]["bitmap"] == bitmap
+    args = event["args"]
+    assert args["epoch"] == epoch
+    assert Liveness(args["online"], args["available"], args["healthy"]) == liveness
+    assert Liveness(args["online"], args["available"], args["healthy"]).statuses() == {
+        0: ALL_WELL,
+        3: GpuStatus.HEALTHY,
+        9: GpuStatus.AVAILABLE,
+    }
     assert attestations.last_liveness_epoch() == epoch
-    # The same epoch again, a future epoch and an over-long bitmap are refused.
-    _expect_revert(
-        "AttestationOracleInvalidEpoch",
-        lambda: attestations.record_liveness(sender, 1, epoch, bitmap, sigs),
-    )
-    future = epoch + 10
-    fdigest = attestations.liveness_digest(1, future, bitmap)
-    _expect_revert(
-        "AttestationOracleInvalidEpoch",
-        lambda: attestations.record_liveness(
-            sender,
-            1,
-            future,
-            bitmap,
-            [(o.address, sign_digest(o, fdigest)) for o in oracle_accounts[:2]],
-        ),
-    )
+    # The same epoch again and a future epoch are refused.
+    _expect_revert("AttestationOracleInvalidEpoch", lambda: record(epoch, liveness))
+    _expect_revert("AttestationOracleInvalidEpoch", lambda: record(epoch + 10, liveness))
     admin = attestations.admin  # type: ignore[attr-defined]
     transact(
-        w3, admin, attestations.contract.functions.setNow((epoch + 1) * attestations.epoch_length())
+        w3, admin, attestations.contract.functions.setNow((epoch + 3) * attestations.epoch_length())
     )
-    long_bitmap = b"\xff" * 3
-    ldigest = attestations.liveness_digest(1, epoch + 1, long_bitmap)
-    _expect_revert(
-        "AttestationOracleBitmapTooLong",
-        lambda: attestations.record_liveness(
-            sender,
-            1,
-            epoch + 1,
-            long_bitmap,
-            [(o.address, sign_digest(o, ldigest)) for o in oracle_accounts[:2]],
-        ),
-    )
-    # A forged bitmap (signed for another one) is refused: the signers do not recover.
+    # An over-long bitmap is refused, whichever of the three it is.
+    for long in (
+        Liveness(b"\xff" * 3),
+        Liveness(b"\xff", b"\xff" * 3),
+        Liveness(b"\xff", b"", b"\xff" * 3),
+    ):
+        _expect_revert("AttestationOracleBitmapTooLong", lambda long=long: record(epoch + 1, long))
+    # A forged record (signed for another one) is refused: the signers do not recover.
     _expect_revert(
         "AttestationOracleUnknownSigner",
-        lambda: attestations.record_liveness(sender, 1, epoch + 1, b"\xff", sigs),
+        lambda: record(epoch + 1, Liveness(b"\xff", b"\xff"), signed=Liveness(b"\xff")),
     )
+    # Epochs the oracles could not agree on leave a gap; a later epoch is still recorded.
+    record(epoch + 3, Liveness())
+    assert attestations.last_liveness_epoch() == epoch + 3
 
 
 #: the selector of ``Error(string)``, which a plain ``require(x, "msg")`` or ``revert("msg")``

@@ -71,7 +71,7 @@ def test_heartbeats_become_liveness_bits(network: Network) -> None:
             if indices:
                 event = network.attestations.contract.events.LivenessRecorded()
                 for log in event.get_logs(from_block=0):
-                    live |= set(indices_from_bitmap(bytes(log["args"]["bitmap"])))
+                    live |= set(indices_from_bitmap(bytes(log["args"]["online"])))
         log_text = (network.tmp / "agent-liveness.log").read_text()
         assert indices, f"GPUs never verified:\n{log_text[-3000:]}"
         assert indices <= live, f"no liveness bits for {sorted(indices - live)}"

@@ -13,8 +13,10 @@ from sqlalchemy import Engine, select
 from web3 import Web3
 
 from depin.attestation import (
+    ALL_WELL,
     GpuAttestation,
-    bitmap_from_indices,
+    GpuStatus,
+    Liveness,
     gpu_key,
     model_bytes,
     sign_digest,
@@ -133,8 +135,11 @@ class Scenario:
         key, provider, _ = self.gpus[index]
         self.oracle.retire(provider, key)
 
-    def liveness(self, indexes: Sequence[int]) -> None:
-        """Records the next epoch with the GPUs at ``indexes`` online."""
+    def liveness(
+        self, indexes: Sequence[int], statuses: dict[int, GpuStatus] | None = None
+    ) -> None:
+        """Records the next epoch with the GPUs at ``indexes`` online (available and healthy
+        unless ``statuses`` says otherwise)."""
         epoch = max(self.epoch + 1, self.now() // 60)
         self.oracle.contract.functions  # noqa: B018
         admin = self.oracle.admin  # type: ignore[attr-defined]
@@ -142,10 +147,11 @@ class Scenario:
 
         transact(self.w3, admin, self.oracle.contract.functions.setNow(epoch * 60 + 1))
         version = self.oracle.config_version()
-        bitmap = bitmap_from_indices(indexes, self.oracle.gpu_count())
-        digest = self.oracle.liveness_digest(version, epoch, bitmap)
+        status = {i: (statuses or {}).get(i, ALL_WELL) for i in indexes}
+        liveness = Liveness.from_statuses(status, self.oracle.gpu_count())
+        digest = self.oracle.liveness_digest(version, epoch, liveness)
         sigs = [(o.address, sign_digest(o, digest)) for o in self.oracles[1:]]
-        self.oracle.record_liveness(admin, version, epoch, bitmap, sigs)
+        self.oracle.record_liveness(admin, version, epoch, liveness, sigs)
         self.epoch = epoch
 
     def rotate_oracles(self) -> None:

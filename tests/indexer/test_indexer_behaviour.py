@@ -8,7 +8,7 @@ import pytest
 from indexer_helpers import BACKENDS, MI300, Scenario, dump, rows
 from web3 import Web3
 
-from depin.attestation import model_text
+from depin.attestation import GpuStatus, model_text
 from indexer import models
 from indexer.db import is_at_head, make_engine, require_at_head, session_factory
 from indexer.errors import DatabaseNotMigratedError, DeepReorgError
@@ -95,6 +95,36 @@ def test_online_capacity_counts_only_verified_gpus(
     (record,) = rows(indexer.engine, models.LivenessEpoch)
     assert record["online_count"] == 3
     assert record["online_gops"] == 1_000_000 + 2_600_000
+
+
+def test_each_gpu_keeps_its_availability_and_health_from_the_last_epoch(
+    scenario: Scenario, make_indexer: Callable[..., Indexer]
+) -> None:
+    p = scenario.register()
+    agent = scenario.authorize(p)
+    keys = scenario.attest(p, agent, 4)
+    # GPU 0 busy, GPU 1 unhealthy, GPU 2 both, GPU 3 never online.
+    scenario.liveness([0, 1, 2], {0: GpuStatus.HEALTHY, 1: GpuStatus.AVAILABLE, 2: GpuStatus.NONE})
+    indexer = make_indexer()
+    indexer.sync()
+    gpus = {r["gpu_key"]: r for r in rows(indexer.engine, models.Gpu)}
+    status = [(gpus["0x" + k.hex()]["available"], gpus["0x" + k.hex()]["healthy"]) for k in keys]
+    assert status == [(False, True), (True, False), (False, False), (None, None)]
+    (record,) = rows(indexer.engine, models.LivenessEpoch)
+    assert (record["online_count"], record["available_count"], record["healthy_count"]) == (3, 1, 1)
+
+    # Next epoch: GPU 1 recovers, GPU 0 goes offline (its status is then unknown).
+    scenario.liveness([1, 2])
+    indexer.sync()
+    gpus = {r["gpu_key"]: r for r in rows(indexer.engine, models.Gpu)}
+    status = [(gpus["0x" + k.hex()]["available"], gpus["0x" + k.hex()]["healthy"]) for k in keys]
+    assert status == [(None, None), (True, True), (True, True), (None, None)]
+    with session_factory(indexer.engine)() as session:
+        changes = [(c.kind, c.subject) for c in changes_since(session)]
+    unhealthy = [s for k, s in changes if k == "gpu_unhealthy"]
+    healthy = [s for k, s in changes if k == "gpu_healthy"]
+    assert unhealthy == ["0x" + keys[1].hex(), "0x" + keys[2].hex()]
+    assert healthy == ["0x" + keys[1].hex(), "0x" + keys[2].hex()]
 
 
 def test_incremental_equals_rebuild_and_replay_changes_nothing(

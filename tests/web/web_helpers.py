@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from depin.attestation import GpuAttestation, bitmap_from_indices, gpu_key, model_bytes, sign_digest
+from depin.attestation import ALL_WELL, GpuAttestation, Liveness, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.registry import RegistryClient
 from indexer.service import Indexer
@@ -136,7 +136,7 @@ class Stack:
         """Two oracles co-sign that the GPUs at ``indexes`` were live in the current epoch."""
         version = self.oracle.config_version()
         epoch = chain_now(self.w3) // EPOCH_LENGTH
-        bitmap = bitmap_from_indices(indexes, self.oracle.gpu_count())
-        digest = self.oracle.liveness_digest(version, epoch, bitmap)
+        liveness = Liveness.from_statuses(dict.fromkeys(indexes, ALL_WELL), self.oracle.gpu_count())
+        digest = self.oracle.liveness_digest(version, epoch, liveness)
         sigs = [(o.address, sign_digest(o, digest)) for o in self.oracles[:2]]
-        self.oracle.record_liveness(self.oracles[0], version, epoch, bitmap, sigs)
+        self.oracle.record_liveness(self.oracles[0], version, epoch, liveness, sigs)
