@@ -24,6 +24,7 @@ from agent.discovery import (
 )
 from agent.discovery.recording import amdsmi_replay, command_replay, nvml_replay
 from agent.errors import AgentError
+from agent.health import HealthProbe, NvmlHealthProbe, SimulatedHealth, host_probe
 from agent.keystore import authorization_request, create_keystore, read_password
 from agent.settings import AgentSettings
 from agent.watch import ChangeEvent, Watcher
@@ -56,6 +57,12 @@ def _backends(replays: tuple[str, ...]) -> list[Backend] | None:
         else:
             chosen[name] = XpuSmiBackend(command_replay(data))
     return [chosen.get(b.name, b) for b in default_backends()]
+
+
+def _health_probe(replay: Path | None, simulated: bool) -> HealthProbe | None:
+    if replay is not None:
+        return NvmlHealthProbe(nvml_replay(json.loads(replay.read_text())))
+    return SimulatedHealth() if simulated else host_probe()
 
 
 def _collect(replays: tuple[str, ...], sysfs_root: Path | None) -> Inventory:
@@ -298,6 +305,14 @@ def init_command(
     "and prove on the CPU.",
 )
 @click.option(
+    "--health-replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Read each GPU's availability and health from this NVML recording instead of the host "
+    "(tests and demos). Without it: NVML on a real host; simulated GPUs read as well.",
+)
+@click.option(
     "--heartbeat-interval",
     type=float,
     default=None,
@@ -326,6 +341,7 @@ def run_command(
     home: Path,
     replays: tuple[str, ...],
     simulated: bool,
+    health_replay: Path | None,
     heartbeat_interval: float | None,
     validity: int,
     once: bool,
@@ -375,7 +391,14 @@ def run_command(
         validity_s=validity,
         watch_interval_s=settings.watch_interval_s,
     )
-    daemon = AgentDaemon(config, account, client, list(oracles), collect)
+    daemon = AgentDaemon(
+        config,
+        account,
+        client,
+        list(oracles),
+        collect,
+        health=_health_probe(health_replay, simulated),
+    )
     click.echo(
         f"agent {account.address} for provider {config.provider} on chain {chain_id}, "
         f"oracles {', '.join(oracles)}",

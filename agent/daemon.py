@@ -34,6 +34,7 @@ from tenacity import (
 from agent.benchmark import BenchmarkReport, Engine, Plan, run_benchmarks
 from agent.discovery import GpuRecord, Inventory
 from agent.errors import AgentError
+from agent.health import HealthProbe, statuses
 from agent.oracles import (
     OracleClient,
     OracleRefusedError,
@@ -42,7 +43,14 @@ from agent.oracles import (
 )
 from agent.prover import NumpyProver, Prover, best_prover, run_batch
 from agent.watch import ChangeEvent, SleepWaiter, Watcher
-from depin.attestation import GpuAttestation, Heartbeat, gpu_key, model_bytes, sign_digest
+from depin.attestation import (
+    ALL_WELL,
+    GpuAttestation,
+    Heartbeat,
+    gpu_key,
+    model_bytes,
+    sign_digest,
+)
 from depin.attestation_client import AttestationClient
 from depin.simulation import simulated_model
 from depin.specs import PCI_VENDOR_IDS
@@ -209,6 +217,7 @@ class AgentDaemon:
         benchmark: Callable[[int], BenchmarkReport] | None = None,
         make_prover: Callable[[int], Prover] | None = None,
         clock: Callable[[], float] = time.time,
+        health: HealthProbe | None = None,
     ) -> None:
         if not oracle_urls:
             raise AgentError("give at least one --oracle URL")
@@ -222,6 +231,7 @@ class AgentDaemon:
         self._benchmark = benchmark or self._default_benchmark
         self._make_prover = make_prover
         self.clock = clock
+        self.health = health
         self.stop = threading.Event()
         self._wake = threading.Event()
         self._reattest = threading.Event()
@@ -474,13 +484,21 @@ class AgentDaemon:
         if not keys:
             return 0
         epoch = int(self.clock()) // self.epoch_length()
-        message = Heartbeat(self.config.provider, self.account.address, keys, epoch)
+        uuids = [a.claim.record.uuid or "" for a in self.current]
+        readings = statuses(self.health, uuids)
+        status = bytes(readings[u].status for u in uuids)
+        for uuid in uuids:
+            if readings[uuid].reasons and readings[uuid].status != ALL_WELL:
+                log.info("GPU %s: %s", uuid, ", ".join(readings[uuid].reasons))
+        message = Heartbeat(self.config.provider, self.account.address, keys, epoch, status)
         request = HeartbeatRequest(
             provider=message.provider,
             agent=message.agent,
             gpu_keys=list(keys),
             epoch=epoch,
+            status=status,
             signature=sign_digest(self.account, message.digest(self.domain)),
+            reasons=[",".join(readings[u].reasons)[:200] for u in uuids],
         )
         accepted = 0
         for oracle in self.oracles:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,9 +59,10 @@ class GpuHealth:
 
 
 class HealthProbe(Protocol):
-    """Reads every GPU the probe can see, keyed by UUID. Never raises."""
+    """Reads the GPUs it can see among ``uuids`` (or all it sees), keyed by UUID. Never
+    raises."""
 
-    def read(self) -> dict[str, GpuHealth]: ...
+    def read(self, uuids: Sequence[str] = ()) -> dict[str, GpuHealth]: ...
 
     def close(self) -> None: ...
 
@@ -136,7 +137,7 @@ class NvmlHealthProbe:
             seen.setdefault(uuid, set()).add(xid)
         return seen
 
-    def read(self) -> dict[str, GpuHealth]:
+    def read(self, uuids: Sequence[str] = ()) -> dict[str, GpuHealth]:
         nvml = self.nvml
         try:
             if not self._opened:
@@ -193,10 +194,33 @@ class NvmlHealthProbe:
         return GpuHealth(uuid, available, healthy, tuple(reasons))
 
 
+class SimulatedHealth:
+    """For replayed (simulated) GPUs with no health recording: each one reads as available and
+    healthy, said as simulated. Their attestations are marked simulated on-chain anyway."""
+
+    def read(self, uuids: Sequence[str] = ()) -> dict[str, GpuHealth]:
+        return {
+            u: GpuHealth(u, available=True, healthy=True, reasons=("simulated",)) for u in uuids
+        }
+
+    def close(self) -> None:
+        pass
+
+
 def statuses(probe: HealthProbe | None, uuids: Iterable[str]) -> dict[str, GpuHealth]:
     """A reading for each of ``uuids``: the probe's, or :func:`unchecked` where it has none."""
-    readings = probe.read() if probe is not None else {}
+    uuids = list(uuids)
+    readings = probe.read(uuids) if probe is not None else {}
     return {u: readings.get(u) or unchecked(u) for u in uuids}
+
+
+def host_probe() -> HealthProbe | None:
+    """The probe for this host's GPUs: NVML where it loads, else none (GPUs unchecked)."""
+    try:
+        return NvmlHealthProbe().open()
+    except Exception as exc:  # no NVML: no NVIDIA GPU to read, or no driver
+        log.info("no NVML health probe: %s", exc)
+        return None
 
 
 __all__ = [
@@ -204,6 +228,8 @@ __all__ = [
     "GpuHealth",
     "HealthProbe",
     "NvmlHealthProbe",
+    "SimulatedHealth",
+    "host_probe",
     "statuses",
     "unchecked",
 ]

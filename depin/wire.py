@@ -11,10 +11,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from depin.attestation import GpuAttestation, Heartbeat
+from depin.attestation import GpuAttestation, Heartbeat, Liveness
 from depin.crypto import checksum_address, hex_bytes, to_hex
 from depin.proof import ChallengeBatch, Commitment, ProofResult, RevealRequest, RevealResponse
 from depin.proof.certificate import ProofCertificate
@@ -33,11 +40,14 @@ __all__ = [
     "CommitRequest",
     "CommitResponse",
     "CosignRequest",
+    "EvidenceRequest",
+    "EvidenceResponse",
     "GpuChallenge",
     "HeartbeatReceipt",
     "HeartbeatRequest",
     "Info",
     "LivenessCosignRequest",
+    "LivenessView",
     "ProofChallenge",
     "RefusalCode",
     "RevealBody",
@@ -65,6 +75,7 @@ class RefusalCode(StrEnum):
     MEASURED_IN_FUTURE = "measured_in_future"
     STALE_EPOCH = "stale_epoch"
     UNKNOWN_GPU = "unknown_gpu"
+    UNJUSTIFIED_LIVENESS = "unjustified_liveness"
     INSUFFICIENT_APPROVALS = "insufficient_approvals"
     NOT_APPROVED = "not_approved"
     WRONG_CONFIG_VERSION = "wrong_config_version"
@@ -254,31 +265,82 @@ class CosignRequest(_Body):
     entries: list[Bundle]
 
 
-class LivenessCosignRequest(_Body):
-    config_version: int
-    epoch: int
-    bitmap: HexBytes
-
-
 class CoSignature(_Body):
     oracle: Address
     signature: Signature65
 
 
 class HeartbeatRequest(_Body):
+    """An agent's signed heartbeat: its GPUs up in ``epoch``, each with a status byte
+    (:class:`~depin.attestation.GpuStatus`: bit 0 available, bit 1 healthy). ``reasons`` (one
+    text per GPU, empty where nothing is wrong) are not signed: they are for logs only."""
+
     provider: Address
     agent: Address
     gpu_keys: list[Bytes32] = Field(max_length=256)
-    epoch: int
+    epoch: U64
+    status: HexBytes
     signature: Signature65
+    reasons: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=256)
+
+    @model_validator(mode="after")
+    def _one_status_per_gpu(self) -> HeartbeatRequest:
+        if len(self.status) != len(self.gpu_keys):
+            raise ValueError(
+                f"status has {len(self.status)} bytes for {len(self.gpu_keys)} GPU keys"
+            )
+        return self
 
     def message(self) -> Heartbeat:
-        return Heartbeat(self.provider, self.agent, tuple(self.gpu_keys), self.epoch)
+        return Heartbeat(
+            self.provider, self.agent, tuple(self.gpu_keys), self.epoch, bytes(self.status)
+        )
 
 
 class HeartbeatReceipt(_Body):
     epoch: int
     indices: list[int]
+
+
+class LivenessView(_Body):
+    """One epoch's three bitmaps over GPU indexes (see :class:`~depin.attestation.Liveness`)."""
+
+    online: HexBytes
+    available: HexBytes
+    healthy: HexBytes
+
+    @classmethod
+    def of(cls, liveness: Liveness) -> LivenessView:
+        return cls(online=liveness.online, available=liveness.available, healthy=liveness.healthy)
+
+    def liveness(self) -> Liveness:
+        return Liveness(bytes(self.online), bytes(self.available), bytes(self.healthy))
+
+
+class EvidenceRequest(_Body):
+    """``POST /v1/liveness/evidence``: the leader's view of ``epoch``."""
+
+    epoch: U64
+    view: LivenessView
+
+
+class EvidenceResponse(_Body):
+    """This oracle's view of ``epoch`` and the signed heartbeats behind every GPU the leader
+    lacks or saw with another status."""
+
+    epoch: int
+    view: LivenessView
+    heartbeats: list[HeartbeatRequest]
+
+
+class LivenessCosignRequest(_Body):
+    """``POST /v1/liveness/cosign``: the record to sign, with the heartbeats that justify the
+    bits where this oracle's view differs."""
+
+    config_version: U32
+    epoch: U64
+    liveness: LivenessView
+    evidence: list[HeartbeatRequest] = []
 
 
 class Info(_Body):

@@ -50,13 +50,15 @@ RELAYER_INDEX = 1
 LOCAL_PROVIDER_INDEX = 5
 SIMULATED_METADATA_URI = "depin:simulated"
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "discovery"
-# (backend, recording) for demo agents, in turn.
+HEALTH_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "health"
+# (backend, recording, health recording or None) for demo agents, in turn. The H100 host's
+# health recording has trouble injected into six of its GPUs, so the demo shows each status.
 DEMO_HOSTS = (
-    ("nvml", "nvml_8x_h100_sxm.json"),
-    ("nvml", "nvml_4x_a100_sxm4_80gb.json"),
-    ("amdsmi", "amdsmi_8x_mi300x.json"),
-    ("nvml", "nvml_1x_rtx4090.json"),
-    ("xpusmi", "xpusmi_4x_max1550.json"),
+    ("nvml", "nvml_8x_h100_sxm.json", "nvml_health_8x_h100.json"),
+    ("nvml", "nvml_4x_a100_sxm4_80gb.json", None),
+    ("amdsmi", "amdsmi_8x_mi300x.json", None),
+    ("nvml", "nvml_1x_rtx4090.json", None),
+    ("xpu-smi", "xpusmi_4x_max1550.json", None),
 )
 DEMO_REGIONS = ("eu-west", "us-east", "ap-southeast", "us-west", "eu-central")
 
@@ -315,7 +317,7 @@ def up(
                 start_agent("agent", keystore, provider.address, [])
 
             for i in range(demo_fleet):
-                backend, recording = DEMO_HOSTS[i % len(DEMO_HOSTS)]
+                backend, recording, health = DEMO_HOSTS[i % len(DEMO_HOSTS)]
                 step(f"starting simulated agent {i + 1}/{demo_fleet}")
                 provider = _demo_provider(w3, i)
                 keystore = home / "demo" / f"agent-{i}.json"
@@ -331,7 +333,12 @@ def up(
                     f"demo-agent-{i}",
                     keystore,
                     provider.address,
-                    ["--replay", f"{backend}={FIXTURES / recording}", "--simulated"],
+                    [
+                        "--replay",
+                        f"{backend}={FIXTURES / recording}",
+                        "--simulated",
+                        *(["--health-replay", str(HEALTH_FIXTURES / health)] if health else []),
+                    ],
                 )
             progress.update(task, completed=steps, description="ready")
 
