@@ -76,6 +76,11 @@ class Checkpoint(Base):
     head_block: Mapped[int] = mapped_column(BigInteger)
     finalized_block: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    #: the timestamp of ``indexed_block`` (the chain's clock as far as the inventory knows it;
+    #: None before the first block and right after a rollback, until the next block)
+    indexed_time: Mapped[int | None] = mapped_column(BigInteger)
+    #: the AttestationOracle's ``EPOCH_LENGTH`` (immutable, read once; None if not indexed)
+    epoch_length: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Block(Base):
@@ -320,6 +325,8 @@ class Gpu(Base):
         # a vendor filter sorted by throughput or memory starts at the vendor's first row
         Index("ix_gpus_vendor_throughput", "vendor", "throughput_gops", "gpu_key"),
         Index("ix_gpus_vendor_memory", "vendor", "memory_bytes", "gpu_key"),
+        # online (a range of last_seen_epoch) counted with or without availability and health
+        Index("ix_gpus_liveness", "last_seen_epoch", "available", "healthy"),
     )
 
     gpu_key: Mapped[str] = mapped_column(String(66), primary_key=True)

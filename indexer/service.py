@@ -25,6 +25,7 @@ from web3 import Web3
 from web3.providers import HTTPProvider
 
 from depin import artifacts, deployments
+from depin.attestation_client import AttestationClient
 from depin.errors import (
     ContractNotDeployedError,
     DeploymentNotFoundError,
@@ -188,7 +189,15 @@ class Indexer:
             target_logs=self.settings.target_logs,
         )
         start = min(int(info["block"]) for info in contracts.values())
-        return self.store.initialize(self.chain_id, contracts, start)
+        checkpoint = self.store.initialize(self.chain_id, contracts, start)
+        if checkpoint.epoch_length is None and "AttestationOracle" in contracts:
+            length = self._epoch_length(contracts["AttestationOracle"]["address"])
+            checkpoint = self.store.record_epoch_length(length)
+        return checkpoint
+
+    def _epoch_length(self, address: str) -> int:
+        """The AttestationOracle's ``EPOCH_LENGTH`` (an immutable: read once per database)."""
+        return AttestationClient(self.w3, address).epoch_length()
 
     @property
     def reader(self) -> LogReader:
@@ -400,6 +409,7 @@ class Indexer:
             headers=list(kept.values()),
             head_block=head,
             finalized_block=finalized,
+            to_time=kept[end].timestamp,
         )
 
     def handle_reorg(self) -> int:

@@ -36,6 +36,8 @@ class CheckpointState:
     head_block: int
     finalized_block: int
     updated_at: int
+    indexed_time: int | None = None
+    epoch_length: int | None = None
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Batch:
     head_block: int
     finalized_block: int
     written: int = field(default=0)
+    #: the timestamp of ``to_block``
+    to_time: int | None = None
 
 
 class Store:
@@ -121,6 +125,18 @@ class Store:
             )
         return current
 
+    def record_epoch_length(self, epoch_length: int) -> CheckpointState:
+        """Records the AttestationOracle's epoch length (it never changes)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(models.CHECKPOINT)
+                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
+                .values(epoch_length=epoch_length)
+            )
+            current = self.checkpoint(conn)
+        assert current is not None
+        return current
+
     def blocks(self) -> dict[int, str]:
         """Kept block hashes by number."""
         with self.engine.connect() as conn:
@@ -181,6 +197,7 @@ class Store:
                     head_block=max(batch.head_block, batch.to_block),
                     finalized_block=batch.finalized_block,
                     updated_at=int(time.time()),
+                    indexed_time=batch.to_time,
                 )
             )
             self._progress(conn, batch.to_block)
@@ -314,7 +331,10 @@ class Store:
                 update(models.CHECKPOINT)
                 .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
                 .values(
-                    indexed_block=ancestor, indexed_hash=ancestor_hash, updated_at=int(time.time())
+                    indexed_block=ancestor,
+                    indexed_hash=ancestor_hash,
+                    indexed_time=None,  # the next block written sets it
+                    updated_at=int(time.time()),
                 )
             )
             return len(earliest)
