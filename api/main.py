@@ -30,7 +30,7 @@ from api.errors import (
     ServiceUnavailableError,
     ValidationProblem,
 )
-from api.inventory import LruCache, snapshot
+from api.inventory import LruCache, Uptimes, snapshot
 from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
 from api.relay import RelayLedger, follow
@@ -199,6 +199,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.counts = LruCache()
+    app.state.uptimes = Uptimes()
     app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
     shared = SharedState(settings.shared_state_path)
     app.state.shared = shared

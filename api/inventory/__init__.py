@@ -5,11 +5,13 @@ as the data (SQLite: an explicit ``BEGIN`` snapshot in WAL mode; PostgreSQL: a R
 read-only transaction).
 
 - :mod:`~api.inventory.snapshot`: what the indexer last committed;
-- :mod:`~api.inventory.predicates`: what "online" and "verified" mean, for SQL and for Python;
+- :mod:`~api.inventory.predicates`: what "online", "available", "healthy" and "verified" mean,
+  for SQL and for Python, and when liveness is recent enough to be told;
 - :mod:`~api.inventory.cursor`: keyset pagination and its opaque cursor;
 - :mod:`~api.inventory.shaping`: rows as the API answers them;
 - :mod:`~api.inventory.gpus`, :mod:`~api.inventory.providers`, :mod:`~api.inventory.stats`,
   :mod:`~api.inventory.changes`: the reads, one module per resource;
+- :mod:`~api.inventory.uptime`: uptime over 24 h and 7 d from the decoded bitmaps;
 - :mod:`~api.inventory.lru`: the cache of totals (and of pages, in :mod:`api.pagecache`).
 """
 
@@ -26,10 +28,13 @@ from api.inventory.gpus import (
     gpu_conditions,
     gpu_exists,
     gpu_page_statement,
+    gpu_status,
     list_gpus,
 )
 from api.inventory.lru import LruCache
 from api.inventory.predicates import (
+    MAX_LIVENESS_LAG,
+    is_fresh,
     is_online,
     is_verified,
     offline_sql,
@@ -40,15 +45,19 @@ from api.inventory.providers import PROVIDER_SORTS, get_provider, list_providers
 from api.inventory.shaping import gpu_item, provider_item
 from api.inventory.snapshot import Snapshot, as_of, indexed_block, latest_epoch, snapshot
 from api.inventory.stats import capacity_history, stats
+from api.inventory.uptime import WINDOWS, Uptimes
 
 __all__ = [
     "GPU_COLUMNS",
     "GPU_SORTS",
+    "MAX_LIVENESS_LAG",
     "PROVIDER_SORTS",
+    "WINDOWS",
     "GpuFilters",
     "LruCache",
     "Page",
     "Snapshot",
+    "Uptimes",
     "as_of",
     "capacity_history",
     "changes_after",
@@ -61,7 +70,9 @@ __all__ = [
     "gpu_exists",
     "gpu_item",
     "gpu_page_statement",
+    "gpu_status",
     "indexed_block",
+    "is_fresh",
     "is_online",
     "is_verified",
     "last_change_id",

@@ -18,6 +18,8 @@ class Page:
     next_cursor: str | None
     total: int
     as_of_block: int
+    #: how recent the liveness the page tells is (GPU pages)
+    liveness: dict[str, Any] | None = None
 
 
 def encode_cursor(sort: str, value: Any, key: str) -> str:

@@ -9,12 +9,20 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from api.inventory._tables import AT, GPU_SOURCE, G, P
+from api.inventory._tables import AT, GPU_SOURCE, G, L, P
 from api.inventory.cursor import Page, decode_cursor, encode_cursor, keyset, order
 from api.inventory.lru import LruCache
-from api.inventory.predicates import offline_sql, online_sql, verified_sql
+from api.inventory.predicates import (
+    available_sql,
+    healthy_sql,
+    offline_sql,
+    online_sql,
+    unknown_sql,
+    verified_sql,
+)
 from api.inventory.shaping import attestation_item, gpu_item
-from api.inventory.snapshot import Snapshot, as_of, latest_epoch, snapshot
+from api.inventory.snapshot import Snapshot, as_of, snapshot
+from api.inventory.uptime import Uptimes
 from indexer.models import Attestation, Gpu
 
 #: sort name -> (column, descending)
@@ -43,6 +51,13 @@ class GpuFilters:
     online: bool | None = None
     verified: bool | None = None
     online_epochs: int = 3
+    available: bool | None = None
+    healthy: bool | None = None
+
+    @property
+    def on_liveness(self) -> bool:
+        """Whether any filter asks about liveness (unknown while liveness lags)."""
+        return self.online is not None or self.available is not None or self.healthy is not None
 
 
 def _unindexed(column: Any, dialect: str) -> Any:
@@ -61,11 +76,14 @@ def gpu_conditions(
     *,
     sort_column: Any = None,
     dialect: str = "",
+    fresh: bool = True,
 ) -> tuple[list[ColumnElement[bool]], bool]:
     """WHERE clauses for ``filters``, and whether they need the providers join.
 
-    Broad filters are kept off their indexes on SQLite unless they are the sort column; the
-    selective ones (provider, model, region) keep theirs.
+    While liveness is not ``fresh`` a filter on online, available or healthy matches nothing:
+    nobody is known to be online, nor known to be offline. Broad filters are kept off their
+    indexes on SQLite unless they are the sort column; the selective ones (provider, model,
+    region) keep theirs.
     """
 
     def broad(column: Any) -> Any:
@@ -86,10 +104,22 @@ def gpu_conditions(
         where.append(broad(G.throughput_gops) >= filters.min_throughput)
     if filters.provider is not None:
         where.append(G.provider == filters.provider)
-    if filters.online is not None:
-        liveness = online_sql if filters.online else offline_sql
+    window = filters.online_epochs
+    if filters.on_liveness and not fresh:
+        where.append(unknown_sql())
+    elif filters.on_liveness:
         seen = broad(G.last_seen_epoch)
-        where.append(liveness(epoch, filters.online_epochs, last_seen=seen))
+        if filters.online is not None:
+            liveness = online_sql if filters.online else offline_sql
+            where.append(liveness(epoch, window, last_seen=seen))
+        if filters.available is not None:
+            free = broad(G.available)
+            where.append(
+                available_sql(filters.available, epoch, window, last_seen=seen, available=free)
+            )
+        if filters.healthy is not None:
+            well = broad(G.healthy)
+            where.append(healthy_sql(filters.healthy, epoch, window, last_seen=seen, healthy=well))
     if filters.verified is not None:
         clause = verified_sql(now, revoked=broad(G.revoked), expires_at=broad(G.expires_at))
         where.append(clause if filters.verified else ~clause)
@@ -117,6 +147,8 @@ GPU_COLUMNS = (
     G.revoked,
     G.revoked_by_provider,
     G.last_seen_epoch,
+    G.available,
+    G.healthy,
     G.config_version,
     G.signers,
     G.attestation_tx,
@@ -133,10 +165,11 @@ def gpu_page_statement(
     limit: int,
     cursor: str | None,
     dialect: str,
+    fresh: bool = True,
 ) -> Select[Any]:
     """One keyset page (``limit`` + 1 rows, to know whether another follows)."""
     column, descending = GPU_SORTS[sort]
-    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect)
+    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect, fresh=fresh)
     if cursor is not None:
         value, key = decode_cursor(cursor, sort)
         where.append(keyset(column, G.gpu_key, descending, value, key))
@@ -158,16 +191,18 @@ def list_gpus(
     cursor: str | None,
     counts: LruCache,
     known: Snapshot | None = None,
+    uptimes: Uptimes | None = None,
 ) -> Page:
     now = int(time.time())
     column, _ = GPU_SORTS[sort]
-    block, epoch, change = snapshot(session) if known is None else known
+    known = snapshot(session) if known is None else known
+    block, epoch, change, fresh = known.block, known.epoch, known.change, known.fresh
     dialect = session.get_bind().dialect.name
-    statement = gpu_page_statement(filters, epoch, now, sort, limit, cursor, dialect)
+    statement = gpu_page_statement(filters, epoch, now, sort, limit, cursor, dialect, fresh)
     rows = session.execute(statement).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [gpu_item(r, r.region, epoch, filters.online_epochs, now) for r in rows]
+    items = _items(session, rows, known, filters.online_epochs, now, uptimes)
     next_cursor = None
     if more and rows:
         last = rows[-1]
@@ -178,31 +213,61 @@ def list_gpus(
         filters,
         change,
         epoch,
+        fresh,
         now if filters.verified is not None else None,
     )
     total = counts.get(count_key)
     if total is None:
         count_source = GPU_SOURCE if filters.region is not None else Gpu.__table__
-        count_where, _ = gpu_conditions(filters, epoch, now)  # free to use every index
+        count_where, _ = gpu_conditions(filters, epoch, now, fresh=fresh)  # any index
         total = int(
             session.execute(
                 select(func.count()).select_from(count_source).where(*count_where)
             ).scalar_one()
         )
         counts.put(count_key, total)
-    return Page(items, next_cursor, total, block)
+    return Page(items, next_cursor, total, block, known.liveness())
 
 
-def get_gpu(session: Session, gpu_key: str, window: int) -> tuple[dict[str, Any] | None, int]:
+def _items(
+    session: Session,
+    rows: Any,
+    known: Snapshot,
+    window: int,
+    now: int,
+    uptimes: Uptimes | None,
+) -> list[dict[str, Any]]:
+    """Rows as GPUs, with their uptimes when ``uptimes`` is given."""
+    ups: list[dict[str, float | None]] | None = None
+    if uptimes is not None:
+        ups = uptimes.of(
+            session, known, [(int(r.gpu_index), int(r.first_attested_block)) for r in rows]
+        )
+    return [
+        gpu_item(
+            r,
+            r.region,
+            known.epoch,
+            window,
+            now,
+            fresh=known.fresh,
+            uptime=ups[i] if ups is not None else None,
+        )
+        for i, r in enumerate(rows)
+    ]
+
+
+def get_gpu(
+    session: Session, gpu_key: str, window: int, uptimes: Uptimes | None = None
+) -> tuple[dict[str, Any] | None, Snapshot]:
     now = int(time.time())
-    block = as_of(session)
-    epoch = latest_epoch(session)
+    known = snapshot(session)
     row = session.execute(
         select(*GPU_COLUMNS, P.region).select_from(GPU_SOURCE).where(G.gpu_key == gpu_key)
     ).first()
     if row is None:
-        return None, block
-    return gpu_item(row, row.region, epoch, window, now), block
+        return None, known
+    return _items(session, [row], known, window, now, uptimes)[0], known
 
 
 def gpu_attestations(
@@ -226,3 +291,80 @@ def gpu_exists(session: Session, gpu_key: str) -> bool:
         session.execute(select(AT.gpu_key).where(AT.gpu_key == gpu_key).limit(1)).first()
         is not None
     )
+
+
+def _bit_sql(column: Any, index: int) -> Any:
+    """The hex digits of byte ``index // 8`` of a ``0x``-hex bitmap column (SQL ``substr``,
+    1-based), so a GPU's history reads two characters per record, not whole bitmaps."""
+    return func.substr(column, 3 + 2 * (index // 8), 2)
+
+
+def _bit(byte: str | None, index: int) -> bool | None:
+    if byte is None:
+        return None
+    if len(byte) < 2:
+        return False  # the bitmap ends before this GPU's byte
+    return bool(int(byte, 16) & (0x80 >> (index % 8)))
+
+
+def gpu_status(
+    session: Session, gpu_key: str, epochs: int
+) -> tuple[dict[str, Any] | None, Snapshot]:
+    """The GPU's last ``epochs`` epochs up to the chain's (or, unknown, the last recorded)
+    epoch, newest first: recorded or missing, and if recorded whether it was online,
+    available and healthy."""
+    known = snapshot(session)
+    row = session.execute(
+        select(G.gpu_index, G.first_attested_block).where(G.gpu_key == gpu_key)
+    ).first()
+    if row is None:
+        return None, known
+    index = int(row.gpu_index)
+    end = known.current_epoch if known.current_epoch is not None else known.epoch
+    items: list[dict[str, Any]] = []
+    if end is not None:
+        start = end - epochs + 1
+        records = session.execute(
+            select(
+                L.epoch,
+                L.block_number,
+                _bit_sql(L.bitmap, index).label("online"),
+                _bit_sql(L.available, index).label("available"),
+                _bit_sql(L.healthy, index).label("healthy"),
+            )
+            .where(L.epoch >= start, L.epoch <= end)
+            .order_by(L.epoch, L.block_number)
+        ).all()
+        by_epoch = {int(r.epoch): r for r in records}
+        for epoch in range(end, start - 1, -1):
+            r = by_epoch.get(epoch)
+            if r is None:
+                items.append(
+                    {
+                        "epoch": epoch,
+                        "recorded": False,
+                        "block_number": None,
+                        "online": None,
+                        "available": None,
+                        "healthy": None,
+                    }
+                )
+                continue
+            online = bool(_bit(r.online, index))
+            items.append(
+                {
+                    "epoch": epoch,
+                    "recorded": True,
+                    "block_number": int(r.block_number),
+                    "online": online,
+                    "available": _bit(r.available, index) if online else False,
+                    "healthy": _bit(r.healthy, index) if online else None,
+                }
+            )
+    return {
+        "gpu_key": gpu_key,
+        "gpu_index": index,
+        "first_attested_block": int(row.first_attested_block),
+        "epochs": items,
+        "liveness": known.liveness(),
+    }, known

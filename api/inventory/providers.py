@@ -14,7 +14,8 @@ from api.inventory.cursor import Page, decode_cursor, encode_cursor, keyset, ord
 from api.inventory.gpus import GPU_COLUMNS
 from api.inventory.lru import LruCache
 from api.inventory.shaping import gpu_item, provider_item
-from api.inventory.snapshot import as_of, latest_epoch
+from api.inventory.snapshot import as_of, snapshot
+from api.inventory.uptime import Uptimes
 from indexer.models import Agent, Provider
 
 #: sort name -> (column, descending)
@@ -84,14 +85,20 @@ def list_providers(
 
 
 def get_provider(
-    session: Session, address: str, *, window: int, uptime_epochs: int, gpu_limit: int
+    session: Session,
+    address: str,
+    *,
+    window: int,
+    uptime_epochs: int,
+    gpu_limit: int,
+    uptimes: Uptimes | None = None,
 ) -> tuple[dict[str, Any] | None, int]:
     now = int(time.time())
-    block = as_of(session)
+    known = snapshot(session)
+    block = known.block
     row = session.execute(select(Provider.__table__).where(P.address == address)).first()
     if row is None:
         return None, block
-    epoch = latest_epoch(session)
     agents = [
         {
             "agent": a.agent,
@@ -110,7 +117,17 @@ def get_provider(
         .order_by(G.throughput_gops.desc(), G.gpu_key.desc())
         .limit(gpu_limit)
     ).all()
-    gpus = [gpu_item(g, row.region, epoch, window, now) for g in gpu_rows]
+    ups = (
+        uptimes.of(
+            session, known, [(int(g.gpu_index), int(g.first_attested_block)) for g in gpu_rows]
+        )
+        if uptimes is not None
+        else [None] * len(gpu_rows)
+    )
+    gpus = [
+        gpu_item(g, row.region, known.epoch, window, now, fresh=known.fresh, uptime=up)
+        for g, up in zip(gpu_rows, ups, strict=True)
+    ]
     gpu_total = int(session.execute(select(func.count()).where(G.provider == address)).scalar_one())
     indexes = {
         int(i)

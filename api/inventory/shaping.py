@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.inventory.predicates import is_online, is_verified
+from api.inventory.predicates import is_verified, liveness_of
 from depin.simulation import is_simulated
 
 
 def gpu_item(
-    row: Any, region: str | None, epoch: int | None, window: int, now: int
+    row: Any,
+    region: str | None,
+    epoch: int | None,
+    window: int,
+    now: int,
+    *,
+    fresh: bool,
+    uptime: dict[str, float | None] | None = None,
 ) -> dict[str, Any]:
+    """One GPU; ``fresh`` says whether liveness is recent enough to be told (else online,
+    available and healthy are None)."""
     seen = row.last_seen_epoch
+    online, available, healthy = liveness_of(seen, row.available, row.healthy, epoch, window, fresh)
     return {
         "gpu_key": row.gpu_key,
         "provider": row.provider,
@@ -32,8 +42,12 @@ def gpu_item(
         "revoked": bool(row.revoked),
         "revoked_by_provider": row.revoked_by_provider,
         "verified": is_verified(row.revoked, row.expires_at, now),
-        "online": is_online(seen, epoch, window),
+        "online": online,
+        "available": available,
+        "healthy": healthy,
         "last_seen_epoch": seen,
+        "uptime_24h": (uptime or {}).get("uptime_24h"),
+        "uptime_7d": (uptime or {}).get("uptime_7d"),
         "config_version": int(row.config_version),
         "signers": list(row.signers or []),
         "attestation_tx": row.attestation_tx,

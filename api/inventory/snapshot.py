@@ -1,13 +1,15 @@
-"""What the indexer last committed: the block, the liveness epoch and the changes feed's end."""
+"""What the indexer last committed: the block, the liveness epoch, the changes feed's end and
+the chain's clock (the indexed block's epoch)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.inventory._tables import CH, CP, L
+from api.inventory.predicates import is_fresh
 
 
 def indexed_block(session: Session) -> int | None:
@@ -28,18 +30,45 @@ class Snapshot(NamedTuple):
     #: the last row of the changes feed; it moves with every change to a provider or a GPU
     #: (and with every reorg), so a total counted at one value holds until it moves
     change: int
+    #: the epoch of the indexed block's timestamp (None before the indexer knows the epoch
+    #: length or the block's time); liveness is told only when ``epoch`` is close to it
+    current_epoch: int | None = None
+    #: the AttestationOracle's epoch length in seconds
+    epoch_length: int | None = None
+
+    @property
+    def fresh(self) -> bool:
+        """Whether the last liveness record is recent enough to tell who is online."""
+        return is_fresh(self.epoch, self.current_epoch)
+
+    def liveness(self) -> dict[str, Any]:
+        """The ``liveness`` block of an answer: how recent what it says about liveness is."""
+        return {
+            "last_epoch": self.epoch,
+            "current_epoch": self.current_epoch,
+            "fresh": self.fresh,
+        }
+
+
+def _optional(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def snapshot(session: Session) -> Snapshot:
-    """(indexed block, latest liveness epoch, last change) in one round trip."""
+    """(indexed block, latest liveness epoch, last change, the chain's epoch) in one round
+    trip."""
     row = session.execute(
         select(
             select(CP.indexed_block).where(CP.id == 1).scalar_subquery(),
             select(func.max(L.epoch)).scalar_subquery(),
             select(func.max(CH.id)).scalar_subquery(),
+            select(CP.indexed_time).where(CP.id == 1).scalar_subquery(),
+            select(CP.epoch_length).where(CP.id == 1).scalar_subquery(),
         )
     ).one()
-    return Snapshot(int(row[0] or 0), int(row[1]) if row[1] is not None else None, int(row[2] or 0))
+    indexed_time, length = _optional(row[3]), _optional(row[4])
+    current = indexed_time // length if indexed_time is not None and length else None
+    return Snapshot(int(row[0] or 0), _optional(row[1]), int(row[2] or 0), current, length or None)
 
 
 def latest_epoch(session: Session) -> int | None:

@@ -10,35 +10,77 @@ from sqlalchemy.orm import Session
 
 from api.inventory._tables import GPU_SOURCE, G, L, P
 from api.inventory.predicates import online_sql, verified_sql
-from api.inventory.snapshot import as_of, latest_epoch
+from api.inventory.snapshot import snapshot
 from indexer.models import Gpu
 
 
 def capacity_history(session: Session, epochs: int) -> dict[str, Any]:
-    """The last ``epochs`` liveness records, oldest first: GPUs and verified GOPS online."""
-    block = as_of(session)
-    rows = session.execute(
-        select(L.epoch, L.block_number, L.block_time, L.online_count, L.online_gops)
-        .order_by(L.epoch.desc(), L.block_number.desc())
-        .limit(epochs)
-    ).all()
-    points = [
-        {
-            "epoch": int(r.epoch),
-            "block_number": int(r.block_number),
-            "block_time": int(r.block_time) if r.block_time is not None else None,
-            "online_gpus": int(r.online_count),
-            "online_throughput": int(r.online_gops) if r.online_gops is not None else None,
+    """The last ``epochs`` epochs up to the latest record, oldest first: GPUs and verified GOPS
+    online in each recorded one; an epoch between records that has none is marked missing."""
+    known = snapshot(session)
+    points: list[dict[str, Any]] = []
+    if known.epoch is not None:
+        first = known.epoch - epochs + 1
+        rows = session.execute(
+            select(
+                L.epoch,
+                L.block_number,
+                L.block_time,
+                L.online_count,
+                L.available_count,
+                L.healthy_count,
+                L.online_gops,
+            )
+            .where(L.epoch >= first)
+            .order_by(L.epoch, L.block_number)
+        ).all()
+        by_epoch = {int(r.epoch): r for r in rows}
+        earlier = session.execute(select(L.epoch).where(L.epoch < first).limit(1)).first()
+        # before the first record ever there is nothing to miss
+        oldest = first if earlier is not None else min(by_epoch, default=known.epoch)
+        for epoch in range(max(first, oldest), known.epoch + 1):
+            r = by_epoch.get(epoch)
+            points.append(_point(epoch, r))
+    return {"points": points, "liveness": known.liveness(), "as_of_block": known.block}
+
+
+def _point(epoch: int, r: Any) -> dict[str, Any]:
+    if r is None:
+        return {
+            "epoch": epoch,
+            "missing": True,
+            "block_number": None,
+            "block_time": None,
+            "online_gpus": None,
+            "available_gpus": None,
+            "healthy_gpus": None,
+            "online_throughput": None,
         }
-        for r in reversed(rows)
-    ]
-    return {"points": points, "as_of_block": block}
+    return {
+        "epoch": epoch,
+        "missing": False,
+        "block_number": int(r.block_number),
+        "block_time": _int(r.block_time),
+        "online_gpus": int(r.online_count),
+        "available_gpus": _int(r.available_count),
+        "healthy_gpus": _int(r.healthy_count),
+        "online_throughput": _int(r.online_gops),
+    }
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def stats(session: Session, window: int) -> dict[str, Any]:
+    """Totals; the online ones are None while liveness lags (unknown, not zero)."""
     now = int(time.time())
-    block = as_of(session)
-    epoch = latest_epoch(session)
+    known = snapshot(session)
+    block, epoch, fresh = known.block, known.epoch, known.fresh
+
+    def told(value: Any) -> int | None:
+        return int(value or 0) if fresh else None
+
     verified = verified_sql(now)
     online = online_sql(epoch, window)
 
@@ -63,9 +105,9 @@ def stats(session: Session, window: int) -> dict[str, Any]:
                 "key": r.key if r.key is not None else "",
                 "gpus": int(r.gpus),
                 "verified_gpus": int(r.verified or 0),
-                "online_gpus": int(r.online or 0),
+                "online_gpus": told(r.online),
                 "verified_throughput": int(r.throughput or 0),
-                "online_throughput": int(r.online_throughput or 0),
+                "online_throughput": told(r.online_throughput),
             }
             for r in rows
         ]
@@ -87,11 +129,12 @@ def stats(session: Session, window: int) -> dict[str, Any]:
         "active_providers": by_status.get("active", 0),
         "gpus": int(totals[0]),
         "verified_gpus": int(totals[1] or 0),
-        "online_gpus": int(totals[2] or 0),
+        "online_gpus": told(totals[2]),
         "verified_throughput": int(totals[3] or 0),
-        "online_throughput": int(totals[4] or 0),
-        "online_memory": int(totals[5] or 0),
+        "online_throughput": told(totals[4]),
+        "online_memory": told(totals[5]),
         "latest_epoch": epoch,
+        "liveness": known.liveness(),
         "by_vendor": grouped(G.vendor),
         "by_model": grouped(G.model),
         "by_region": grouped(P.region),

@@ -13,7 +13,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
 from api.pagecache import PageCache, Snapshot
 from api.routes._problems import problems
-from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse
+from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse, GpuStatusResponse
 
 router = APIRouter(prefix="/v1/gpus", tags=["gpus"])
 
@@ -36,6 +36,8 @@ GpuKey = Annotated[
     ),
 ]
 Text = Annotated[str | None, Query(min_length=1, max_length=128)]
+#: the longest history ``/status`` answers (two weeks of 10-minute epochs)
+MAX_STATUS_EPOCHS = 2016
 
 
 @router.get(
@@ -57,7 +59,19 @@ async def list_gpus(
         str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="provider address")
     ] = None,
     online: Annotated[
-        bool | None, Query(description="seen live within the last `online_epochs` epochs")
+        bool | None,
+        Query(
+            description="seen live within the last `online_epochs` epochs; while liveness "
+            "lags the chain (`liveness.fresh` false) this filter matches nothing"
+        ),
+    ] = None,
+    available: Annotated[
+        bool | None,
+        Query(description="online and held by no compute process (false: offline or busy)"),
+    ] = None,
+    healthy: Annotated[
+        bool | None,
+        Query(description="online and reported healthy (false: online and unhealthy)"),
     ] = None,
     verified: Annotated[bool | None, Query(description="attested, unexpired and unrevoked")] = None,
     online_epochs: Annotated[
@@ -89,9 +103,12 @@ async def list_gpus(
         online=online,
         verified=verified,
         online_epochs=online_epochs or settings.online_epochs,
+        available=available,
+        healthy=healthy,
     )
     factory = request.app.state.session_factory
     counts = request.app.state.counts
+    uptimes = request.app.state.uptimes
     cache: PageCache = request.app.state.gpu_pages
 
     def compute(known: Snapshot) -> bytes:
@@ -104,12 +121,14 @@ async def list_gpus(
                 cursor=cursor,
                 counts=counts,
                 known=known,
+                uptimes=uptimes,
             )
         return _dumps(
             {
                 "items": page.items,
                 "next_cursor": page.next_cursor,
                 "total": page.total,
+                "liveness": page.liveness,
                 "as_of_block": page.as_of_block,
             }
         )
@@ -127,12 +146,49 @@ def _dumps(body: object) -> bytes:
     response_model=GpuResponse,
     responses=problems(NotFoundError, ServiceUnavailableError),
 )
-def get_gpu(gpu_key: GpuKey, session: SessionDep, settings: SettingsDep) -> GpuResponse:
-    """One GPU's latest attestation and liveness."""
-    item, block = inventory.get_gpu(session, gpu_key.lower(), settings.online_epochs)
+def get_gpu(
+    gpu_key: GpuKey, request: Request, session: SessionDep, settings: SettingsDep
+) -> GpuResponse:
+    """One GPU's latest attestation, its liveness and its uptime."""
+    item, known = inventory.get_gpu(
+        session, gpu_key.lower(), settings.online_epochs, request.app.state.uptimes
+    )
     if item is None:
-        raise NotFoundError(f"no GPU with key {gpu_key} (as of block {block})", as_of_block=block)
-    return GpuResponse.model_validate({"gpu": item, "as_of_block": block})
+        raise NotFoundError(
+            f"no GPU with key {gpu_key} (as of block {known.block})", as_of_block=known.block
+        )
+    return GpuResponse.model_validate(
+        {"gpu": item, "liveness": known.liveness(), "as_of_block": known.block}
+    )
+
+
+@router.get(
+    "/{gpu_key}/status",
+    response_model=GpuStatusResponse,
+    responses=problems(NotFoundError, InvalidFilterError, ServiceUnavailableError),
+)
+def status(
+    gpu_key: GpuKey,
+    session: SessionDep,
+    epochs: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_STATUS_EPOCHS,
+            description="how many epochs, back from the chain's current one (7 days of "
+            "10-minute epochs by default)",
+        ),
+    ] = 1008,
+) -> GpuStatusResponse:
+    """The GPU's liveness epoch by epoch, newest first: whether the epoch was recorded or is
+    missing (no quorum), and in a recorded one whether the GPU was online, available and
+    healthy."""
+    body, known = inventory.gpu_status(session, gpu_key.lower(), epochs)
+    if body is None:
+        raise NotFoundError(
+            f"no GPU with key {gpu_key} (as of block {known.block})", as_of_block=known.block
+        )
+    return GpuStatusResponse.model_validate({**body, "as_of_block": known.block})
 
 
 @router.get(

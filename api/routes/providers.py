@@ -69,6 +69,7 @@ def get_provider(
             examples=["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"],
         ),
     ],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     uptime_epochs: Annotated[int, Query(ge=1, le=1000, description="epochs for uptime")] = 24,
@@ -80,6 +81,7 @@ def get_provider(
         window=settings.online_epochs,
         uptime_epochs=uptime_epochs,
         gpu_limit=100,
+        uptimes=request.app.state.uptimes,
     )
     if item is None:
         raise NotFoundError(f"no provider {address} (as of block {block})", as_of_block=block)

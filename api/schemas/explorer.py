@@ -36,7 +36,11 @@ GPU_EXAMPLE: dict[str, Any] = {
     "revoked_by_provider": None,
     "verified": True,
     "online": True,
+    "available": True,
+    "healthy": True,
     "last_seen_epoch": 4123,
+    "uptime_24h": 0.993,
+    "uptime_7d": 0.981,
     "config_version": 1,
     "signers": _ORACLES,
     "attestation_tx": _TX,
@@ -69,13 +73,49 @@ class GpuItem(BaseModel):
     revoked: bool
     revoked_by_provider: bool | None
     verified: bool = Field(description="attested, unexpired and unrevoked now")
-    online: bool = Field(description="seen live within the last K epochs")
+    online: bool | None = Field(
+        description="seen live within the last K recorded epochs; null (unknown) while the "
+        "last liveness record lags the chain's clock by more than 2 epochs"
+    )
+    available: bool | None = Field(
+        description="online and, in the last epoch that saw it, held by no compute process; "
+        "false when offline; null when liveness is unknown"
+    )
+    healthy: bool | None = Field(
+        description="online and, in the last epoch that saw it, free of ECC, XID, page "
+        "retirement and throttling trouble; null when offline or liveness is unknown"
+    )
     last_seen_epoch: int | None
+    uptime_24h: float | None = Field(
+        description="share of the recorded liveness epochs of the last 24 hours (up to the "
+        "chain's current epoch) that saw the GPU online, counting only records made after its "
+        "first attestation; epochs without a record (missing) count neither way; null when no "
+        "record counts"
+    )
+    uptime_7d: float | None = Field(description="the same over the last 7 days")
     config_version: int = Field(description="oracle config the co-signers signed under")
     signers: list[str] = Field(description="oracles that co-signed the latest attestation")
     attestation_tx: str
     first_attested_block: int
     attested_block: int
+
+
+LIVENESS_EXAMPLE: dict[str, Any] = {"last_epoch": 4123, "current_epoch": 4123, "fresh": True}
+
+
+class LivenessState(BaseModel):
+    """How recent the liveness an answer tells is."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [LIVENESS_EXAMPLE]})
+
+    last_epoch: int | None = Field(description="the last epoch with a liveness record")
+    current_epoch: int | None = Field(
+        description="the chain's epoch at the indexed block (null until the indexer knows it)"
+    )
+    fresh: bool = Field(
+        description="the last record is at most 2 epochs behind the chain; when false, online, "
+        "available and healthy are null and a filter on them matches nothing"
+    )
 
 
 class GpuPage(BaseModel):
@@ -86,6 +126,7 @@ class GpuPage(BaseModel):
                     "items": [GPU_EXAMPLE],
                     "next_cursor": "WyItdGhyb3VnaHB1dCIsOTg5MDAwLCIweDhmIl0",
                     "total": 1234,
+                    "liveness": LIVENESS_EXAMPLE,
                     "as_of_block": 1210,
                 }
             ]
@@ -95,15 +136,71 @@ class GpuPage(BaseModel):
     items: list[GpuItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
     total: int = Field(description="how many GPUs match the filters in all")
+    liveness: LivenessState
     as_of_block: int
 
 
 class GpuResponse(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"gpu": GPU_EXAMPLE, "as_of_block": 1210}]}
+        json_schema_extra={
+            "examples": [{"gpu": GPU_EXAMPLE, "liveness": LIVENESS_EXAMPLE, "as_of_block": 1210}]
+        }
     )
 
     gpu: GpuItem
+    liveness: LivenessState
+    as_of_block: int
+
+
+class EpochStatus(BaseModel):
+    epoch: int
+    recorded: bool = Field(description="false: no liveness record for this epoch (missing)")
+    block_number: int | None = Field(description="the block that recorded it")
+    online: bool | None = Field(description="null when missing")
+    available: bool | None = Field(description="null when missing; false when offline")
+    healthy: bool | None = Field(description="null when missing or offline")
+
+
+class GpuStatusResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "gpu_key": _KEY,
+                    "gpu_index": 0,
+                    "first_attested_block": 1100,
+                    "epochs": [
+                        {
+                            "epoch": 4123,
+                            "recorded": True,
+                            "block_number": 1210,
+                            "online": True,
+                            "available": False,
+                            "healthy": True,
+                        },
+                        {
+                            "epoch": 4122,
+                            "recorded": False,
+                            "block_number": None,
+                            "online": None,
+                            "available": None,
+                            "healthy": None,
+                        },
+                    ],
+                    "liveness": LIVENESS_EXAMPLE,
+                    "as_of_block": 1210,
+                }
+            ]
+        }
+    )
+
+    gpu_key: str
+    gpu_index: int
+    first_attested_block: int
+    epochs: list[EpochStatus] = Field(
+        description="newest first, from the chain's current epoch (else the last recorded)"
+    )
+    liveness: LivenessState
     as_of_block: int
 
 
@@ -289,9 +386,9 @@ class Bucket(BaseModel):
     key: str
     gpus: int
     verified_gpus: int
-    online_gpus: int
+    online_gpus: int | None = Field(description="null while liveness is unknown")
     verified_throughput: int
-    online_throughput: int
+    online_throughput: int | None = Field(description="null while liveness is unknown")
 
 
 _BUCKET: dict[str, Any] = {
@@ -318,6 +415,7 @@ class StatsResponse(BaseModel):
                     "online_throughput": 7912000,
                     "online_memory": 652472,
                     "latest_epoch": 4123,
+                    "liveness": LIVENESS_EXAMPLE,
                     "by_vendor": [_BUCKET],
                     "by_model": [{**_BUCKET, "key": "H100 80GB HBM3"}],
                     "by_region": [{**_BUCKET, "key": "eu-west"}],
@@ -331,11 +429,17 @@ class StatsResponse(BaseModel):
     active_providers: int
     gpus: int
     verified_gpus: int
-    online_gpus: int = Field(description="verified and live within the last K epochs")
+    online_gpus: int | None = Field(
+        description="verified and live within the last K epochs; null while liveness lags "
+        "the chain by more than 2 epochs (unknown, not zero)"
+    )
     verified_throughput: int
-    online_throughput: int = Field(description="online capacity: verified throughput online")
-    online_memory: int
+    online_throughput: int | None = Field(
+        description="online capacity: verified throughput online (null while unknown)"
+    )
+    online_memory: int | None
     latest_epoch: int | None
+    liveness: LivenessState
     by_vendor: list[Bucket]
     by_model: list[Bucket]
     by_region: list[Bucket]
@@ -344,9 +448,16 @@ class StatsResponse(BaseModel):
 
 class CapacityPoint(BaseModel):
     epoch: int
-    block_number: int = Field(description="the block that recorded the epoch's liveness")
+    missing: bool = Field(
+        default=False, description="no liveness record for this epoch (a gap between records)"
+    )
+    block_number: int | None = Field(
+        description="the block that recorded the epoch's liveness (null when missing)"
+    )
     block_time: int | None = Field(description="that block's timestamp (unix seconds)")
-    online_gpus: int = Field(description="GPUs the oracles saw live in the epoch")
+    online_gpus: int | None = Field(description="GPUs the oracles saw live in the epoch")
+    available_gpus: int | None = Field(default=None, description="of those, free")
+    healthy_gpus: int | None = Field(default=None, description="of those, healthy")
     online_throughput: int | None = Field(
         description="verified int8 GOPS of those GPUs (unrevoked and unexpired at block_time); "
         "null for epochs indexed before the indexer recorded it (rebuild to fill)"
@@ -374,11 +485,16 @@ class CapacityHistory(BaseModel):
                             "online_throughput": 9712000,
                         },
                     ],
+                    "liveness": LIVENESS_EXAMPLE,
                     "as_of_block": 1210,
                 }
             ]
         }
     )
 
-    points: list[CapacityPoint] = Field(description="one per liveness epoch, oldest first")
+    points: list[CapacityPoint] = Field(
+        description="one per epoch from the oldest asked for to the last recorded, oldest "
+        "first; epochs between records are marked missing"
+    )
+    liveness: LivenessState
     as_of_block: int
