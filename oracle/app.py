@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -10,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from depin.problems import problem_response
@@ -27,6 +28,8 @@ from depin.wire import (
     CommitResponse,
     CoSignature,
     CosignRequest,
+    EvidenceRequest,
+    EvidenceResponse,
     GpuChallenge,
     HeartbeatReceipt,
     HeartbeatRequest,
@@ -46,6 +49,17 @@ from oracle.errors import (
     UnknownGpu,
 )
 from oracle.node import OracleNode, queue_bundle
+
+
+async def _next_poll(node: OracleNode, timeout: float = 1.5) -> bool:
+    """Waits (without a thread) until the chain facts have read the blocks mined by now."""
+    target = node.facts.polls + 2  # the poll under way may have started before this call
+    deadline = time.monotonic() + timeout
+    while node.facts.polls < target:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def get_node(request: Request) -> OracleNode:
@@ -188,24 +202,39 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
         return CoSignature(oracle=n.account.address, signature=signature)
 
     @app.post("/v1/heartbeats", response_model=HeartbeatReceipt)
-    def heartbeat(body: HeartbeatRequest, n: NodeDep) -> HeartbeatReceipt:
-        """Records which attested GPUs of an agent are up in the epoch."""
-        epoch_now = n.chain.epoch()
-        n.pipeline.check_heartbeat(body, epoch_now)
-        now = time.time()
-        indices = []
-        for key in body.gpu_keys:
-            gpu = n.chain.gpu(key)
-            if gpu.provider == body.provider and gpu.expires_at > now:
-                indices.append(gpu.index)
-        if body.gpu_keys and not indices:
-            raise UnknownGpu()
-        n.store.add_heartbeats(body.epoch, indices)
-        return HeartbeatReceipt(epoch=body.epoch, indices=indices)
+    async def heartbeat(body: HeartbeatRequest, request: Request) -> Response:
+        """Records which attested GPUs of an agent are up in the epoch, with their status.
+        Answered from memory (no RPC), once the heartbeat is committed to the node's file."""
+        n: OracleNode = request.app.state.node
+        try:
+            accepted = n.liveness.check(body)
+        except UnauthorizedAgent:
+            # The agent may have been authorized in a block the facts have not read yet.
+            if not await _next_poll(n):
+                raise
+            accepted = n.liveness.check(body)
+        if body.gpu_keys and not accepted.entries:
+            if await _next_poll(n):  # an attestation mined after the facts' last read
+                accepted = n.liveness.check(body)
+            if not accepted.entries:
+                raise UnknownGpu()
+        await n.book.add(accepted)
+        indices = ",".join(str(i) for i, _ in accepted.entries)
+        return Response(
+            f'{{"epoch":{body.epoch},"indices":[{indices}]}}', media_type="application/json"
+        )
+
+    @app.post("/v1/liveness/evidence", response_model=EvidenceResponse)
+    def evidence(body: EvidenceRequest, n: NodeDep) -> EvidenceResponse:
+        """A leader's view of a closed epoch; answers with this oracle's view and the signed
+        heartbeats behind each GPU the leader lacks or sees with another status."""
+        return n.liveness.evidence(body)
 
     @app.post("/v1/liveness/cosign", response_model=CoSignature)
     def liveness(body: LivenessCosignRequest, n: NodeDep) -> CoSignature:
-        signature = n.pipeline.cosign_liveness(body.config_version, body.epoch, body.bitmap)
+        """Signs an epoch's record when every bit is justified by a valid heartbeat, this
+        oracle's own or one in ``evidence``."""
+        signature = n.liveness.cosign(body)
         return CoSignature(oracle=n.account.address, signature=signature)
 
     return app

@@ -62,4 +62,7 @@ def serve(name: str | None, port: int | None, peers: tuple[str, ...], no_transmi
     account = load_keystore(Path(settings.keystore_path), settings.password.get_secret_value())
     node = OracleNode(settings, account)
     app = create_app(node, transmit=not no_transmit)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        node.close()

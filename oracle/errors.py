@@ -37,6 +37,7 @@ __all__ = [
     "ThroughputAbovePeak",
     "ThroughputBelowFloor",
     "UnauthorizedAgent",
+    "UnjustifiedLiveness",
     "UnknownChallenge",
     "UnknownGpu",
     "UnknownModel",
@@ -249,10 +250,12 @@ class MeasuredInFuture(Refusal):
 class StaleEpoch(Refusal):
     code = RefusalCode.STALE_EPOCH
 
-    def __init__(self, epoch: int, current: int) -> None:
+    def __init__(self, epoch: int, current: int, detail: str | None = None) -> None:
         self.epoch = epoch
         self.current = current
-        super().__init__(f"epoch {epoch} is not the current epoch {current}")
+        super().__init__(
+            detail if detail is not None else f"epoch {epoch} is not the current epoch {current}"
+        )
 
 
 class UnknownGpu(Refusal):
@@ -261,6 +264,21 @@ class UnknownGpu(Refusal):
 
     def __init__(self) -> None:
         super().__init__("none of these GPUs has a current attestation of this provider")
+
+
+class UnjustifiedLiveness(Refusal):
+    """A bit of a liveness record that no valid heartbeat for its epoch justifies: a GPU
+    marked online that no heartbeat covers (another provider's GPU, an index the heartbeat does
+    not name), or an available or healthy bit no heartbeat says."""
+
+    code = RefusalCode.UNJUSTIFIED_LIVENESS
+    status = 409
+
+    def __init__(self, epoch: int, index: int, bit: str) -> None:
+        self.epoch = epoch
+        self.index = index
+        self.bit = bit
+        super().__init__(f"no valid heartbeat for epoch {epoch} justifies GPU {index}'s {bit} bit")
 
 
 class InsufficientApprovals(Refusal):

@@ -1,6 +1,7 @@
-"""One oracle node: its key, chain views (config, authorization cached per block), the
-pipeline, the durable store and the transmitter (:mod:`oracle.transmitter`) that turns
-co-signed work into transactions."""
+"""One oracle node: its key, chain views (config, authorization cached per block), the chain
+facts followed from events (:mod:`oracle.facts`) with the heartbeats they check
+(:mod:`oracle.heartbeats`, :mod:`oracle.liveness`), the pipeline, the durable store and the
+transmitter (:mod:`oracle.transmitter`) that turns co-signed work into transactions."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from depin import deployments
 from depin.attestation import GpuAttestation, sort_signatures
 from depin.attestation_client import AttestationClient, OracleConfig
 from depin.chain import connect
+from depin.crypto import DigestSigner
 from depin.proof import CPU_PARAMS, PRODUCTION_PARAMS
 from depin.registry import RegistryClient
 from depin.simulation import simulated_allowed
 from depin.wire import Bundle
+from oracle.facts import ChainFacts
+from oracle.heartbeats import HeartbeatBook
+from oracle.liveness import LivenessService
 from oracle.pipeline import Limits, Pipeline
 from oracle.proof import SqliteChallengeStore
 from oracle.proofs import ProofService
@@ -89,11 +94,36 @@ class OracleNode:
         chain_id = self.w3.eth.chain_id
         settings.check_secrets(chain_id)
         folder = settings.home / "deployments"
-        oracle_address = deployments.load(folder, chain_id, "AttestationOracle").address
-        self.client = AttestationClient(self.w3, oracle_address)
+        recorded = deployments.load_all(folder, chain_id)
+        oracle_deployment = deployments.load(folder, chain_id, "AttestationOracle")
+        self.client = AttestationClient(self.w3, oracle_deployment.address)
         self.registry = RegistryClient(self.w3, self.client.registry_address())
         self.chain = ChainView(self.w3, self.client, self.registry, settings.authorization_ttl_s)
         self.store = Store(settings.database)
+        # The registry was deployed first; its events (agents authorized) are read from there.
+        registry_deployment = recorded.get("ProviderRegistry")
+        from_block = (
+            registry_deployment.block
+            if registry_deployment is not None
+            and registry_deployment.address.lower() == self.registry.address.lower()
+            else 0
+        )
+        self.facts = ChainFacts(
+            self.w3,
+            self.registry.address,
+            self.client.address,
+            min(from_block, oracle_deployment.block),
+            poll_s=settings.facts_poll_s,
+        ).start()
+        self.book = HeartbeatBook(settings.database)
+        self.liveness = LivenessService(
+            DigestSigner(account),
+            self.client.domain,
+            self.facts,
+            self.book,
+            self.chain.config,
+            self.chain.epoch,
+        )
         self.allow_simulated = simulated_allowed(settings.allow_simulated, chain_id)
         if settings.allow_simulated and not self.allow_simulated:
             log.warning(
@@ -127,6 +157,11 @@ class OracleNode:
             store=SqliteChallengeStore(settings.database),
         )
         self.transmitter = Transmitter(self)
+
+    def close(self) -> None:
+        """Stops following the chain and closes the heartbeat book (its last batch committed)."""
+        self.facts.stop()
+        self.book.close()
 
     def position(self) -> int:
         oracles = self.chain.config().oracles

@@ -18,12 +18,10 @@ from depin.attestation import (
     AttestationApproval,
     AttestationBatch,
     GpuAttestation,
-    LivenessReport,
-    indices_from_bitmap,
     model_text,
 )
 from depin.attestation_client import OracleConfig
-from depin.crypto import DigestSigner, keccak, recover, recover_bytes, same_address, sign_digest
+from depin.crypto import DigestSigner, keccak, recover, recover_bytes, same_address
 from depin.eip712 import Domain
 from depin.errors import SignatureError
 from depin.simulation import is_simulated
@@ -33,7 +31,6 @@ from depin.wire import (
     Bundle,
     CertificateBody,
     ChallengeToken,
-    HeartbeatRequest,
 )
 from oracle.errors import (
     BadValidity,
@@ -50,7 +47,6 @@ from oracle.errors import (
     NotApproved,
     ProofMismatch,
     ProofRequired,
-    StaleEpoch,
     ThroughputAbovePeak,
     ThroughputBelowFloor,
     UnauthorizedAgent,
@@ -301,33 +297,3 @@ class Pipeline:
             hashes.append(h)
         batch = AttestationBatch.digest_from_struct_hashes(self.domain, config_version, hashes)
         return self._sign(batch)
-
-    # ------------------------------------------------------------------ heartbeats and liveness
-
-    def check_heartbeat(self, request: HeartbeatRequest, epoch_now: int) -> None:
-        message = request.message()
-        try:
-            signer = recover(message.digest(self.domain), request.signature)
-        except SignatureError as exc:
-            raise InvalidAgentSignature(message.agent, str(exc)) from None
-        if signer != message.agent:
-            raise InvalidAgentSignature(message.agent)
-        if request.epoch not in (epoch_now, epoch_now - 1):
-            raise StaleEpoch(request.epoch, epoch_now)
-        if not self.authorizer(message.provider, message.agent):
-            raise UnauthorizedAgent(
-                message.provider,
-                message.agent,
-                f"{message.agent} is not authorized by {message.provider}",
-            )
-
-    def cosign_liveness(self, config_version: int, epoch: int, bitmap: bytes) -> bytes:
-        """Signs a liveness bitmap when this oracle saw every GPU it marks online."""
-        if config_version != self.config().version:
-            raise WrongConfigVersion(config_version)
-        unseen = set(indices_from_bitmap(bitmap)) - self.store.seen(epoch)
-        if unseen:
-            raise NotApproved(f"no heartbeat seen for GPU indices {sorted(unseen)[:8]}")
-        return sign_digest(
-            self._key, LivenessReport(config_version, epoch, bitmap).digest(self.domain)
-        )

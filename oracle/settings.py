@@ -37,6 +37,9 @@ class OracleSettings(CommonSettings):
     poll_s: float = 0.5
     liveness: bool = True
     authorization_ttl_s: float = 2.0
+    facts_poll_s: float = Field(
+        default=0.5, description="seconds between reads of new blocks' registry and oracle events"
+    )
     resend_after_s: float = Field(
         default=30.0,
         description="a sent transaction still unmined after this long is replaced with higher "

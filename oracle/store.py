@@ -1,5 +1,5 @@
 """The oracle's durable state in SQLite (WAL): used challenges, approvals, the transmit queue
-and heartbeats. Every state change is one transaction, so a killed oracle resumes where it
+and liveness epochs. Every state change is one transaction, so a killed oracle resumes where it
 stopped without losing or repeating anything. The proof-of-compute challenges
 (:class:`oracle.proof.SqliteChallengeStore`) and the sent transactions
 (:class:`depin.txsender.SqliteLedger`) live in the same file, in tables of their own."""
@@ -26,8 +26,6 @@ CREATE TABLE IF NOT EXISTS queue (
     digest BLOB PRIMARY KEY, entry TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
     batch_id INTEGER, reason INTEGER, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS queue_state ON queue (state, created_at);
-CREATE TABLE IF NOT EXISTS heartbeats (
-    epoch INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (epoch, idx));
 CREATE TABLE IF NOT EXISTS liveness (epoch INTEGER PRIMARY KEY, state TEXT NOT NULL);
 """
 
@@ -52,6 +50,8 @@ class LivenessState(enum.StrEnum):
     REFUSED = "refused"
     SUPERSEDED = "superseded"
     """A later epoch was recorded first; this one can no longer be."""
+    MISSED = "missed"
+    """No quorum co-signed it before the retry window closed: a gap on the chain."""
 
 
 class Store(LocalDb):
@@ -183,23 +183,7 @@ class Store(LocalDb):
             for s, n in self.query("SELECT state, COUNT(*) FROM queue GROUP BY state")
         }
 
-    # ------------------------------------------------------------------ heartbeats
-
-    def add_heartbeats(self, epoch: int, indices: list[int]) -> None:
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO heartbeats VALUES (?, ?)", [(epoch, i) for i in indices]
-            )
-
-    def seen(self, epoch: int) -> set[int]:
-        return {
-            int(i) for (i,) in self.query("SELECT idx FROM heartbeats WHERE epoch = ?", (epoch,))
-        }
-
-    def heartbeat_epochs(self) -> list[int]:
-        return [
-            int(e) for (e,) in self.query("SELECT DISTINCT epoch FROM heartbeats ORDER BY epoch")
-        ]
+    # ------------------------------------------------------------------ liveness epochs
 
     def liveness_state(self, epoch: int) -> LivenessState | None:
         rows = self.query("SELECT state FROM liveness WHERE epoch = ?", (epoch,))

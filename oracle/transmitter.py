@@ -21,10 +21,19 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from web3.logs import DISCARD
 
-from depin.attestation import bitmap_from_indices
+from depin.attestation import GpuStatus
 from depin.txsender import EstimateError, SqliteLedger, TxRecord, TxSender, TxState
-from depin.wire import AttestationBody, Bundle, CoSignature
+from depin.wire import (
+    AttestationBody,
+    Bundle,
+    CoSignature,
+    EvidenceRequest,
+    EvidenceResponse,
+    LivenessCosignRequest,
+    LivenessView,
+)
 from oracle.errors import Refusal
+from oracle.heartbeats import Accepted
 from oracle.store import LivenessState
 
 if TYPE_CHECKING:
@@ -179,14 +188,17 @@ class Transmitter:
     # ------------------------------------------------------------------ liveness
 
     def maybe_liveness(self) -> None:
+        """Records each closed epoch in order, when it is this oracle's turn. An epoch without a
+        quorum is tried again while the next one runs, then given up (missed): it never blocks
+        a later epoch."""
         chain = self.node.chain
         current = chain.epoch()
-        epochs = [
+        epochs = {
             e
-            for e in self.store.heartbeat_epochs()
+            for e in self.node.book.epochs()
             if e < current and self.store.liveness_state(e) is None
-        ]
-        # An epoch in which no heartbeat arrived is recorded too, with an empty bitmap, once any
+        }
+        # An epoch in which no heartbeat arrived is recorded too, with empty bitmaps, once any
         # GPU is attested: "offline" is then a fact on the chain, not an absence of records.
         previous = current - 1
         if (
@@ -195,42 +207,105 @@ class Transmitter:
             and self.store.liveness_state(previous) is None
         ):
             self._quiet_epoch_checked = previous
-            if self.node.client.gpu_count() > 0:
-                epochs.append(previous)
+            if self.node.facts.gpu_count() > 0:
+                epochs.add(previous)
         if not epochs:
             return
         last = self.node.client.last_liveness_epoch()
-        for epoch in epochs:
+        for epoch in sorted(epochs):
             if epoch <= last:
                 self.store.set_liveness_state(epoch, LivenessState.SUPERSEDED)
+                continue
+            if epoch < current - 1:
+                log.warning("no quorum for epoch %d in time: it stays a gap", epoch)
+                self.store.set_liveness_state(epoch, LivenessState.MISSED)
                 continue
             # The oracle at position epoch % n goes first; the others wait their turn.
             n = max(len(chain.config().oracles), 1)
             turn = (self.node.position() - epoch) % n
             if time.time() < (epoch + 1) * chain.epoch_length + turn * 2 * self.settings.poll_s:
                 return
-            seen = sorted(self.store.seen(epoch))
-            bitmap = bitmap_from_indices(seen, max(seen) + 1) if seen else b""
-            config = chain.config()
-            body = {"configVersion": config.version, "epoch": epoch, "bitmap": "0x" + bitmap.hex()}
-            sigs = self._cosign(
-                "/v1/liveness/cosign",
-                body,
-                lambda: self.node.pipeline.cosign_liveness(config.version, epoch, bitmap),  # noqa: B023
-            )
-            if len(sigs) < config.threshold:
-                return
-            call = self.node.client.liveness_call(config.version, epoch, bitmap, sigs)
-            self.store.set_liveness_state(epoch, LivenessState.SENT)
-            try:
-                self.sender.send(call, kind=LIVENESS, ref=str(epoch))
-            except EstimateError as exc:
-                log.warning("liveness would revert: %s", exc.cause)
-                self.store.set_liveness_state(epoch, LivenessState.REFUSED)
-            except BaseException:
-                self.store.set_liveness_state(epoch, None)
-                raise
+            self._record_liveness(epoch)
             return
+
+    def _pull(self, epoch: int) -> dict[str, dict[int, GpuStatus]]:
+        """Asks each peer for its view of ``epoch`` and the heartbeats this oracle lacks; keeps
+        those that check out. Returns each answering peer's view."""
+        own = self.node.book.view(epoch).liveness()
+        body = EvidenceRequest(epoch=epoch, view=LivenessView.of(own)).model_dump(mode="json")
+        views: dict[str, dict[int, GpuStatus]] = {}
+        evidence: list[Accepted] = []
+        for peer in self.settings.peers:
+            try:
+                response = self.http.post(peer.rstrip("/") + "/v1/liveness/evidence", json=body)
+            except httpx.HTTPError as exc:
+                log.info("peer %s unreachable: %s", peer, exc)
+                continue
+            if response.status_code != 200:
+                log.info("peer %s gave no evidence: %s", peer, response.text[:200])
+                continue
+            answer = EvidenceResponse.model_validate(response.json())
+            views[peer] = answer.view.liveness().statuses()
+            evidence += self.node.liveness.verified(answer.heartbeats, epoch)
+        if evidence:
+            self.node.book.add_all(evidence)
+        return views
+
+    def _record_liveness(self, epoch: int) -> None:
+        """Pull, merge, co-sign, transmit (``docs/liveness.md``)."""
+        views = self._pull(epoch)
+        view = self.node.book.view(epoch)
+        liveness = view.liveness()
+        config = self.node.chain.config()
+        collected: list[tuple[str, bytes]] = [
+            (self.node.account.address, self.node.liveness.sign(config.version, epoch, liveness))
+        ]
+        for peer in self.settings.peers:
+            if len(collected) >= config.threshold:
+                break
+            evidence = self.node.liveness.behind(epoch, view, views.get(peer))
+            body = LivenessCosignRequest(
+                config_version=config.version,
+                epoch=epoch,
+                liveness=LivenessView.of(liveness),
+                evidence=evidence,
+            ).model_dump(mode="json")
+            try:
+                response = self.http.post(peer.rstrip("/") + "/v1/liveness/cosign", json=body)
+            except httpx.HTTPError as exc:
+                log.info("peer %s unreachable: %s", peer, exc)
+                continue
+            if response.status_code != 200:
+                log.info("peer %s refused epoch %d: %s", peer, epoch, response.text[:300])
+                continue
+            sig = CoSignature.model_validate(response.json())
+            if sig.oracle in config.oracles and sig.oracle not in dict(collected):
+                collected.append((sig.oracle, sig.signature))
+        if len(collected) < config.threshold:
+            log.info(
+                "only %d of %d co-signatures for epoch %d; retrying",
+                len(collected),
+                config.threshold,
+                epoch,
+            )
+            return
+        call = self.node.client.liveness_call(config.version, epoch, liveness, collected)
+        self.store.set_liveness_state(epoch, LivenessState.SENT)
+        try:
+            record = self.sender.send(call, kind=LIVENESS, ref=str(epoch))
+        except EstimateError as exc:
+            log.warning("liveness would revert: %s", exc.cause)
+            self.store.set_liveness_state(epoch, LivenessState.REFUSED)
+            return
+        except BaseException:
+            self.store.set_liveness_state(epoch, None)
+            raise
+        log.info(
+            "liveness tx 0x%s records epoch %d: %d GPU(s) online",
+            record.tx_hash.hex(),
+            epoch,
+            len(view.said),
+        )
 
     # ------------------------------------------------------------------ settlement
 

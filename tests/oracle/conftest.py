@@ -3,6 +3,28 @@ the contract's suite)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 from attest_helpers import make_agent
 
-__all__ = ["make_agent"]
+from oracle.node import OracleNode
+
+__all__ = ["close_nodes", "make_agent"]
+
+
+@pytest.fixture(autouse=True)
+def close_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every oracle node a test makes stops following the chain when the test ends."""
+    made: list[OracleNode] = []
+    init = OracleNode.__init__
+
+    def record(self: OracleNode, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(OracleNode, "__init__", record)
+    yield
+    for node in made:
+        node.close()
