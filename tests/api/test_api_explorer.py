@@ -3,19 +3,16 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem
+from api_helpers import assert_problem, postgres_database
 from eth_account import Account
 from fastapi.testclient import TestClient
 from inventory_world import World, build_world, index_world
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 from web3 import Web3
 
 from api import ApiSettings, create_app
@@ -23,31 +20,10 @@ from api.chain import ChainContext
 from api.db import read_only_engine
 from depin.chain import ANVIL_KEYS
 
-POSTGRES_URL = os.environ.get(
-    "DEPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
 
 @pytest.fixture(scope="module")
 def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(w3, tmp_path_factory.mktemp("world"))
-
-
-def _postgres_database() -> Iterator[str]:
-    admin_url = make_url(POSTGRES_URL)
-    name = f"api_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +33,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
     else:
-        yield from _postgres_database()
+        yield from postgres_database()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

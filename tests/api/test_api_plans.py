@@ -50,3 +50,43 @@ def test_a_vendor_sorted_by_throughput_or_memory_starts_at_the_vendors_rows(
 def test_the_default_order_walks_the_primary_key_without_sorting(engine: Engine) -> None:
     found = plan(engine, "gpu_key")
     assert "TEMP B-TREE" not in found, found
+
+
+def count_plan(engine: Engine, filters: inventory.GpuFilters) -> str:
+    from sqlalchemy import func, select
+
+    from indexer.models import Gpu
+
+    where, _ = inventory.gpu_conditions(filters, 100, 0)
+    statement = select(func.count()).select_from(Gpu.__table__).where(*where)
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        rows = conn.execute(text("EXPLAIN QUERY PLAN " + sql)).all()
+    return "\n".join(str(row[-1]) for row in rows)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        inventory.GpuFilters(online=True),
+        inventory.GpuFilters(available=True),
+        inventory.GpuFilters(available=True, healthy=True),
+        inventory.GpuFilters(healthy=False),
+    ],
+    ids=["online", "available", "available-healthy", "unhealthy"],
+)
+def test_liveness_totals_read_the_liveness_index_not_the_table(
+    engine: Engine, filters: inventory.GpuFilters
+) -> None:
+    found = count_plan(engine, filters)
+    assert "COVERING INDEX ix_gpus_liveness (last_seen_epoch>?)" in found, found
+    assert "SCAN gpus" not in found, found
+
+
+def test_a_vendor_page_filtered_by_availability_still_walks_the_vendor_index(
+    engine: Engine,
+) -> None:
+    filters = inventory.GpuFilters(vendor="nvidia", available=True, healthy=True)
+    found = plan(engine, "-throughput", filters)
+    assert "USING INDEX ix_gpus_vendor_throughput (vendor=?" in found, found
+    assert "TEMP B-TREE" not in found, found

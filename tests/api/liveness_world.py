@@ -1,0 +1,169 @@
+"""A small fleet with a known liveness history (a missing epoch, busy and unhealthy GPUs, a GPU
+attested late), on a TestAttestationOracle with 10-second epochs, and its indexed database.
+
+Epochs are recorded by moving the contract's clock (``setNow``); the chain's own clock (block
+timestamps) is what the API compares the last record with, and a test moves it with
+``evm_increaseTime`` to stop liveness.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import Engine
+from web3 import Web3
+
+from depin.attestation import (
+    ALL_WELL,
+    GpuAttestation,
+    GpuStatus,
+    Liveness,
+    gpu_key,
+    model_bytes,
+    sign_digest,
+)
+from depin.attestation_client import AttestationClient
+from depin.chain import transact
+from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.registry import Profile, RegistryClient
+from indexer.db import make_engine, migrate
+from indexer.service import Indexer
+from indexer.settings import IndexerSettings
+
+EPOCH_LENGTH = 10
+BUSY = GpuStatus.HEALTHY  # online and healthy, held by a compute process
+UNWELL = GpuStatus.AVAILABLE  # online and free, reporting trouble
+
+#: epoch offset from the last recorded one -> {GPU index: status}; offset -3 is never recorded
+#: (no quorum), GPU 3 is first attested after offset -2 was recorded
+HISTORY: dict[int, dict[int, GpuStatus]] = {
+    -5: {0: ALL_WELL, 1: ALL_WELL, 2: ALL_WELL},
+    -4: {0: ALL_WELL, 1: ALL_WELL},
+    -2: {0: ALL_WELL, 2: BUSY},
+    -1: {0: ALL_WELL, 1: ALL_WELL, 3: ALL_WELL},
+    0: {0: ALL_WELL, 1: UNWELL, 3: BUSY},
+}
+#: each GPU's uptime over the recorded epochs that count for it
+UPTIME = {0: 5 / 5, 1: 4 / 5, 2: 2 / 5, 3: 2 / 2}
+
+
+def _fund(w3: Web3, account: LocalAccount) -> LocalAccount:
+    w3.provider.make_request("anvil_setBalance", [account.address, hex(10**20)])  # type: ignore[arg-type]
+    return account
+
+
+@dataclass
+class LivenessWorld:
+    w3: Web3
+    oracle: AttestationClient
+    contracts: dict[str, dict[str, Any]]
+    keys: list[str] = field(default_factory=list)
+    #: the last recorded epoch
+    last: int = 0
+    indexer: Indexer | None = None
+
+    def epoch(self, offset: int) -> int:
+        return self.last + offset
+
+    def index(self) -> None:
+        assert self.indexer is not None
+        self.indexer.sync()
+
+    def stop_liveness(self, epochs: int) -> None:
+        """Moves the chain's clock ``epochs`` epochs on (one new block) with no record."""
+        self.w3.provider.make_request("evm_increaseTime", [epochs * EPOCH_LENGTH])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def build_liveness_world(w3: Web3, home: Path) -> LivenessWorld:
+    admin = _fund(w3, Account.from_key(secrets.token_bytes(32)))
+    oracles = [_fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)]
+    folder = home / "deployments"
+    reg = deploy_registry(w3, admin, folder)
+    orc = deploy_attestation_oracle(
+        w3,
+        admin,
+        folder,
+        registry=reg.address,
+        oracles=[o.address for o in oracles],
+        threshold=2,
+        epoch_length=EPOCH_LENGTH,
+        contract="TestAttestationOracle",
+    )
+    registry = RegistryClient(w3, reg.address)
+    oracle = AttestationClient(w3, orc.address, abi_name="TestAttestationOracle")
+    world = LivenessWorld(
+        w3,
+        oracle,
+        {
+            "ProviderRegistry": {"address": reg.address, "block": reg.block},
+            "AttestationOracle": {"address": orc.address, "block": orc.block},
+        },
+    )
+    provider = _fund(w3, Account.from_key(secrets.token_bytes(32)))
+    agent: LocalAccount = Account.from_key(secrets.token_bytes(32))
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    registry.register(provider, Profile("uptime compute", "eu-west", "https://x.example"))
+    registry.authorize_agent(provider, agent.address, now + 10**7)
+    version = oracle.config_version()
+
+    def attest(count: int) -> None:
+        entries = []
+        for _ in range(count):
+            key = gpu_key("nvidia", f"GPU-{uuid.uuid4()}")
+            message = GpuAttestation(
+                provider=provider.address,
+                agent=agent.address,
+                gpu_key=key,
+                vendor_id=0x10DE,
+                model=model_bytes("nvidia-h100-sxm5-80gb"),
+                memory_bytes=80 << 30,
+                fp32_gflops=60_000,
+                fp16_gflops=900_000,
+                memory_bandwidth_gbps=3000,
+                proven_int8_gops=1_800_000,
+                challenge=secrets.token_bytes(32),
+                measured_at=now - 600,
+                expires_at=now + 10**6,
+            )
+            entries.append((message, sign_digest(agent, message.digest(oracle.domain))))
+            world.keys.append("0x" + key.hex())
+        digest = oracle.batch_digest(version, [m for m, _ in entries])
+        sigs = [(o.address, sign_digest(o, digest)) for o in oracles[:2]]
+        oracle.submit(admin, version, entries, sigs, gas=5_000_000)
+
+    def record(epoch: int, statuses: dict[int, GpuStatus]) -> None:
+        transact(w3, admin, oracle.contract.functions.setNow(epoch * EPOCH_LENGTH + 1))
+        liveness = Liveness.from_statuses(statuses, oracle.gpu_count())
+        digest = oracle.liveness_digest(version, epoch, liveness)
+        sigs = [(o.address, sign_digest(o, digest)) for o in oracles[:2]]
+        oracle.record_liveness(admin, version, epoch, liveness, sigs)
+
+    attest(3)
+    world.last = int(w3.eth.get_block("latest")["timestamp"]) // EPOCH_LENGTH
+    for offset in (-5, -4, -2):
+        record(world.epoch(offset), HISTORY[offset])
+    attest(1)
+    for offset in (-1, 0):
+        record(world.epoch(offset), HISTORY[offset])
+    return world
+
+
+def index_liveness_world(world: LivenessWorld, url: str, home: Path) -> Engine:
+    engine = make_engine(url)
+    migrate(engine)
+    settings = IndexerSettings(
+        rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        home=home,
+        database_url=url,
+        finality=0,
+    )
+    world.indexer = Indexer(settings, engine=engine, contracts=world.contracts)
+    world.index()
+    return engine
