@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from web_helpers import H100, MI300X, Stack
+from web_helpers import H100, L4, MI300X, Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -119,6 +119,33 @@ def test_gpu_page_shows_attestation_history(stack: Stack, page: Any, tmp_path: P
     assert page.locator("#agents tbody tr[data-agent]").get_attribute("data-agent") == gpu.agent
     assert page.locator("#view-detail tr[data-gpu]").count() == 2
     page.screenshot(path=str(tmp_path / "provider.png"), full_page=True)
+
+
+def test_gpu_page_shows_uptime_and_recent_epochs(stack: Stack, page: Any, tmp_path: Path) -> None:
+    live = stack.gpus[0]  # live in the one recorded epoch
+    idle = next(g for g in stack.gpus if g.model == L4[2])  # attested, never live
+    page.goto(stack.url + f"/#/gpu/{live.key}")
+    cells = page.locator("#epoch-strip .epoch")
+    cells.first.wait_for()
+    assert page.locator("#uptime-24h").inner_text() == "100.0%"
+    assert page.locator("#uptime-7d").inner_text() == "100.0%"
+    assert cells.count() == 144
+    states = cells.evaluate_all("els => els.map((e) => e.dataset.state)")
+    assert states.count("online") == 1 and set(states) == {"online", "missing"}
+    label = page.locator("#epoch-strip").get_attribute("aria-label") or ""
+    assert "1 online" in label and "143 missing" in label
+    page.screenshot(path=str(tmp_path / "uptime.png"), full_page=True)
+
+    page.goto(stack.url + f"/#/gpu/{idle.key}")
+    page.locator("#epoch-strip .epoch-offline").first.wait_for()
+    assert page.locator("#uptime-24h").inner_text() == "0.0%"
+
+    # The list carries each live GPU's availability and health.
+    page.goto(stack.url + "/")
+    row = page.locator(f'#gpus tr[data-gpu="{live.key}"]')
+    row.wait_for()
+    badges = row.locator(".badge").all_inner_texts()
+    assert "available" in badges and "healthy" in badges and "online" in badges
 
 
 def test_unknown_gpu_says_so(stack: Stack, page: Any) -> None:

@@ -52,7 +52,16 @@ const verifiedOf = (g) => pick(g, "verified") ?? !pick(g, "revoked");
 function statusBadges(gpu) {
   const out = [];
   const online = pick(gpu, "online");
-  if (online !== undefined) out.push(badge(online ? "online" : "offline", online ? "ok" : "off"));
+  if (online === null) out.push(badge("liveness unknown", "warn"));
+  else if (online !== undefined) out.push(badge(online ? "online" : "offline", online ? "ok" : "off"));
+  if (online) {
+    const available = pick(gpu, "available");
+    if (available === true) out.push(badge("available", "ok"));
+    else if (available === false) out.push(badge("busy", "warn"));
+    const healthy = pick(gpu, "healthy");
+    if (healthy === true) out.push(badge("healthy", "ok"));
+    else if (healthy === false) out.push(badge("unhealthy", "bad"));
+  }
   out.push(verifiedOf(gpu) ? badge("verified", "info") : badge("unverified", "warn"));
   if (pick(gpu, "revoked")) out.push(badge("revoked", "bad"));
   if (isSimulated(gpu)) out.push(badge("simulated", "sim"));
@@ -405,10 +414,42 @@ function signersList(att) {
   return h("ul", { class: "signers" }, signers.map((a) => h("li", {}, hexText(typeof a === "object" ? pick(a, "address") : a))));
 }
 
+const ratioText = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)}%`);
+
+/** One epoch's state, as a class name and words. */
+function epochState(e) {
+  if (!e.recorded) return ["missing", "missing (no liveness record)"];
+  if (!e.online) return ["offline", "offline"];
+  if (e.healthy === false) return ["unhealthy", `online, unhealthy${e.available === false ? ", busy" : ""}`];
+  if (e.available === false) return ["busy", "online, busy"];
+  return ["online", "online, available, healthy"];
+}
+
+/** The GPU's recent epochs, oldest left: one cell per epoch (online, busy, unhealthy, offline,
+ * missing), each with its epoch and state in its title. */
+function epochStrip(status) {
+  const epochs = [...(pick(status, "epochs") || [])].reverse();
+  if (!epochs.length) return h("p", { class: "muted" }, "No liveness epoch yet.");
+  const counts = {};
+  const cells = epochs.map((e) => {
+    const [cls, words] = epochState(e);
+    counts[cls] = (counts[cls] ?? 0) + 1;
+    return h("span", { class: `epoch epoch-${cls}`, "data-epoch": e.epoch, "data-state": cls,
+      title: `epoch ${e.epoch}: ${words}` });
+  });
+  const legend = ["online", "busy", "unhealthy", "offline", "missing"].filter((c) => counts[c])
+    .map((c) => h("span", { class: "legend-item" }, h("span", { class: `epoch epoch-${c}` }), ` ${c} ${counts[c]}`));
+  return h("div", {},
+    h("div", { class: "epoch-strip", id: "epoch-strip", role: "img",
+      "aria-label": `last ${epochs.length} epochs: ` + Object.entries(counts).map(([c, n]) => `${n} ${c}`).join(", ") }, cells),
+    h("p", { class: "legend muted" }, legend));
+}
+
 async function renderGpu(view, key) {
-  const [gpu, history] = await Promise.all([
+  const [gpu, history, status] = await Promise.all([
     api(`/v1/gpus/${encodeURIComponent(key)}`),
     api(`/v1/gpus/${encodeURIComponent(key)}/attestations`),
+    api(`/v1/gpus/${encodeURIComponent(key)}/status${query({ epochs: 144 })}`).catch(() => null),
   ]);
   asOf(gpu);
   const g = pick(gpu, "gpu") ?? gpu;
@@ -431,9 +472,18 @@ async function renderGpu(view, key) {
       ["Region", regionOf(g)],
       ["Liveness index", pick(g, "gpu_index", "index")],
       ["Last seen epoch", pick(g, "last_seen_epoch")],
+      ["Uptime (24 h)", h("span", { id: "uptime-24h" }, ratioText(pick(g, "uptime_24h")))],
+      ["Uptime (7 d)", h("span", { id: "uptime-7d" }, ratioText(pick(g, "uptime_7d")))],
       ["Attested", time(measuredOf(g))],
       ["Expires", time(pick(g, "expires_at"))],
     ]),
+    h("section", { "aria-labelledby": "epochs-title" },
+      h("h3", { id: "epochs-title" }, "Recent epochs"),
+      pick(pick(gpu, "liveness"), "fresh") === false
+        ? h("p", { class: "notice", id: "liveness-stale" },
+          `Liveness has not been recorded since epoch ${pick(pick(gpu, "liveness"), "last_epoch")}: whether this GPU is online is unknown.`)
+        : null,
+      status ? epochStrip(status) : h("p", { class: "muted" }, "Epoch history unavailable.")),
     h("section", { class: "figures" }, figuresTable(figuresOf(g))),
     h("section", { "aria-labelledby": "history-title" },
       h("h3", { id: "history-title" }, "Attestation history"),
@@ -624,7 +674,7 @@ async function refresh() {
 
 const EVENT_KINDS = [
   "provider_registered", "provider_updated", "provider_deregistered", "agent_authorized",
-  "agent_revoked", "gpu_attested", "gpu_revoked", "gpu_online", "gpu_offline",
+  "agent_revoked", "gpu_attested", "gpu_revoked", "gpu_online", "gpu_offline", "gpu_unhealthy", "gpu_healthy",
   "oracle_config_set", "reorg", "change",
 ];
 
