@@ -3,7 +3,10 @@
 Run: ``.venv/bin/python bench/api.py [--sqlite 100000] [--postgres 1000000] [--duration 10]``
 
 1. Fills an inventory database (schema from the indexer's migrations) with N GPUs over 1,000
-   providers in 8 regions, 2 liveness epochs, through the indexer's SQLAlchemy models in bulk
+   providers in 8 regions, ``--epochs`` liveness epochs (default 144: a day of 10-minute epochs,
+   one in ten missing, each bitmap with ~60 % of the GPUs online, so every page computes its
+   GPUs' 24 h and 7 d uptime from real bitmaps) and a checkpoint whose clock is in the last
+   epoch (liveness fresh), through the indexer's SQLAlchemy models in bulk
    (multi-row INSERTs of the ``gpus``/``providers``/``liveness`` tables; the indexer has no
    public bulk-load API, and replaying N attestations through its event handlers is what
    bench/indexer.py measures). ANALYZE afterwards, as a deployed database would have.
@@ -36,6 +39,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -60,6 +64,7 @@ MODELS = [
     ("intel", 0x8086, "intel-max-1550", 128, 800_000),
 ]
 EPOCH = 5_000
+EPOCH_LENGTH = 600
 console = Console(width=None if Console().is_terminal else 132)
 QUERY = "/v1/gpus?vendor=nvidia&min_memory=42949672960&online=true&limit=50"
 BASELINE_QUERY = "/naive/gpus?vendor=nvidia&min_memory=42949672960&online=true&limit=50"
@@ -71,7 +76,12 @@ def _address() -> str:
     return str(to_checksum_address("0x" + secrets.token_hex(20)))
 
 
-def fill(engine: Engine, count: int, progress: Callable[[int], None] | None = None) -> float:
+def fill(
+    engine: Engine,
+    count: int,
+    progress: Callable[[int], None] | None = None,
+    epochs: int = 144,
+) -> float:
     """Migrates and bulk-fills; returns seconds taken."""
     start = time.perf_counter()
     migrate(engine)
@@ -111,29 +121,37 @@ def fill(engine: Engine, count: int, progress: Callable[[int], None] | None = No
                     "head_block": 2_000_000,
                     "finalized_block": 1_999_936,
                     "updated_at": now,
+                    "indexed_time": EPOCH * EPOCH_LENGTH + 1,
+                    "epoch_length": EPOCH_LENGTH,
                 }
             ],
         )
-        conn.execute(
-            insert(LivenessEpoch.__table__),
-            [
-                {
-                    "tx_hash": "0x" + secrets.token_hex(32),
-                    "log_index": 0,
-                    "block_number": 1_999_000 + e,
-                    "block_time": now,
-                    "epoch": EPOCH - 1 + e,
-                    "gpu_indexes": [],
-                    "online_count": 0,
-                    "bitmap": "0x",
-                    "available": "0x",
-                    "healthy": "0x",
-                    "config_version": 1,
-                    "signers": [],
-                }
-                for e in range(2)
-            ],
-        )
+    np_rng = np.random.default_rng(7)
+    for offset in range(epochs):
+        if offset % 10 == 5:
+            continue  # a missing epoch (no quorum)
+        online = np.packbits(np_rng.random(count) < 0.6)
+        bitmap = "0x" + online.tobytes().hex()
+        with engine.begin() as conn:
+            conn.execute(
+                insert(LivenessEpoch.__table__),
+                [
+                    {
+                        "tx_hash": "0x" + secrets.token_hex(32),
+                        "log_index": 0,
+                        "block_number": 1_999_000 + offset,
+                        "block_time": now,
+                        "epoch": EPOCH - offset,
+                        "gpu_indexes": [],
+                        "online_count": int(np.unpackbits(online).sum()),
+                        "bitmap": bitmap,
+                        "available": bitmap,
+                        "healthy": bitmap,
+                        "config_version": 1,
+                        "signers": [],
+                    }
+                ],
+            )
     chunk = 20_000
     for base in range(0, count, chunk):
         rows = []
@@ -163,6 +181,8 @@ def fill(engine: Engine, count: int, progress: Callable[[int], None] | None = No
                     if seen < 0.6
                     else (EPOCH - 1 if seen < 0.75 else None),
                     "online": seen < 0.6,
+                    "available": True if seen < 0.75 else None,
+                    "healthy": True if seen < 0.75 else None,
                     "config_version": 1,
                     "signers": [],
                     "attestation_tx": "0x" + secrets.token_hex(32),
@@ -331,11 +351,17 @@ Row = tuple[str, str, dict[str, float], str]
 
 
 def run(
-    label: str, url: str, count: int, duration: int, connections: int, progress: Progress
+    label: str,
+    url: str,
+    count: int,
+    duration: int,
+    connections: int,
+    progress: Progress,
+    epochs: int = 144,
 ) -> list[Row]:
     engine = make_engine(url)
     task = progress.add_task(f"{label}: filling", total=count)
-    seconds = fill(engine, count, lambda n: progress.advance(task, n))
+    seconds = fill(engine, count, lambda n: progress.advance(task, n), epochs)
     progress.update(task, description=f"{label}: filled in {seconds:.1f}s")
     rows: list[Row] = []
     runs = progress.add_task(f"{label}: wrk", total=7)
@@ -401,6 +427,9 @@ def main() -> None:
         ),
     )
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument(
+        "--epochs", type=int, default=144, help="liveness epochs recorded (uptime's matrix)"
+    )
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     rows: list[Row] = []
@@ -417,7 +446,9 @@ def main() -> None:
         if args.sqlite:
             url = f"sqlite:///{Path(tmp) / 'inventory.sqlite'}"
             label = f"sqlite {args.sqlite // 1000}k"
-            rows += run(label, url, args.sqlite, args.duration, args.connections, progress)
+            rows += run(
+                label, url, args.sqlite, args.duration, args.connections, progress, args.epochs
+            )
         if args.postgres:
             admin_url = make_url(args.postgres_url)
             name = f"bench_api_{secrets.token_hex(3)}"
@@ -427,7 +458,15 @@ def main() -> None:
             try:
                 url = admin_url.set(database=name).render_as_string(hide_password=False)
                 label = f"pg {args.postgres // 1000}k"
-                rows += run(label, url, args.postgres, args.duration, args.connections, progress)
+                rows += run(
+                    label,
+                    url,
+                    args.postgres,
+                    args.duration,
+                    args.connections,
+                    progress,
+                    args.epochs,
+                )
             finally:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
