@@ -253,6 +253,7 @@ class Transmitter:
 
     def _record_liveness(self, epoch: int) -> None:
         """Pull, merge, co-sign, transmit (``docs/liveness.md``)."""
+        chain_length = self.node.chain.epoch_length
         views = self._pull(epoch)
         view = self.node.book.view(epoch)
         liveness = view.liveness()
@@ -294,6 +295,13 @@ class Transmitter:
         try:
             record = self.sender.send(call, kind=LIVENESS, ref=str(epoch))
         except EstimateError as exc:
+            self.store.set_liveness_state(epoch, None)
+            chain_epoch = int(self.w3.eth.get_block("latest")["timestamp"]) // chain_length
+            if chain_epoch <= epoch:  # the chain's clock is behind this host's: try again
+                log.info(
+                    "epoch %d is not over on the chain yet (its clock: %d)", epoch, chain_epoch
+                )
+                return
             log.warning("liveness would revert: %s", exc.cause)
             self.store.set_liveness_state(epoch, LivenessState.REFUSED)
             return

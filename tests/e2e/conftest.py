@@ -23,10 +23,15 @@ from depin.registry import RegistryClient
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+def network(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Network]:
+    """A module's network; a module may set its own ``EPOCH_LENGTH`` (seconds) and
+    ``BLOCK_TIME`` (seconds between blocks; default: a block per transaction)."""
+    epoch_length = int(getattr(request.module, "EPOCH_LENGTH", EPOCH_LENGTH))
     tmp = tmp_path_factory.mktemp("e2e")
     home = tmp / "home"
-    anvil = Anvil(port=free_port()).start()
+    anvil = Anvil(port=free_port(), block_time=getattr(request.module, "BLOCK_TIME", None)).start()
     env = {
         **os.environ,
         "DEPIN_HOME": str(home),
@@ -44,7 +49,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
         subprocess.run(
             depin_argv(
                 "deploy", "--rpc-url", anvil.rpc_url, "--home", str(home),
-                "--epoch-length", str(EPOCH_LENGTH),
+                "--epoch-length", str(epoch_length),
             ),
             env=env, check=True, capture_output=True, timeout=60,
         )  # fmt: skip

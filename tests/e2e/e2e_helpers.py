@@ -13,20 +13,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from agent.keystore import create_keystore
 from depin._cli.supervisor import http_ready
-from depin.attestation import gpu_key
+from depin.attestation import ALL_WELL, Heartbeat, Liveness, gpu_key, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
 from depin.registry import Profile, RegistryClient
+from depin.wire import HeartbeatRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "discovery"
 H100_HOST = FIXTURES / "nvml_8x_h100_sxm.json"
+H100_HEALTH = ROOT / "tests" / "fixtures" / "health" / "nvml_health_8x_h100.json"
 DEPIN = [sys.executable, "-m", "depin.cli"]
 EPOCH_LENGTH = 3
 PASSWORD = "agent-password-1234"
@@ -140,6 +143,13 @@ class Network:
         uuids = [c["ret"] for c in json.loads(text)["calls"] if c["fn"] == "nvmlDeviceGetUUID"]
         return path, [gpu_key("nvidia", u) for u in uuids]
 
+    def health_replay(self, host: Path, recording: Path) -> Path:
+        """An NVML health recording made for ``host``'s device UUIDs (see :meth:`host`)."""
+        prefix = host.stem.removeprefix("host-")
+        path = self.tmp / f"health-{prefix}.json"
+        path.write_text(recording.read_text().replace('"GPU-5b3a', f'"GPU-{prefix}'))
+        return path
+
     def agent_argv(
         self, keystore: Path, provider: str, host: Path, *extra: str, oracles: list[str] | None
     ) -> list[str]:
@@ -190,6 +200,40 @@ class Network:
             )
         self.agents.append(process)
         return process
+
+    def heartbeat(
+        self,
+        url: str,
+        provider: str,
+        agent: LocalAccount,
+        keys: list[bytes],
+        epoch: int,
+        status: bytes | None = None,
+    ) -> httpx.Response:
+        """One signed heartbeat, as an agent sends it, to one oracle."""
+        status = status if status is not None else bytes([ALL_WELL] * len(keys))
+        message = Heartbeat(provider, agent.address, tuple(keys), epoch, status)
+        body = HeartbeatRequest(
+            provider=provider,
+            agent=agent.address,
+            gpu_keys=keys,
+            epoch=epoch,
+            status=status,
+            signature=sign_digest(agent, message.digest(self.attestations.domain)),
+        )
+        return httpx.post(url + "/v1/heartbeats", json=body.model_dump(mode="json"), timeout=5)
+
+    def liveness_records(self) -> dict[int, Liveness]:
+        """Every epoch's record on the chain."""
+        event = self.attestations.contract.events.LivenessRecorded()
+        return {
+            int(log["args"]["epoch"]): Liveness(
+                bytes(log["args"]["online"]),
+                bytes(log["args"]["available"]),
+                bytes(log["args"]["healthy"]),
+            )
+            for log in event.get_logs(from_block=0)
+        }
 
     def attested_events(self, keys: list[bytes]) -> list[dict[str, Any]]:
         event = self.attestations.contract.events.GpuAttested()
