@@ -871,7 +871,8 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run: 500 agents")
     parser.add_argument("--sends", type=int, default=3, help="heartbeats per agent per oracle "
                         "per epoch (the daemon's default: every third of an epoch)")  # fmt: skip
-    parser.add_argument("--connections", type=int, default=64, help="per oracle, offered load")
+    parser.add_argument("--connections", type=int, default=256, help="per oracle at the "
+                        "offered load: a slow oracle queues them, not the generator")  # fmt: skip
     parser.add_argument("--ceiling-connections", type=int, default=128)
     parser.add_argument("--ceiling-seconds", type=float, help="default 10; --quick 3")
     parser.add_argument("--seed", type=int, default=1)
