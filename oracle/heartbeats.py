@@ -84,13 +84,6 @@ class EpochView:
                     if new & bit:
                         refs[bit] = digest
 
-    def merge(self, other: EpochView) -> None:
-        for index, bits in other.said.items():
-            for bit, digest in other.refs[index].items():
-                if bit & bits and not self.said.get(index, 0) & bit:
-                    self.said[index] = self.said.get(index, 0) | bit
-                    self.refs.setdefault(index, {})[bit] = digest
-
     def status(self, index: int) -> GpuStatus:
         bits = self.said[index]
         available = bits & SAID_AVAILABLE and not bits & SAID_BUSY
