@@ -4,8 +4,8 @@ One row the indexer keeps up to date (the time and block of its last step that w
 reason, time and details of a halt on something no retry heals), read by
 `depin indexer status` and the API's health check.
 
-Revision ID: 0005_indexer_status
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005_indexer_status"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
