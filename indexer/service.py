@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import keccak
 from sqlalchemy import Engine
 from web3 import Web3
 from web3.providers import HTTPProvider
 
 from depin import artifacts, deployments
-from depin.attestation_client import AttestationClient
 from depin.errors import (
     ContractNotDeployedError,
     DeploymentNotFoundError,
@@ -196,8 +196,11 @@ class Indexer:
         return checkpoint
 
     def _epoch_length(self, address: str) -> int:
-        """The AttestationOracle's ``EPOCH_LENGTH`` (an immutable: read once per database)."""
-        return AttestationClient(self.w3, address).epoch_length()
+        """The AttestationOracle's ``EPOCH_LENGTH`` (an immutable: read once per database),
+        through the indexer's retrying RPC like every other read."""
+        selector = "0x" + keccak(text="EPOCH_LENGTH()")[:4].hex()
+        answer = self.rpc.call("eth_call", [{"to": address, "data": selector}, "latest"])
+        return int(str(answer), 16)
 
     @property
     def reader(self) -> LogReader:
