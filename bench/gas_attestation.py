@@ -214,8 +214,8 @@ def main() -> None:
                     progress.advance(task)
                     rows.append((f"{label}, batch {n}", f"{first / n:,.0f}", f"{second / n:,.0f}"))
 
-            # Liveness: fill the GPU index space to 10,000, then post bitmaps with every bit set.
-            target = 1_000 if quick else 10_000
+            # Liveness: fill the GPU index space to 100,000, then post records with every bit set.
+            target = 1_000 if quick else 100_000
             provider, agent = fleet.host()
             missing = target - client.gpu_count()
             task = progress.add_task(f"attesting {target:,} GPUs for liveness", total=missing)
@@ -225,7 +225,7 @@ def main() -> None:
                 missing -= n
                 progress.advance(task, n)
             epoch = client.last_liveness_epoch()
-            for count in (100, 1_000, 10_000):
+            for count in (100, 1_000, 10_000, 100_000):
                 if count > client.gpu_count():
                     continue
                 epoch += 1
