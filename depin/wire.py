@@ -80,6 +80,8 @@ class RefusalCode(StrEnum):
     NOT_APPROVED = "not_approved"
     WRONG_CONFIG_VERSION = "wrong_config_version"
     UNAVAILABLE = "unavailable"
+    BODY_TOO_LARGE = "body_too_large"
+    RATE_LIMITED = "rate_limited"
     PROOF_REQUIRED = "proof_required"
     INVALID_PROOF = "invalid_proof"
     PROOF_MISMATCH = "proof_mismatch"
