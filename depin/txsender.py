@@ -22,10 +22,13 @@ ledger records the outcome: a process killed in between calls it again for the s
 its next pass, so owners make it idempotent. Each record carries the owner's ``kind`` and an
 opaque ``ref`` (the oracle's batch id or epoch) to find what the transaction was for.
 
-The ledger is an interface with two implementations run through one test suite:
-:class:`InMemoryLedger` (one process; tests and tools) and :class:`SqliteLedger` (a
-:class:`depin.sqlite.LocalDb` file, shareable between processes). Its SQL is kept plain so
-the same tables can live in PostgreSQL.
+The ledger is an interface with three implementations run through one test suite:
+:class:`InMemoryLedger` (one process; tests and tools), :class:`SqliteLedger` (a
+:class:`depin.sqlite.LocalDb` file, shareable between the processes of one host) and
+:class:`PostgresLedger` (shareable between hosts).
+
+With ``once``, :meth:`TxSender.send` is idempotent by the owner's ``ref``: a record of the
+same kind and ref still :attr:`TxState.SENT` is answered instead of a second transaction.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -54,11 +57,15 @@ from depin.chain import replacement, translate_error
 from depin.errors import ChainError
 from depin.sqlite import LocalDb
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
 __all__ = [
     "BroadcastError",
     "EstimateError",
     "InMemoryLedger",
     "Ledger",
+    "PostgresLedger",
     "SqliteLedger",
     "TxRecord",
     "TxSender",
@@ -313,6 +320,131 @@ CREATE TABLE IF NOT EXISTS {hashes_table} (
             db.execute(f"DELETE FROM {self.table} WHERE id = ?", (tx_id,))
 
 
+class PostgresLedger:
+    """A :class:`Ledger` in PostgreSQL, shared by every process (and host) using the database.
+
+    ``engine`` is a writable SQLAlchemy engine (see :func:`depin.postgres.writable_engine`),
+    or a URL for one this ledger owns. ``table`` and ``hashes_table`` name its two tables, as
+    in :class:`SqliteLedger`; they are created if missing (under an advisory lock, so that
+    processes starting together do not race on the catalog).
+    """
+
+    def __init__(
+        self, engine: Engine | str, *, table: str = "txs", hashes_table: str = "tx_hashes"
+    ) -> None:
+        from depin.postgres import advisory_key, writable_engine
+
+        if not (_NAME.match(table) and _NAME.match(hashes_table)):
+            raise ValueError(f"not a table name: {table!r} or {hashes_table!r}")
+        self.table, self.hashes_table = table, hashes_table
+        self._owned = isinstance(engine, str)
+        self.engine: Engine = writable_engine(engine) if isinstance(engine, str) else engine
+        with self.engine.begin() as db:
+            db.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(%s)", (advisory_key(f"depin.ledger.{table}"),)
+            )
+            db.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {table} (id BIGSERIAL PRIMARY KEY, sender TEXT, "
+                "kind TEXT NOT NULL, ref TEXT NOT NULL DEFAULT '', nonce BIGINT NOT NULL, "
+                "tx_hash BYTEA NOT NULL, raw BYTEA NOT NULL, sent_at DOUBLE PRECISION NOT NULL, "
+                "state TEXT NOT NULL)"
+            )
+            db.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {hashes_table} (tx_id BIGINT NOT NULL, "
+                "tx_hash BYTEA NOT NULL, PRIMARY KEY (tx_id, tx_hash))"
+            )
+            db.exec_driver_sql(
+                f"CREATE INDEX IF NOT EXISTS {table}_by_state ON {table} (sender, state, nonce)"
+            )
+            db.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {table}_by_ref ON {table} (kind, ref)")
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as db:
+            return [tuple(row) for row in db.exec_driver_sql(sql, args)]
+
+    def add(self, record: TxRecord) -> TxRecord:
+        with self.engine.begin() as db:
+            tx_id = db.exec_driver_sql(
+                f"INSERT INTO {self.table} (sender, kind, ref, nonce, tx_hash, raw, sent_at, "
+                "state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (
+                    record.sender,
+                    record.kind,
+                    record.ref,
+                    record.nonce,
+                    record.tx_hash,
+                    record.raw,
+                    record.sent_at,
+                    record.state.value,
+                ),
+            ).scalar_one()
+        return replace(record, id=int(tx_id))
+
+    def get(self, tx_id: int) -> TxRecord | None:
+        rows = self._query(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = %s", (tx_id,))
+        return _record(rows[0]) if rows else None
+
+    def records(self, sender: str, state: TxState | None = None) -> list[TxRecord]:
+        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE (sender = %s OR sender IS NULL)"
+        args: tuple[Any, ...] = (sender,)
+        if state is not None:
+            sql += " AND state = %s"
+            args += (state.value,)
+        return [_record(row) for row in self._query(sql + " ORDER BY nonce, id", args)]
+
+    def find(self, kind: str, ref: str) -> list[TxRecord]:
+        rows = self._query(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE kind = %s AND ref = %s ORDER BY id",
+            (kind, ref),
+        )
+        return [_record(row) for row in rows]
+
+    def hashes(self, tx_id: int) -> list[bytes]:
+        rows = self._query(f"SELECT tx_hash FROM {self.hashes_table} WHERE tx_id = %s", (tx_id,))
+        return [bytes(h) for (h,) in rows]
+
+    def replace(self, tx_id: int, tx_hash: bytes, raw: bytes, sent_at: float) -> TxRecord | None:
+        with self.engine.begin() as db:
+            row = db.exec_driver_sql(
+                f"SELECT tx_hash FROM {self.table} WHERE id = %s AND state = %s FOR UPDATE",
+                (tx_id, TxState.SENT.value),
+            ).first()
+            if row is None:
+                return None
+            db.exec_driver_sql(
+                f"INSERT INTO {self.hashes_table} (tx_id, tx_hash) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING",
+                (tx_id, bytes(row[0])),
+            )
+            found = db.exec_driver_sql(
+                f"UPDATE {self.table} SET tx_hash = %s, raw = %s, sent_at = %s WHERE id = %s "
+                f"RETURNING {_COLUMNS}",
+                (tx_hash, raw, sent_at, tx_id),
+            ).one()
+        return _record(tuple(found))
+
+    def settle(self, tx_id: int, state: TxState) -> bool:
+        with self.engine.begin() as db:
+            return _settled(db, self.table, tx_id, state)
+
+    def forget(self, tx_id: int) -> None:
+        with self.engine.begin() as db:
+            db.exec_driver_sql(f"DELETE FROM {self.hashes_table} WHERE tx_id = %s", (tx_id,))
+            db.exec_driver_sql(f"DELETE FROM {self.table} WHERE id = %s", (tx_id,))
+
+    def close(self) -> None:
+        if self._owned:
+            self.engine.dispose()
+
+
+def _settled(db: Connection, table: str, tx_id: int, state: TxState) -> bool:
+    result = db.exec_driver_sql(
+        f"UPDATE {table} SET state = %s WHERE id = %s AND state = %s",
+        (state.value, tx_id, TxState.SENT.value),
+    )
+    return int(result.rowcount) == 1
+
+
 def _record(row: tuple[Any, ...]) -> TxRecord:
     tx_id, sender, kind, ref, nonce, tx_hash, raw, sent_at, state = row
     return TxRecord(
@@ -409,9 +541,14 @@ class TxSender:
         ref: str = "",
         gas_margin: int | None = None,
         forget_unsent: bool = False,
+        once: bool = False,
     ) -> TxRecord:
         """Signs ``call`` (a contract function, or a dict with ``to``, ``value``, ``data``)
         with the next nonce, stores it, then broadcasts it; returns its record.
+
+        With ``once``, a transaction of this sender's of the same ``kind`` and ``ref`` that is
+        still :attr:`TxState.SENT` is returned instead, and nothing is sent: asking again for
+        what is in flight never pays twice. (Under the lock, so concurrent askers agree.)
 
         Raises:
             EstimateError: the gas estimate failed (the call would revert); nothing is stored.
@@ -420,6 +557,17 @@ class TxSender:
                 :meth:`reconcile`.
         """
         with self.lock:
+            if once:
+                pending = [
+                    r
+                    for r in self.ledger.find(kind, ref)
+                    if r.state is TxState.SENT and r.sender in (self.address, "")
+                ]
+                if pending:
+                    log.info(
+                        "%s %s already in flight as 0x%s", kind, ref, pending[-1].tx_hash.hex()
+                    )
+                    return pending[-1]
             tx = self._build(call, self.gas_margin if gas_margin is None else gas_margin)
             signed = self.account.sign_transaction(tx)
             record = self.ledger.add(

@@ -1,30 +1,59 @@
-"""The transaction sender on a real anvil node, over each ledger: a transaction lands exactly
-once across a crash, and each way it can end (mined, dropped, mined in an earlier version,
-cancelled) is settled once and told to the owner once."""
+"""The transaction sender on a real anvil node, over each ledger (in memory, SQLite,
+PostgreSQL): a transaction lands exactly once across a crash, each way it can end (mined,
+dropped, mined in an earlier version, cancelled) is settled once and told to the owner once,
+and a transaction in flight is not sent twice for the same ref."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import POSTGRES_URL
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 
-from depin.txsender import InMemoryLedger, Ledger, SqliteLedger, TxRecord, TxSender, TxState
+from depin.txsender import (
+    InMemoryLedger,
+    Ledger,
+    PostgresLedger,
+    SqliteLedger,
+    TxRecord,
+    TxSender,
+    TxState,
+)
 
 pytestmark = pytest.mark.integration
 
 Settled = list[tuple[TxRecord, TxState, Any]]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+def _postgres_ledger() -> Iterator[PostgresLedger]:
+    """A ledger in tables of its own in the test database (dropped after), or a skip."""
+    name = f"txs_{secrets.token_hex(4)}"
+    try:
+        store = PostgresLedger(POSTGRES_URL, table=name, hashes_table=name + "_hashes")
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    try:
+        yield store
+    finally:
+        with store.engine.begin() as db:
+            db.exec_driver_sql(f"DROP TABLE IF EXISTS {name}, {name}_hashes")
+        store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     if request.param == "memory":
         yield InMemoryLedger()
+        return
+    if request.param == "postgres":
+        yield from _postgres_ledger()
         return
     store = SqliteLedger(tmp_path / "ledger.sqlite3")
     yield store
@@ -179,3 +208,21 @@ def test_the_next_nonce_passes_the_ledgers_unmined_transactions(
     second = sender.send(_transfer(Account.create().address), kind="pay")
     assert (first.nonce, second.nonce) == (0, 1)  # the node forgot the first; the ledger did not
     assert [r.nonce for r in ledger.records(account.address, TxState.SENT)] == [0, 1]
+
+
+def test_sending_once_answers_the_transaction_in_flight_for_the_same_ref(
+    w3: Web3, ledger: Ledger, make_account: Callable[..., LocalAccount], automine_off: None
+) -> None:
+    account, payee = make_account(), make_account(fund=False)
+    sender = TxSender(w3, account, ledger, resend_after_s=3600)
+    first = sender.send(_transfer(payee.address), kind="pay", ref="e", once=True)
+    again = sender.send(_transfer(payee.address), kind="pay", ref="e", once=True)
+    other = sender.send(_transfer(payee.address), kind="pay", ref="f", once=True)
+    assert again == first and other.nonce == first.nonce + 1
+    assert w3.eth.get_transaction_count(account.address, "pending") == 2
+    _mine(w3)
+    sender.reconcile()
+    assert ledger.get(first.id).state is TxState.MINED  # type: ignore[union-attr]
+    # Settled, it is no longer in flight: the same ref may be sent again.
+    third = sender.send(_transfer(payee.address), kind="pay", ref="e", once=True)
+    assert third.id != first.id and third.nonce == first.nonce + 2
