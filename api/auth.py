@@ -15,8 +15,9 @@ import re
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from eth_account.messages import encode_defunct
 from eth_utils import keccak, to_checksum_address
@@ -26,13 +27,16 @@ from api.errors import (
     ExpiredMessageError,
     InvalidNonceError,
     InvalidSignatureError,
+    IssuedInFutureError,
     NonceUsedError,
+    NotYetValidMessageError,
     UnauthorizedError,
     ValidationProblem,
     WrongChainError,
     WrongDomainError,
+    WrongUriError,
 )
-from api.shared import SharedState, now
+from api.shared import State, now
 
 with warnings.catch_warnings():
     # siwe's grammar redefines RFC 5234 core rules; abnf warns about it on import.
@@ -58,7 +62,7 @@ class NonceStore:
     """Issued SIWE nonces: each valid for ``ttl`` seconds and for one sign-in, in the state
     every worker process of the API shares."""
 
-    def __init__(self, state: SharedState, ttl: int) -> None:
+    def __init__(self, state: State, ttl: int) -> None:
         self.state = state
         self.ttl = ttl
         self._issued = 0
@@ -81,8 +85,15 @@ class NonceStore:
 
     def consume(self, nonce: str) -> None:
         with self.state.transaction() as db:
-            self._refuse_unless_open(db, nonce)
-            db.execute("UPDATE siwe_nonces SET used = 1 WHERE nonce = ?", (nonce,))
+            # One statement that marks it used only if open: of two hosts consuming it at once,
+            # one wins and the other is told why it lost.
+            marked = db.execute(
+                "UPDATE siwe_nonces SET used = 1 WHERE nonce = ? AND used = 0 AND expires_at >= ?",
+                (nonce, now()),
+            )
+            if marked.rowcount != 1:
+                self._refuse_unless_open(db, nonce)
+                raise NonceUsedError(f"nonce {nonce} was already used to sign in")
 
     @staticmethod
     def _refuse_unless_open(db: Any, nonce: str) -> None:
@@ -159,13 +170,31 @@ def is_valid_erc1271(w3: Web3, wallet: str, digest: bytes, signature: bytes) -> 
 
 
 class SiweVerifier:
-    """Checks a SIWE message and signature for this server's domain and chain."""
+    """Checks a SIWE message and signature for this server's origin and chain (EIP-4361).
 
-    def __init__(self, w3: Web3, chain_id: int, domain: str, nonces: NonceStore) -> None:
+    The message's ``domain`` must be the authority this API is reachable at and its ``URI``
+    must be on the same origin (``origin`` when the public URL is configured, else ``http`` or
+    ``https`` on ``domain``). ``Issued At`` may be ahead of the server's clock by at most
+    ``skew_s`` seconds; ``Expiration Time`` must not have passed and ``Not Before`` must have
+    come; the chain id and the (issued, unused) nonce must match.
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        chain_id: int,
+        domain: str,
+        nonces: NonceStore,
+        *,
+        origin: str | None = None,
+        skew_s: int = 300,
+    ) -> None:
         self.w3 = w3
         self.chain_id = chain_id
-        self.domain = domain
+        self.origin = origin.rstrip("/").lower() if origin else None
+        self.domain = urlsplit(self.origin).netloc if self.origin else domain
         self.nonces = nonces
+        self.skew_s = skew_s
 
     def verify(self, text: str, signature: str) -> str:
         """Returns the signed-in address or raises the refusal's :class:`ApiError`."""
@@ -184,17 +213,19 @@ class SiweVerifier:
             raise WrongDomainError(
                 f"the message is for {message.domain!r}; this server is {self.domain!r}"
             )
+        self._check_uri(str(message.uri))
         if int(message.chain_id) != self.chain_id:
             raise WrongChainError(
                 f"the message is for chain {message.chain_id}; this server is on {self.chain_id}"
             )
+        self._check_times(message)
         self.nonces.check(message.nonce)
         try:
             message.verify(signature, domain=self.domain, nonce=message.nonce)
-        except (siwe.ExpiredMessage, siwe.NotYetValidMessage):
-            raise ExpiredMessageError(
-                "the message's expiration time has passed or its not-before time has not come"
-            ) from None
+        except siwe.ExpiredMessage:  # the clock moved past it between the checks
+            raise ExpiredMessageError("the message's Expiration Time has passed") from None
+        except siwe.NotYetValidMessage:
+            raise NotYetValidMessageError("the message's Not Before time has not come") from None
         except siwe.InvalidSignature:
             if not self._contract_wallet_signed(message, signature):
                 raise InvalidSignatureError(
@@ -207,6 +238,44 @@ class SiweVerifier:
         self.nonces.consume(message.nonce)
         return str(message.address)
 
+    def _check_uri(self, uri: str) -> None:
+        try:
+            parts = urlsplit(uri)
+            scheme, authority = parts.scheme.lower(), parts.netloc.lower()
+        except ValueError:
+            scheme = authority = ""
+        if self.origin is not None:
+            allowed = f"{scheme}://{authority}" == self.origin
+            expected = self.origin
+        else:
+            allowed = scheme in ("http", "https") and authority == self.domain.lower()
+            expected = f"http(s)://{self.domain}"
+        if not allowed:
+            raise WrongUriError(
+                f"the message's URI {uri!r} is not on this server's origin {expected}; "
+                "sign a message whose URI is a page of this server"
+            )
+
+    def _check_times(self, message: siwe.SiweMessage) -> None:
+        now_dt = datetime.now(UTC)
+        issued = _moment(message.issued_at)
+        if issued is not None and issued > now_dt + timedelta(seconds=self.skew_s):
+            raise IssuedInFutureError(
+                f"the message's Issued At {message.issued_at} is more than {self.skew_s} s "
+                "ahead of this server's clock; check the device's clock and sign again"
+            )
+        expires = _moment(message.expiration_time)
+        if expires is not None and now_dt >= expires:
+            raise ExpiredMessageError(
+                f"the message's Expiration Time {message.expiration_time} has passed; "
+                "sign a new one"
+            )
+        not_before = _moment(message.not_before)
+        if not_before is not None and now_dt < not_before:
+            raise NotYetValidMessageError(
+                f"the message's Not Before time {message.not_before} has not come"
+            )
+
     def _contract_wallet_signed(self, message: siwe.SiweMessage, signature: str) -> bool:
         if not self.w3.eth.get_code(message.address):
             return False
@@ -217,6 +286,20 @@ class SiweVerifier:
         except ValueError:
             return False
         return is_valid_erc1271(self.w3, message.address, digest, raw)
+
+
+def _moment(value: object) -> datetime | None:
+    """A SIWE timestamp field (siwe's ``ISO8601Datetime`` or a string) as an aware datetime."""
+    if value is None:
+        return None
+    inner = getattr(value, "_datetime", None)
+    if isinstance(inner, datetime):
+        return inner if inner.tzinfo else inner.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def utc_iso(timestamp: float) -> str:

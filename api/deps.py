@@ -69,7 +69,14 @@ def get_verifier(request: Request) -> SiweVerifier:
     chain = get_chain(request)
     settings = _settings(request)
     nonces: NonceStore = request.app.state.nonces
-    return SiweVerifier(chain.w3, chain.chain_id, settings.siwe_domain, nonces)
+    return SiweVerifier(
+        chain.w3,
+        chain.chain_id,
+        settings.siwe_domain,
+        nonces,
+        origin=settings.public_origin,
+        skew_s=settings.siwe_clock_skew_s,
+    )
 
 
 def get_signer(request: Request) -> TokenSigner:

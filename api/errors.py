@@ -84,6 +84,24 @@ class ExpiredMessageError(ApiError):
     title = "The sign-in message has expired or is not valid yet"
 
 
+class NotYetValidMessageError(ApiError):
+    code = "not_yet_valid"
+    status = 400
+    title = "The sign-in message's Not Before time has not come"
+
+
+class IssuedInFutureError(ApiError):
+    code = "issued_in_future"
+    status = 400
+    title = "The sign-in message was issued ahead of the server's clock"
+
+
+class WrongUriError(ApiError):
+    code = "wrong_uri"
+    status = 400
+    title = "The sign-in message's URI is on another origin"
+
+
 class NonceUsedError(ApiError):
     code = "nonce_used"
     status = 409

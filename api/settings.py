@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from depin.errors import ConfigurationError
@@ -38,8 +39,22 @@ class ApiSettings(CommonSettings):
         description="HMAC key of session tokens (at least 32 bytes outside a dev chain)",
     )
     session_ttl: int = Field(default=3600, ge=60, description="session token lifetime, seconds")
+    public_url: str | None = Field(
+        default=None,
+        description="the origin browsers reach this API at (e.g. https://explorer.example); "
+        "SIWE messages must name its authority as their domain and a URI on this origin. "
+        "`depin up` sets it from its ports",
+    )
     siwe_domain: str = Field(
-        default="localhost:8000", description="the RFC 3986 authority SIWE messages must name"
+        default="localhost:8000",
+        description="the RFC 3986 authority SIWE messages must name when DEPIN_API_PUBLIC_URL "
+        "is unset",
+    )
+    siwe_clock_skew_s: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="how far a SIWE message's Issued At may be ahead of this server's clock",
     )
     siwe_nonce_ttl: int = Field(default=600, ge=10, description="how long a SIWE nonce lives")
 
@@ -85,6 +100,29 @@ class ApiSettings(CommonSettings):
     )
     sse_poll_interval: float = Field(default=0.5, gt=0, description="SSE database poll, seconds")
     sse_keepalive: float = Field(default=15.0, gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ValueError(
+                "DEPIN_API_PUBLIC_URL must be an origin such as https://explorer.example or "
+                "http://127.0.0.1:8000 (scheme, host, optional port; no path)"
+            )
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @property
+    def public_origin(self) -> str | None:
+        """``scheme://authority`` this API is reachable at, if configured."""
+        return self.public_url
+
+    @property
+    def siwe_authority(self) -> str:
+        """The authority SIWE messages must name: the public URL's, else ``siwe_domain``."""
+        return urlsplit(self.public_url).netloc if self.public_url else self.siwe_domain
 
     @property
     def url(self) -> str:

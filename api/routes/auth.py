@@ -10,12 +10,15 @@ from api.errors import (
     ExpiredMessageError,
     InvalidNonceError,
     InvalidSignatureError,
+    IssuedInFutureError,
     NonceUsedError,
+    NotYetValidMessageError,
     RateLimitedError,
     ServiceUnavailableError,
     UnauthorizedError,
     WrongChainError,
     WrongDomainError,
+    WrongUriError,
 )
 from api.routes._problems import problems
 from api.schemas.auth import MeResponse, NonceResponse, SessionResponse, VerifyRequest
@@ -43,17 +46,26 @@ def nonce(chain: ChainDep, verifier: VerifierDep) -> NonceResponse:
     dependencies=[IpLimited],
     responses=problems(
         WrongDomainError,
+        WrongUriError,
         WrongChainError,
+        IssuedInFutureError,
+        ExpiredMessageError,
+        NotYetValidMessageError,
         InvalidNonceError,
         NonceUsedError,
-        ExpiredMessageError,
         InvalidSignatureError,
         RateLimitedError,
         ServiceUnavailableError,
     ),
 )
 def verify(body: VerifyRequest, verifier: VerifierDep, signer: SignerDep) -> SessionResponse:
-    """Checks a signed SIWE message (EOA or ERC-1271 wallet) and issues a session token."""
+    """Checks a signed SIWE message (EOA or ERC-1271 wallet) and issues a session token.
+
+    The message's domain must be this server's public authority (`DEPIN_API_PUBLIC_URL`, as
+    `/v1/auth/nonce` reports it) and its URI a page on the same origin; Issued At may be at most
+    `DEPIN_API_SIWE_CLOCK_SKEW_S` ahead of the server's clock; Expiration Time and Not Before,
+    the chain id and the nonce are checked before the signature.
+    """
     address = verifier.verify(body.message, body.signature)
     token, session = signer.issue(address, verifier.chain_id)
     return SessionResponse(

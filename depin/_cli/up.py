@@ -277,6 +277,8 @@ def up(
             api_env = {
                 **base_env,
                 "DEPIN_API_PORT": str(api_port),
+                # SIWE messages name the origin the API is actually reachable at
+                "DEPIN_API_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
                 "DEPIN_API_RELAYER_KEYSTORE": str(relayer_keystore),
                 "DEPIN_API_RELAYER_PASSWORD_FILE": str(
                     _write_secret(home / "api" / "relayer.pass", DEV_PASSWORD)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from api_helpers import SIWE_DOMAIN, assert_problem
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from httpx import Response
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -28,20 +30,25 @@ def siwe_text(
     domain: str = SIWE_DOMAIN,
     chain_id: int = 31337,
     expires_in: timedelta | None = timedelta(minutes=5),
+    uri: str | None = None,
+    issued_ago: timedelta = timedelta(minutes=1),
+    valid_in: timedelta | None = None,
 ) -> str:
     now = datetime.now(UTC)
     fields = {
         "domain": domain,
         "address": address,
         "statement": "Sign in to the depin explorer",
-        "uri": f"https://{domain}/login",
+        "uri": uri or f"https://{domain}/login",
         "version": "1",
         "chain_id": chain_id,
         "nonce": nonce,
-        "issued_at": _iso(now - timedelta(minutes=1)),
+        "issued_at": _iso(now - issued_ago),
     }
     if expires_in is not None:
         fields["expiration_time"] = _iso(now + expires_in)
+    if valid_in is not None:
+        fields["not_before"] = _iso(now + valid_in)
     return str(siwe.SiweMessage(**fields).prepare_message())
 
 
@@ -132,6 +139,97 @@ def test_unissued_nonce_and_other_refusals(client: TestClient) -> None:
     assert_problem(response, 400, "wrong_chain")
     response = client.post("/v1/auth/verify", json={"message": "hello", "signature": "0x00"})
     assert_problem(response, 422, "validation")
+
+
+def _verify(client: TestClient, account: LocalAccount, text: str) -> Response:
+    return client.post("/v1/auth/verify", json={"message": text, "signature": sign(account, text)})
+
+
+def test_a_uri_on_another_origin_is_refused(client: TestClient) -> None:
+    account: LocalAccount = Account.create()
+    for uri in (
+        "https://evil.example/login",
+        f"https://{SIWE_DOMAIN}:8443/login",
+        f"ftp://{SIWE_DOMAIN}/login",
+        f"https://evil.example/{SIWE_DOMAIN}",
+    ):
+        text = siwe_text(account.address, nonce(client), uri=uri)
+        assert_problem(_verify(client, account, text), 400, "wrong_uri")
+    # http and https on this domain are both the server when no public URL is configured
+    text = siwe_text(account.address, nonce(client), uri=f"http://{SIWE_DOMAIN}/onboard")
+    assert _verify(client, account, text).status_code == 200
+
+
+def test_issued_at_ahead_of_the_clock_beyond_the_skew_is_refused(client: TestClient) -> None:
+    account: LocalAccount = Account.create()
+    text = siwe_text(account.address, nonce(client), issued_ago=-timedelta(days=1))
+    assert_problem(_verify(client, account, text), 400, "issued_in_future")
+    text = siwe_text(account.address, nonce(client), issued_ago=-timedelta(seconds=301))
+    assert_problem(_verify(client, account, text), 400, "issued_in_future")
+    # a device clock a little ahead is tolerated
+    text = siwe_text(account.address, nonce(client), issued_ago=-timedelta(seconds=30))
+    assert _verify(client, account, text).status_code == 200
+
+
+def test_the_skew_is_configurable(make_client: Callable[..., TestClient]) -> None:
+    strict = make_client(siwe_clock_skew_s=0)
+    account: LocalAccount = Account.create()
+    text = siwe_text(account.address, nonce(strict), issued_ago=-timedelta(seconds=30))
+    assert_problem(_verify(strict, account, text), 400, "issued_in_future")
+
+
+def test_not_before_in_the_future_is_refused(client: TestClient) -> None:
+    account: LocalAccount = Account.create()
+    text = siwe_text(account.address, nonce(client), valid_in=timedelta(minutes=5))
+    assert_problem(_verify(client, account, text), 400, "not_yet_valid")
+    text = siwe_text(account.address, nonce(client), valid_in=-timedelta(seconds=5))
+    assert _verify(client, account, text).status_code == 200
+
+
+def test_a_refused_message_leaves_its_nonce_usable(client: TestClient) -> None:
+    account: LocalAccount = Account.create()
+    issued = nonce(client)
+    text = siwe_text(account.address, issued, valid_in=timedelta(minutes=5))
+    assert_problem(_verify(client, account, text), 400, "not_yet_valid")
+    assert _verify(client, account, siwe_text(account.address, issued)).status_code == 200
+
+
+def test_the_public_url_sets_the_domain_and_origin(
+    make_client: Callable[..., TestClient],
+) -> None:
+    public = make_client(public_url="http://127.0.0.1:9123")
+    response = public.get("/v1/auth/nonce")
+    assert response.json()["domain"] == "127.0.0.1:9123"
+    account: LocalAccount = Account.create()
+
+    def fresh(**kwargs: Any) -> str:
+        value = str(public.get("/v1/auth/nonce").json()["nonce"])
+        return siwe_text(account.address, value, domain="127.0.0.1:9123", **kwargs)
+
+    # the old default domain, and the configured one with the wrong scheme, are refused
+    stale = siwe_text(
+        account.address, str(public.get("/v1/auth/nonce").json()["nonce"]), domain=SIWE_DOMAIN
+    )
+    assert_problem(_verify(public, account, stale), 400, "wrong_domain")
+    wrong_scheme = fresh(uri="https://127.0.0.1:9123/onboard")
+    assert_problem(_verify(public, account, wrong_scheme), 400, "wrong_uri")
+    text = fresh(uri="http://127.0.0.1:9123/onboard")
+    assert _verify(public, account, text).status_code == 200
+
+
+def test_public_url_must_be_an_origin() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from api.settings import ApiSettings
+
+    assert ApiSettings(public_url="HTTPS://Explorer.Example/").public_origin == (
+        "https://explorer.example"
+    )
+    assert ApiSettings(public_url="https://explorer.example").siwe_authority == "explorer.example"
+    for bad in ("explorer.example", "ftp://explorer.example", "https://explorer.example/app"):
+        with pytest.raises(ValidationError, match="DEPIN_API_PUBLIC_URL"):
+            ApiSettings(public_url=bad)
 
 
 def test_session_tokens_are_checked(client: TestClient) -> None:
