@@ -28,8 +28,8 @@ from api.errors import (
     ValidationProblem,
     WrongDomainError,
 )
-from api.shared import SharedState
-from depin.eip712 import Domain, Message, parse_typed_data, recover
+from api.shared import State
+from depin.eip712 import Domain, Message, domain_difference, parse_typed_data, recover
 from depin.errors import ChainError, ContractRevertError, SignatureError
 from depin.messages import REGISTRY_MESSAGES
 from depin.txsender import BroadcastError, EstimateError, TxSender, TxState, would_revert
@@ -50,32 +50,57 @@ def parse(
     primary_type: str | None,
     message: dict[str, Any] | None,
 ) -> tuple[Domain, Message]:
-    """The domain and message from full typed data, or from a bare message (this registry)."""
+    """The domain and message from full typed data, or from a bare message (this registry).
+
+    Both forms together are accepted only when they agree (the same primary type, the same
+    message); every field is parsed strictly (see :func:`depin.eip712.parse_typed_data`), so a
+    malformed one is refused here, naming it, and never reaches the encoder.
+    """
     try:
-        if typed_data is not None:
-            return parse_typed_data(typed_data, REGISTRY_MESSAGES)
-        if primary_type is None or message is None:
-            raise ValidationProblem("give either typed_data, or primary_type and message")
-        kind = REGISTRY_MESSAGES.get(primary_type)
-        if kind is None:
+        bare: Message | None = None
+        if primary_type is not None or message is not None:
+            if primary_type is None or message is None:
+                raise ValidationProblem(
+                    "primary_type and message: give both, or typed_data alone", field="message"
+                )
+            kind = REGISTRY_MESSAGES.get(primary_type)
+            if kind is None:
+                raise ValidationProblem(
+                    f"primary_type: unknown {primary_type!r}; one of {sorted(REGISTRY_MESSAGES)}",
+                    field="primary_type",
+                )
+            bare = kind.from_message_json(message)
+        if typed_data is None:
+            if bare is None:
+                raise ValidationProblem("give either typed_data, or primary_type and message")
+            return chain.registry.domain, bare
+        domain, typed = parse_typed_data(typed_data, REGISTRY_MESSAGES)
+        if bare is not None and bare != typed:
+            field = "primary_type" if type(bare) is not type(typed) else "message"
             raise ValidationProblem(
-                f"unknown primary_type {primary_type!r}; one of {sorted(REGISTRY_MESSAGES)}"
+                f"{field}: typed_data and primary_type/message disagree; send one form, or "
+                "both saying the same",
+                field=field,
             )
-        return chain.registry.domain, kind.from_message_json(message)
+        return domain, typed
     except SignatureError as exc:
         raise ValidationProblem(str(exc.message)) from None
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ValidationProblem(f"malformed message: {exc}") from None
+    except ValueError as exc:
+        raise ValidationProblem(str(exc)) from None
 
 
 def check(chain: ChainContext, domain: Domain, message: Message, signature: bytes) -> None:
     """Every check that needs no transaction; raises the refusal's :class:`ApiError`."""
     ours = chain.registry.domain
-    if domain != ours:
+    difference = domain_difference(domain, ours)
+    if difference is not None:
+        field, theirs, expected = difference
         raise WrongDomainError(
-            f"the typed data is for {domain.name} {domain.version} at {domain.verifying_contract} "
-            f"on chain {domain.chain_id}, not this registry ({ours.verifying_contract} on chain "
-            f"{ours.chain_id})"
+            f"domain.{field} is {theirs!r}, not this registry's {expected!r} (the typed data "
+            f"is for {domain.name} {domain.version} at {domain.verifying_contract} on chain "
+            f"{domain.chain_id})",
+            field=field,
+            expected=expected,
         )
     deadline = int(getattr(message, "deadline"))  # noqa: B009 - every registry message has one
     if deadline < int(time.time()):
@@ -122,10 +147,17 @@ RELAY = "relay"
 def submit(chain: ChainContext, message: Message, signature: bytes, ledger: RelayLedger) -> Relayed:
     """Dry-runs the ``...WithSig`` call from the relayer, then sends it; returns its hash. The
     signed transaction is in the ledger before it leaves, so :func:`follow` can see it land
-    or replace it."""
+    or replace it.
+
+    Idempotent by the message's digest (the ledger record's ``ref``): while a transaction
+    for the same signed message is in flight (neither mined nor settled as failed), asking
+    again, on any host, answers its hash and sends nothing."""
     call = chain.registry.with_sig_call(message, signature)
+    ref = "0x" + message.digest(chain.registry.domain).hex()
     try:
-        record = ledger.sender(chain).send(call, kind=RELAY, gas_margin=10_000, forget_unsent=True)
+        record = ledger.sender(chain).send(
+            call, kind=RELAY, ref=ref, gas_margin=10_000, forget_unsent=True, once=True
+        )
     except EstimateError as exc:
         error = exc.cause
         if isinstance(error, ContractRevertError):
@@ -146,9 +178,9 @@ def submit(chain: ChainContext, message: Message, signature: bytes, ledger: Rela
 
 class RelayLedger:
     """The relayer's sent transactions (a :class:`depin.txsender.Ledger` in the state the
-    API's workers share), and the senders that use it."""
+    API's processes share), and the senders that use it."""
 
-    def __init__(self, state: SharedState) -> None:
+    def __init__(self, state: State) -> None:
         self.ledger = state.relay_ledger()
 
     def sender(

@@ -8,6 +8,7 @@ wallet signs. A test checks that both agree with eth-account and with the contra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -16,7 +17,15 @@ from eth_account.signers.local import LocalAccount
 from depin.crypto import checksum_address, hex_bytes, keccak, recover, sign_digest, to_hex
 from depin.errors import SignatureError
 
-__all__ = ["Domain", "Message", "parse_typed_data", "recover"]
+__all__ = [
+    "DOMAIN_FIELDS",
+    "Domain",
+    "Message",
+    "domain_difference",
+    "parse_int",
+    "parse_typed_data",
+    "recover",
+]
 
 _DOMAIN_TYPE = [
     {"name": "name", "type": "string"},
@@ -27,6 +36,82 @@ _DOMAIN_TYPE = [
 _DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
+
+
+DOMAIN_FIELDS = tuple(f["name"] for f in _DOMAIN_TYPE)
+"""The domain's fields as typed data names them (name, version, chainId, verifyingContract)."""
+
+_DECIMAL = re.compile(r"-?[0-9]{1,80}")
+_HEX_INT = re.compile(r"0[xX][0-9a-fA-F]{1,64}")
+_HEX = re.compile(r"(0[xX])?([0-9a-fA-F]{2})*")
+
+
+def _bounds(sol_type: str) -> tuple[int, int]:
+    """``[low, high)`` of an EIP-712 integer type (``uint64``, ``int256``, ...)."""
+    if sol_type.startswith("uint"):
+        return 0, 1 << int(sol_type[4:] or 256)
+    bits = int(sol_type[3:] or 256)
+    return -(1 << (bits - 1)), 1 << (bits - 1)
+
+
+def parse_int(value: object, sol_type: str = "uint256") -> int:
+    """An integer as wallets send one: a JSON integer, a decimal string or a ``0x``-hex string,
+    within the bounds of ``sol_type``.
+
+    Raises:
+        ValueError: a float, a boolean, another type, or a number outside ``sol_type``; the
+            message says what is accepted.
+    """
+    low, high = _bounds(sol_type)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        kind = "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
+        raise ValueError(
+            f"expected a {sol_type} (an integer, or a decimal or 0x-hex string), got {kind}"
+        )
+    if isinstance(value, str):
+        if _HEX_INT.fullmatch(value):
+            number = int(value, 16)
+        elif _DECIMAL.fullmatch(value):
+            number = int(value)
+        else:
+            raise ValueError(f"expected a {sol_type} as a decimal or 0x-hex string")
+    else:
+        number = value
+    if not low <= number < high:
+        raise ValueError(f"out of range for {sol_type}: {low} <= n <= {high - 1}")
+    return number
+
+
+def _parse_bytes(value: object, size: int | None) -> bytes:
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise ValueError("expected 0x-prefixed hex (an even number of digits)")
+    raw = bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
+    if size is not None and len(raw) != size:
+        raise ValueError(f"expected bytes{size}: {size} bytes, got {len(raw)}")
+    return raw
+
+
+def _parse_value(sol_type: str, value: object) -> Any:
+    """One field of a message from its typed-data JSON, strictly (see :func:`parse_int`)."""
+    if sol_type.startswith(("uint", "int")):
+        return parse_int(value, sol_type)
+    if sol_type == "address":
+        if not isinstance(value, str):
+            raise ValueError("expected a 0x-prefixed address")
+        return checksum_address(value)
+    if sol_type == "string":
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        return value
+    if sol_type == "bool":
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    if sol_type == "bytes":
+        return _parse_bytes(value, None)
+    if sol_type.startswith("bytes"):
+        return _parse_bytes(value, int(sol_type[5:]))
+    raise ValueError(f"unsupported EIP-712 type {sol_type}")
 
 
 @dataclass(frozen=True)
@@ -65,12 +150,43 @@ class Domain:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Domain:
-        return cls(
-            str(data["name"]),
-            str(data["version"]),
-            int(data["chainId"]),
-            checksum_address(data["verifyingContract"]),
-        )
+        """Strictly: exactly the four fields, each of its type.
+
+        Raises:
+            ValueError: naming the field that is missing, unknown or malformed.
+        """
+        if not isinstance(data, dict):
+            raise ValueError("domain: expected an object")
+        for name in data:
+            if name not in DOMAIN_FIELDS:
+                raise ValueError(f"domain.{name}: unknown field; the fields are {DOMAIN_FIELDS}")
+        values = []
+        for field, sol_type in (
+            ("name", "string"),
+            ("version", "string"),
+            ("chainId", "uint256"),
+            ("verifyingContract", "address"),
+        ):
+            if field not in data:
+                raise ValueError(f"domain.{field}: missing")
+            try:
+                values.append(_parse_value(sol_type, data[field]))
+            except ValueError as exc:
+                raise ValueError(f"domain.{field}: {exc}") from None
+        return cls(*values)
+
+
+def domain_difference(theirs: Domain, ours: Domain) -> tuple[str, object, object] | None:
+    """The first domain field where ``theirs`` differs from ours: (its typed-data name, their
+    value, ours), or None when the domains are the same."""
+    for field, attribute in zip(
+        DOMAIN_FIELDS, ("name", "version", "chain_id", "verifying_contract"), strict=True
+    ):
+        a, b = getattr(theirs, attribute), getattr(ours, attribute)
+        same = a.lower() == b.lower() if attribute == "verifying_contract" else a == b
+        if not same:
+            return field, a, b
+    return None
 
 
 def _encode_atomic(sol_type: str, value: Any) -> bytes:
@@ -154,6 +270,11 @@ class Message:
     def message_json(self) -> dict[str, Any]:
         return {n: _json_value(t, v) for (n, t), v in zip(self.FIELDS, self._values(), strict=True)}
 
+    @classmethod
+    def typed_fields(cls) -> list[dict[str, str]]:
+        """The type's fields as typed data's ``types`` declares them."""
+        return [{"name": n, "type": t} for n, t in cls.FIELDS]
+
     def typed_data(self, domain: Domain) -> dict[str, Any]:
         """The ``eth_signTypedData_v4`` JSON a wallet signs."""
         return {
@@ -168,19 +289,27 @@ class Message:
 
     @classmethod
     def from_message_json(cls, message: dict[str, Any]) -> Message:
-        """Rebuilds the message from the ``message`` part of typed data."""
+        """Rebuilds the message from the ``message`` part of typed data, strictly: every field
+        of the type and no other, each parsed as its Solidity type (integers as JSON integers or
+        decimal or ``0x``-hex strings, within their width; ``bytesN`` of exactly N bytes).
+
+        Raises:
+            ValueError: naming the field (``message.<name>``) and what it accepts.
+        """
+        if not isinstance(message, dict):
+            raise ValueError("message: expected an object")
+        names = {n for n, _ in cls.FIELDS}
+        for name in message:
+            if name not in names:
+                raise ValueError(f"message.{name}: unknown field of {cls.PRIMARY_TYPE}")
         kwargs: dict[str, Any] = {}
         for f, (n, t) in zip(fields(cls), cls.FIELDS, strict=True):
             if n not in message:
-                raise ValueError(f"{cls.PRIMARY_TYPE} typed data lacks field {n!r}")
-            value = message[n]
-            if t.startswith(("uint", "int")):
-                value = int(value)
-            elif t == "address":
-                value = checksum_address(value)
-            elif t.startswith("bytes"):
-                value = hex_bytes(value)
-            kwargs[f.name] = value
+                raise ValueError(f"message.{n}: {cls.PRIMARY_TYPE} typed data lacks field {n!r}")
+            try:
+                kwargs[f.name] = _parse_value(t, message[n])
+            except ValueError as exc:
+                raise ValueError(f"message.{n}: {exc}") from None
         return cls(**kwargs)
 
     def sign(self, account: LocalAccount, domain: Domain) -> bytes:
@@ -191,16 +320,53 @@ class Message:
 def parse_typed_data(
     data: dict[str, Any], registry: dict[str, type[Message]]
 ) -> tuple[Domain, Message]:
-    """Validates typed-data JSON against the known message types; returns (domain, message)."""
-    try:
-        primary = str(data["primaryType"])
-        message_type = registry[primary]
-    except KeyError as exc:
-        raise SignatureError(f"unknown or missing primaryType in typed data: {exc}") from None
-    declared = [(f["name"], f["type"]) for f in data.get("types", {}).get(primary, [])]
-    if declared != list(message_type.FIELDS):
-        raise SignatureError(f"typed data declares {primary} differently from this protocol")
+    """Validates typed-data JSON against the known message types; returns (domain, message).
+
+    Strict: the four top-level members and no other, the types of exactly ``EIP712Domain`` and
+    the primary type, each declared as this protocol declares it, and the domain and message
+    parsed field by field (see :meth:`Domain.from_json` and :meth:`Message.from_message_json`).
+
+    Raises:
+        SignatureError: naming the member or field that is wrong.
+    """
+    if not isinstance(data, dict):
+        raise SignatureError("typed data: expected an object")
+    for member in data:
+        if member not in ("types", "primaryType", "domain", "message"):
+            raise SignatureError(f"{member}: unknown member of typed data")
+    primary = data.get("primaryType")
+    if not isinstance(primary, str) or primary not in registry:
+        raise SignatureError(
+            f"unknown or missing primaryType in typed data: {primary!r} is not one of "
+            f"{sorted(registry)}"
+        )
+    message_type = registry[primary]
+    types = data.get("types")
+    if not isinstance(types, dict):
+        raise SignatureError("types: expected an object")
+    for name in types:
+        if name not in ("EIP712Domain", primary):
+            raise SignatureError(f"types.{name}: not a type of {primary} typed data")
+    for name, expected in (("EIP712Domain", _DOMAIN_TYPE), (primary, message_type.typed_fields())):
+        declared = types.get(name)
+        if declared is None:
+            raise SignatureError(f"types.{name}: missing")
+        if not isinstance(declared, list) or [_field(f) for f in declared] != [
+            (f["name"], f["type"]) for f in expected
+        ]:
+            raise SignatureError(
+                f"types.{name}: typed data declares {name} differently from this protocol"
+            )
+    for member in ("domain", "message"):
+        if member not in data:
+            raise SignatureError(f"malformed {primary} typed data: {member}: missing")
     try:
         return Domain.from_json(data["domain"]), message_type.from_message_json(data["message"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise SignatureError(f"malformed {primary} typed data: {exc}") from exc
+    except ValueError as exc:
+        raise SignatureError(f"malformed {primary} typed data: {exc}") from None
+
+
+def _field(declared: object) -> tuple[object, object] | None:
+    if not isinstance(declared, dict) or set(declared) != {"name", "type"}:
+        return None
+    return declared["name"], declared["type"]

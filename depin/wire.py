@@ -17,12 +17,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
 from depin.attestation import GpuAttestation, Heartbeat, Liveness
 from depin.crypto import checksum_address, hex_bytes, to_hex
+from depin.eip712 import parse_int
 from depin.proof import ChallengeBatch, Commitment, ProofResult, RevealRequest, RevealResponse
 from depin.proof.certificate import ProofCertificate
 
@@ -117,9 +119,30 @@ Bytes32 = Annotated[bytes, BeforeValidator(_hex_bytes(32)), _ser]
 Signature65 = Annotated[bytes, BeforeValidator(_hex_bytes(65)), _ser]
 HexBytes = Annotated[bytes, BeforeValidator(_hex_bytes(None)), _ser]
 Address = Annotated[str, BeforeValidator(_address)]
-U16 = Annotated[int, Field(ge=0, lt=2**16)]
-U32 = Annotated[int, Field(ge=0, lt=2**32)]
-U64 = Annotated[int, Field(ge=0, lt=2**64)]
+
+
+def _uint(bits: int) -> object:
+    def parse(value: object) -> int:
+        return parse_int(value, f"uint{bits}")
+
+    return parse
+
+
+def _uint_schema(bits: int) -> dict[str, object]:
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 2**bits - 1},
+            {"type": "string", "pattern": r"^(0x[0-9a-fA-F]{1,64}|[0-9]{1,80})$"},
+        ],
+        "description": f"a uint{bits}: an integer, or a decimal or 0x-hex string",
+    }
+
+
+# Integers as the EIP-712 messages carry them (JSON integers, or decimal or 0x-hex strings),
+# each within its width: floats, booleans and numbers out of range are refused with the bounds.
+U16 = Annotated[int, BeforeValidator(_uint(16)), WithJsonSchema(_uint_schema(16))]
+U32 = Annotated[int, BeforeValidator(_uint(32)), WithJsonSchema(_uint_schema(32))]
+U64 = Annotated[int, BeforeValidator(_uint(64)), WithJsonSchema(_uint_schema(64))]
 
 
 class _Body(BaseModel):
@@ -165,8 +188,8 @@ class ChallengeToken(_Body):
 
     issuer: Address
     nonce: Bytes32
-    issued_at: int
-    expires_at: int
+    issued_at: U64
+    expires_at: U64
     challenge: Bytes32
     signature: Signature65
     kind: str = "nonce"
@@ -245,7 +268,7 @@ class RevealResult(_Body):
 
 class Approval(_Body):
     oracle: Address
-    config_version: int
+    config_version: U32
     signature: Signature65
 
 
@@ -263,7 +286,7 @@ class BundleReceipt(_Body):
 
 
 class CosignRequest(_Body):
-    config_version: int
+    config_version: U32
     entries: list[Bundle]
 
 

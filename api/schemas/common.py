@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from depin.eip712 import parse_int
 
 Address = Annotated[
     str,
@@ -22,6 +25,51 @@ Bytes32 = Annotated[
     str,
     Field(pattern=r"^0x[0-9a-fA-F]{64}$", examples=["0x" + "00" * 32]),
 ]
+
+
+def _bounded(low: int, high: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        number = parse_int(value, "int256" if low < 0 else "uint256")
+        if not low <= number <= high:
+            raise ValueError(f"out of range: {low} <= n <= {high}")
+        return number
+
+    return parse
+
+
+def _int_schema(low: int, high: int, description: str) -> dict[str, Any]:
+    digits = len(str(high))
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": low, "maximum": high},
+            {"type": "string", "pattern": rf"^(0x[0-9a-fA-F]{{1,64}}|[0-9]{{1,{digits}}})$"},
+        ],
+        "description": f"{description} ({low} to {high}; an integer, or a decimal or "
+        "0x-hex string as wallets send them)",
+    }
+
+
+Uint256 = Annotated[
+    int,
+    BeforeValidator(_bounded(0, 2**256 - 1)),
+    WithJsonSchema(_int_schema(0, 2**256 - 1, "a uint256")),
+]
+ExpiresAt = Annotated[
+    int,
+    BeforeValidator(_bounded(1, 2**64 - 1)),
+    WithJsonSchema(_int_schema(1, 2**64 - 1, "unix time the authorization ends")),
+]
+Ttl = Annotated[
+    int,
+    BeforeValidator(_bounded(60, 7 * 86400)),
+    WithJsonSchema(_int_schema(60, 7 * 86400, "seconds until the signature's deadline")),
+]
+
+
+class Strict(BaseModel):
+    """A request body: a field it does not declare is refused, naming the field."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Problem(BaseModel):

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import Address, Bytes32, Hex
+from api.schemas.common import Address, Bytes32, ExpiresAt, Hex, Strict, Ttl, Uint256
 
 _PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _AGENT = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -29,7 +29,7 @@ TYPED_DATA_EXAMPLE: dict[str, Any] = {
     },
     "primaryType": "AgentRevocation",
     "domain": {
-        "name": "ProviderRegistry",
+        "name": "DePIN ProviderRegistry",
         "version": "1",
         "chainId": 31337,
         "verifyingContract": _REGISTRY,
@@ -38,22 +38,24 @@ TYPED_DATA_EXAMPLE: dict[str, Any] = {
 }
 
 
-class TypedField(BaseModel):
+class TypedField(Strict):
     name: str = Field(max_length=64)
     type: str = Field(max_length=64)
 
 
-class TypedDomain(BaseModel):
+class TypedDomain(Strict):
     name: str = Field(max_length=256)
     version: str = Field(max_length=64)
-    chainId: int = Field(ge=0, lt=2**256)
+    chainId: Uint256
     verifyingContract: Address
 
 
-class TypedData(BaseModel):
-    """``eth_signTypedData_v4`` JSON."""
+class TypedData(Strict):
+    """``eth_signTypedData_v4`` JSON. ``message`` is checked field by field against the
+    primary type (unknown fields refused, integers as JSON integers or decimal or 0x-hex
+    strings within their width, every bytesN of N bytes)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [TYPED_DATA_EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TYPED_DATA_EXAMPLE]})
 
     types: dict[str, list[TypedField]]
     primaryType: str = Field(max_length=64)
@@ -61,8 +63,9 @@ class TypedData(BaseModel):
     message: dict[str, Any]
 
 
-class ProfileRequest(BaseModel):
+class ProfileRequest(Strict):
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
@@ -74,7 +77,7 @@ class ProfileRequest(BaseModel):
                     "metadata_hash": "0x" + "00" * 32,
                 }
             ]
-        }
+        },
     )
 
     provider: Address
@@ -83,39 +86,40 @@ class ProfileRequest(BaseModel):
     endpoint: str = Field(default="", max_length=256)
     metadata_uri: str = Field(default="", max_length=256)
     metadata_hash: Bytes32 = "0x" + "00" * 32
-    ttl: int | None = Field(
-        default=None, ge=60, le=7 * 86400, description="seconds until the signature's deadline"
-    )
+    ttl: Ttl | None = None
 
 
-class AgentAuthorizationRequest(BaseModel):
+class AgentAuthorizationRequest(Strict):
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [{"provider": _PROVIDER, "agent": _AGENT, "expires_at": 1769904000}]
-        }
+        },
     )
 
     provider: Address
     agent: Address
-    expires_at: int = Field(ge=1, lt=2**64, description="unix time the authorization ends")
-    ttl: int | None = Field(default=None, ge=60, le=7 * 86400)
+    expires_at: ExpiresAt
+    ttl: Ttl | None = None
 
 
-class AgentRevocationRequest(BaseModel):
+class AgentRevocationRequest(Strict):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"provider": _PROVIDER, "agent": _AGENT}]}
+        extra="forbid", json_schema_extra={"examples": [{"provider": _PROVIDER, "agent": _AGENT}]}
     )
 
     provider: Address
     agent: Address
-    ttl: int | None = Field(default=None, ge=60, le=7 * 86400)
+    ttl: Ttl | None = None
 
 
-class DeregistrationRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"provider": _PROVIDER}]})
+class DeregistrationRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"provider": _PROVIDER}]}
+    )
 
     provider: Address
-    ttl: int | None = Field(default=None, ge=60, le=7 * 86400)
+    ttl: Ttl | None = None
 
 
 class TypedDataResponse(BaseModel):
@@ -140,8 +144,12 @@ class TypedDataResponse(BaseModel):
     as_of_block: int = Field(ge=0, description="the block whose nonce the message carries")
 
 
-class RelayRequest(BaseModel):
+class RelayRequest(Strict):
+    """Either ``typed_data``, or ``primary_type`` and ``message`` (the registry's domain is
+    then implied); both forms together only when they say the same."""
+
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"typed_data": TYPED_DATA_EXAMPLE, "signature": "0x" + "11" * 65},
@@ -151,7 +159,7 @@ class RelayRequest(BaseModel):
                     "signature": "0x" + "11" * 65,
                 },
             ]
-        }
+        },
     )
 
     typed_data: TypedData | None = Field(
