@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from depin import metrics
 from depin.problems import problem_response
 from depin.proof import ProofError
 from depin.wire import (
@@ -48,6 +49,7 @@ from oracle.errors import (
     UnauthorizedAgent,
     UnknownGpu,
 )
+from oracle.limits import RequestLimits
 from oracle.node import OracleNode, queue_bundle
 
 
@@ -69,6 +71,18 @@ def get_node(request: Request) -> OracleNode:
 
 NodeDep = Annotated[OracleNode, Depends(get_node)]
 
+#: the routes whose refusals are counted by reason
+_REFUSALS = {
+    "/v1/attestations": metrics.ATTESTATIONS_REFUSED,
+    "/v1/heartbeats": metrics.HEARTBEATS_REFUSED,
+}
+
+
+def _count_refusal(request: Request, code: str) -> None:
+    counter = _REFUSALS.get(request.scope.get("path", ""))
+    if counter is not None:
+        counter.labels(code).inc()
+
 
 def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
     @asynccontextmanager
@@ -83,25 +97,36 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
             thread.join(timeout=5)
 
     app = FastAPI(title="depin oracle", version="1", lifespan=lifespan)
+    limits = node.settings
+    app.add_middleware(
+        RequestLimits,
+        max_body=limits.max_body_bytes,
+        max_peer_body=limits.max_peer_body_bytes,
+        rate=limits.rate_per_agent,
+        burst=limits.burst_per_agent,
+    )
 
     app.state.node = node
+    metrics.install(app)
 
     def answer(refusal: Refusal, headers: Mapping[str, str] | None = None) -> JSONResponse:
         return problem_response(refusal.code, refusal.status, refusal.detail, headers=headers)
 
     @app.exception_handler(Refusal)
-    async def refusal(_: Request, exc: Refusal) -> JSONResponse:
+    async def refusal(request: Request, exc: Refusal) -> JSONResponse:
+        _count_refusal(request, exc.code)
         return answer(exc)
 
     @app.exception_handler(ProofError)
-    async def proof_refusal(_: Request, exc: ProofError) -> JSONResponse:
+    async def proof_refusal(request: Request, exc: ProofError) -> JSONResponse:
+        _count_refusal(request, exc.code)
         return problem_response(exc.code, PROOF_STATUS.get(exc.code, 422), exc.message)
 
     @app.exception_handler(RequestValidationError)
-    async def malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return answer(
-            MalformedRequest(f"the request does not match the schema: {exc.errors()[:3]}")
-        )
+    async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = MalformedRequest(f"the request does not match the schema: {exc.errors()[:3]}")
+        _count_refusal(request, refused.code)
+        return answer(refused)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -186,7 +211,9 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
     @app.post("/v1/attestations", response_model=Approval)
     def attest(request: AttestationRequest, n: NodeDep) -> Approval:
         """Verifies an agent's attestation; returns this oracle's approval (co-signature)."""
-        return n.pipeline.approve(request)
+        approval = n.pipeline.approve(request)
+        metrics.ATTESTATIONS_APPROVED.inc()
+        return approval
 
     @app.post("/v1/bundles", response_model=BundleReceipt, status_code=202)
     def bundle(body: Bundle, n: NodeDep) -> BundleReceipt:
@@ -219,6 +246,7 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
             if not accepted.entries:
                 raise UnknownGpu()
         await n.book.add(accepted)
+        metrics.HEARTBEATS_ACCEPTED.inc()
         indices = ",".join(str(i) for i, _ in accepted.entries)
         return Response(
             f'{{"epoch":{body.epoch},"indices":[{indices}]}}', media_type="application/json"

@@ -57,6 +57,30 @@ class OracleSettings(CommonSettings):
     proof_params: Literal["production", "cpu"] = "production"
     sim_deadline_s: float = 20.0
     certificate_ttl_s: int = 600
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="the largest request body of an agent-facing route (413 above it, before "
+        "anything is parsed)",
+    )
+    max_peer_body_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="the largest body of the peer routes that carry signed heartbeats as "
+        "evidence (/v1/liveness/evidence, /v1/liveness/cosign)",
+    )
+    rate_per_agent: float = Field(
+        default=5.0,
+        ge=0,
+        description="requests a second per agent (keyed by the agent the request names, else "
+        "by client IP); 0 turns the limit off",
+    )
+    burst_per_agent: int = Field(
+        default=64,
+        ge=1,
+        description="requests an agent may make at once (an attestation round of 8 GPUs makes "
+        "about 40 on one oracle)",
+    )
 
     @property
     def data_dir(self) -> Path:
