@@ -36,7 +36,7 @@ from api.errors import (
     WrongDomainError,
     WrongUriError,
 )
-from api.shared import SharedState, now
+from api.shared import State, now
 
 with warnings.catch_warnings():
     # siwe's grammar redefines RFC 5234 core rules; abnf warns about it on import.
@@ -62,7 +62,7 @@ class NonceStore:
     """Issued SIWE nonces: each valid for ``ttl`` seconds and for one sign-in, in the state
     every worker process of the API shares."""
 
-    def __init__(self, state: SharedState, ttl: int) -> None:
+    def __init__(self, state: State, ttl: int) -> None:
         self.state = state
         self.ttl = ttl
         self._issued = 0
@@ -85,8 +85,15 @@ class NonceStore:
 
     def consume(self, nonce: str) -> None:
         with self.state.transaction() as db:
-            self._refuse_unless_open(db, nonce)
-            db.execute("UPDATE siwe_nonces SET used = 1 WHERE nonce = ?", (nonce,))
+            # One statement that marks it used only if open: of two hosts consuming it at once,
+            # one wins and the other is told why it lost.
+            marked = db.execute(
+                "UPDATE siwe_nonces SET used = 1 WHERE nonce = ? AND used = 0 AND expires_at >= ?",
+                (nonce, now()),
+            )
+            if marked.rowcount != 1:
+                self._refuse_unless_open(db, nonce)
+                raise NonceUsedError(f"nonce {nonce} was already used to sign in")
 
     @staticmethod
     def _refuse_unless_open(db: Any, nonce: str) -> None:

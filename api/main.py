@@ -35,7 +35,7 @@ from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
 from api.relay import RelayLedger, follow
 from api.settings import ApiSettings
-from api.shared import SharedState
+from api.shared import open_shared_state
 from depin import problems
 
 log = logging.getLogger("depin.api")
@@ -129,26 +129,42 @@ def _snapshot_reader(factory: Any) -> Any:
     return read
 
 
-async def _follow_relayed(app: FastAPI, settings: ApiSettings) -> None:
-    """Watches the relayer's transactions until shutdown (once the chain is in use)."""
-    cap = settings.relay_max_fee_gwei
-    while True:
-        await asyncio.sleep(settings.relay_follow_s)
+def _follow_once(app: FastAPI, settings: ApiSettings) -> None:
+    """One pass of the follower; connects the chain first if no request has yet."""
+    chain: ChainContext | None = app.state.chain
+    if chain is None:
+        chain = ChainContext.from_settings(settings)
+        settings.check_secret(chain.chain_id)
+        chain.send_lock = app.state.shared.relay_lock()
+        if app.state.chain is None:  # (a request may have connected it meanwhile)
+            app.state.chain = chain
         chain = app.state.chain
-        if chain is None:
-            continue
+    cap = settings.relay_max_fee_gwei
+    follow(
+        chain,
+        app.state.relay_ledger,
+        resend_after_s=settings.relay_resend_after_s,
+        max_fee=int(cap * 10**9) if cap is not None else None,
+    )
+
+
+async def _follow_relayed(app: FastAPI, settings: ApiSettings) -> None:
+    """Watches the relayer's transactions from start-up until shutdown: a transaction left in
+    the ledger by a process that died is broadcast again, replaced or settled with no request
+    arriving."""
+    failing = False
+    while True:
         try:
-            await anyio.to_thread.run_sync(
-                functools.partial(
-                    follow,
-                    chain,
-                    app.state.relay_ledger,
-                    resend_after_s=settings.relay_resend_after_s,
-                    max_fee=int(cap * 10**9) if cap is not None else None,
-                )
-            )
+            await anyio.to_thread.run_sync(functools.partial(_follow_once, app, settings))
+            failing = False
         except Exception as exc:  # the next pass tries again
-            log.warning("following relayed transactions failed: %s", exc)
+            log.log(
+                logging.DEBUG if failing else logging.WARNING,
+                "following relayed transactions failed: %s",
+                exc,
+            )
+            failing = True
+        await asyncio.sleep(settings.relay_follow_s)
 
 
 def create_app(
@@ -201,7 +217,7 @@ def create_app(
     app.state.counts = LruCache()
     app.state.uptimes = Uptimes()
     app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
-    shared = SharedState(settings.shared_state_path)
+    shared = open_shared_state(settings.url, settings.shared_state_path)
     app.state.shared = shared
     if chain is not None:
         chain.send_lock = shared.relay_lock()

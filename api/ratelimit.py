@@ -1,17 +1,18 @@
-"""Token buckets for the onboarding routes, in the state the API's worker processes share, so
-the configured rate holds for the whole service on a host however many workers serve it."""
+"""Token buckets for the onboarding routes, in the state the API's processes share, so the
+configured rate holds for the whole service however many workers (and, on PostgreSQL, hosts)
+serve it."""
 
 from __future__ import annotations
 
 from api.errors import RateLimitedError
-from api.shared import SharedState, now
+from api.shared import State, now
 
 
 class TokenBucket:
     """``rate`` tokens per second up to ``burst`` per key. Buckets left alone long enough to be
     full again are forgotten, so a flood of addresses does not grow the state for good."""
 
-    def __init__(self, state: SharedState, rate: float, burst: int, *, what: str) -> None:
+    def __init__(self, state: State, rate: float, burst: int, *, what: str) -> None:
         self.state = state
         self.rate = rate
         self.burst = float(burst)
@@ -22,14 +23,15 @@ class TokenBucket:
         """Takes ``cost`` tokens for ``key`` or raises :class:`RateLimitedError`."""
         at = now()
         name = f"{self.what}:{key}"
-        with self.state.transaction() as db:
-            self._takes += 1
-            if self._takes % 1024 == 0:
-                full_after = self.burst / self.rate
+        self._takes += 1
+        if self._takes % 1024 == 0:
+            with self.state.transaction() as db:  # (its own: it locks no bucket's key)
                 db.execute(
                     "DELETE FROM rate_buckets WHERE key LIKE ? AND updated < ?",
-                    (f"{self.what}:%", at - full_after),
+                    (f"{self.what}:%", at - self.burst / self.rate),
                 )
+        with self.state.transaction() as db:
+            db.lock("rate:" + name)  # read, then written: one process at a time per bucket
             row = db.execute(
                 "SELECT tokens, updated FROM rate_buckets WHERE key = ?", (name,)
             ).fetchone()
@@ -42,6 +44,7 @@ class TokenBucket:
                     retry_after=wait,
                 )
             db.execute(
-                "INSERT OR REPLACE INTO rate_buckets (key, tokens, updated) VALUES (?, ?, ?)",
+                "INSERT INTO rate_buckets (key, tokens, updated) VALUES (?, ?, ?) ON CONFLICT "
+                "(key) DO UPDATE SET tokens = excluded.tokens, updated = excluded.updated",
                 (name, tokens - cost, at),
             )

@@ -1,26 +1,41 @@
-"""State the API's worker processes share on one host: SIWE nonces, rate-limit buckets, the
-relayer's send lock and the relayer's sent transactions.
+"""State the API's processes share: SIWE nonces, rate-limit buckets, the relayer's send lock
+and the relayer's sent transactions.
 
-``depin api serve --workers N`` runs N processes behind one port. Kept in each process's
-memory, a nonce issued by one worker was unknown to the worker that received the signed
-message (most sign-ins failed), every worker enforced its own rate limits (N times the
-configured rate), and two workers relaying at once could fetch the same relayer nonce. A small
-SQLite file (WAL; ``DEPIN_API_STATE_PATH``, by default ``api-state.sqlite3`` in the API's home)
-and an ``flock`` beside it make the three hold across processes. Several hosts behind one
-load balancer would need a network store instead.
+``depin api serve --workers N`` runs N processes behind one port, and several hosts may serve
+behind one load balancer. Kept in each process's memory, a nonce issued by one process was
+unknown to the one that received the signed message, every process enforced its own rate
+limits (N times the configured rate), and two processes relaying at once could take the same
+relayer nonce. Two stores make the four hold across processes:
+
+- :class:`SharedState`, on one host (the default): a small SQLite file (WAL;
+  ``DEPIN_API_STATE_PATH``, by default ``api-state.sqlite3`` in the API's home) and an
+  ``flock`` beside it for the relayer;
+- :class:`PostgresSharedState`, across hosts, when the API's database is PostgreSQL: the same
+  tables in that database, and the relayer's nonce under a PostgreSQL advisory lock.
+
+Either way a change is one transaction (:meth:`transaction`), whose ``execute`` takes SQL with
+``?`` placeholders that both understand, and whose ``lock(key)`` serializes the transactions
+that read and then write one key (SQLite's ``BEGIN IMMEDIATE`` already serializes them all).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Protocol
 
+from sqlalchemy import Connection
+
+from depin.postgres import AdvisoryLock, advisory_key, is_postgres, writable_engine
 from depin.sqlite import LocalDb
-from depin.txsender import SqliteLedger
+from depin.txsender import Ledger, PostgresLedger, SqliteLedger
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS siwe_nonces (
@@ -31,12 +46,76 @@ CREATE TABLE IF NOT EXISTS rate_buckets (
 CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated);
 """
 
+_PG_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS siwe_nonces (nonce TEXT PRIMARY KEY, "
+    "expires_at DOUBLE PRECISION NOT NULL, used INTEGER NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS siwe_nonces_expiry ON siwe_nonces (expires_at)",
+    "CREATE TABLE IF NOT EXISTS rate_buckets (key TEXT PRIMARY KEY, "
+    "tokens DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated)",
+]
+
+RELAY_TABLES = {"table": "relay_txs", "hashes_table": "relay_tx_hashes"}
+
+
+class Result(Protocol):
+    """What :meth:`Tx.execute` returns (a DB-API cursor or SQLAlchemy's result)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class Tx(Protocol):
+    """One transaction on the shared state."""
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
+        """Runs ``sql`` (``?`` placeholders)."""
+
+    def lock(self, key: str) -> None:
+        """Holds ``key`` until the transaction ends, against every process's transactions."""
+
+
+class RelayStore(Ledger, Protocol):
+    """The relayer's ledger, closed with the application."""
+
+    def close(self) -> None: ...
+
+
+class State(Protocol):
+    """What the API's routes use of the shared state, on either store."""
+
+    def transaction(self) -> AbstractContextManager[Tx]: ...
+
+    def relay_lock(self) -> AbstractContextManager[Any]: ...
+
+    def relay_ledger(self) -> RelayStore: ...
+
+    def close(self) -> None: ...
+
+
+class _SqliteTx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
+        return self.db.execute(sql, args)
+
+    def lock(self, key: str) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` holds the whole file."""
+
 
 class SharedState(LocalDb):
-    """The shared file; every change is one ``BEGIN IMMEDIATE`` transaction."""
+    """The shared file of one host; every change is one ``BEGIN IMMEDIATE`` transaction."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqliteTx]:  # type: ignore[override]
+        with super().transaction() as db:
+            yield _SqliteTx(db)
 
     def relay_lock(self) -> ProcessLock:
         """The lock that serializes the relayer's transactions across processes."""
@@ -44,7 +123,55 @@ class SharedState(LocalDb):
 
     def relay_ledger(self) -> SqliteLedger:
         """The relayer's sent transactions, in tables of their own in this file."""
-        return SqliteLedger(self.path, table="relay_txs", hashes_table="relay_tx_hashes")
+        return SqliteLedger(self.path, **RELAY_TABLES)
+
+
+class _PostgresTx:
+    def __init__(self, db: Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, args: tuple[Any, ...] = ()) -> Result:
+        return self.db.exec_driver_sql(sql.replace("?", "%s"), args)
+
+    def lock(self, key: str) -> None:
+        self.db.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (advisory_key(key),))
+
+
+class PostgresSharedState:
+    """The state of every API host on one PostgreSQL database (READ COMMITTED transactions;
+    what reads then writes a key takes its advisory lock first)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = writable_engine(url)
+        with self.engine.begin() as db:  # hosts starting together must not race on the catalog
+            db.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(%s)", (advisory_key("depin.api.schema"),)
+            )
+            for statement in _PG_SCHEMA:
+                db.exec_driver_sql(statement)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTx]:
+        with self.engine.begin() as db:
+            yield _PostgresTx(db)
+
+    def relay_lock(self) -> AdvisoryLock:
+        """The lock that serializes the relayer's transactions across every host."""
+        return AdvisoryLock(self.engine, "depin.api.relayer")
+
+    def relay_ledger(self) -> PostgresLedger:
+        """The relayer's sent transactions, in tables of their own in this database."""
+        return PostgresLedger(self.engine, **RELAY_TABLES)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_shared_state(database_url: str, path: Path) -> SharedState | PostgresSharedState:
+    """PostgreSQL when the API's database is (several hosts), else the SQLite file ``path``."""
+    if is_postgres(database_url):
+        return PostgresSharedState(database_url)
+    return SharedState(path)
 
 
 class ProcessLock:
