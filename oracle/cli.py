@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 
+from depin import logs
 from depin.cli import DepinGroup
 from depin.keys import create_keystore, load_keystore
 from oracle.settings import OracleSettings
@@ -43,7 +43,14 @@ def init(name: str | None, dev_index: int | None, force: bool) -> None:
 @click.option("--port", type=int, default=None, help="Port (overrides DEPIN_ORACLE_PORT).")
 @click.option("--peer", "peers", multiple=True, help="Base URL of another oracle (repeat).")
 @click.option("--no-transmit", is_flag=True, help="Verify and co-sign only; send no transactions.")
-def serve(name: str | None, port: int | None, peers: tuple[str, ...], no_transmit: bool) -> None:
+@logs.option
+def serve(
+    name: str | None,
+    port: int | None,
+    peers: tuple[str, ...],
+    no_transmit: bool,
+    log_format: str | None,
+) -> None:
     """Serve the oracle's HTTP API and run its transmitter."""
     import uvicorn
 
@@ -58,11 +65,13 @@ def serve(name: str | None, port: int | None, peers: tuple[str, ...], no_transmi
     if peers:
         overrides["peers"] = list(peers)
     settings = OracleSettings(**overrides)  # type: ignore[arg-type]
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {settings.name} %(message)s")
+    logs.setup("oracle", log_format, fields={"node": settings.name}, label=settings.name)
     account = load_keystore(Path(settings.keystore_path), settings.password.get_secret_value())
     node = OracleNode(settings, account)
     app = create_app(node, transmit=not no_transmit)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level="warning", log_config=None
+        )
     finally:
         node.close()

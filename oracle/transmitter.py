@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from web3.logs import DISCARD
 
+from depin import metrics
 from depin.attestation import GpuStatus
 from depin.txsender import EstimateError, SqliteLedger, TxRecord, TxSender, TxState
 from depin.wire import (
@@ -65,7 +66,7 @@ class Transmitter:
         self._stop = threading.Event()
         self._quiet_epoch_checked: int | None = None
         cap = self.settings.max_fee_gwei
-        self.ledger = SqliteLedger(self.settings.database)
+        self.ledger = metrics.CountingLedger(SqliteLedger(self.settings.database))
         self.sender = TxSender(
             node.w3,
             node.account,
@@ -75,6 +76,7 @@ class Transmitter:
             on_settled=self._settled,
             after_persist=_crash_if_asked,
         )
+        _watch(self)
 
     # ------------------------------------------------------------------ loop
 
@@ -218,6 +220,7 @@ class Transmitter:
                 continue
             if epoch < current - 1:
                 log.warning("no quorum for epoch %d in time: it stays a gap", epoch)
+                metrics.LIVENESS_RECORDS.labels("missed").inc()
                 self.store.set_liveness_state(epoch, LivenessState.MISSED)
                 continue
             # The oracle at position epoch % n goes first; the others wait their turn.
@@ -308,6 +311,7 @@ class Transmitter:
         except BaseException:
             self.store.set_liveness_state(epoch, None)
             raise
+        metrics.LIVENESS_RECORDS.labels("sent").inc()
         log.info(
             "liveness tx 0x%s records epoch %d: %d GPU(s) online",
             record.tx_hash.hex(),
@@ -343,6 +347,31 @@ class Transmitter:
                 for digest, entry in self.store.batch_entries(record.ref)
             ]
         )
+
+
+def _watch(transmitter: Transmitter) -> None:
+    """Gauges read when scraped: the transmit queue, the heartbeat book's writes not yet
+    committed, and this oracle's transactions not yet settled."""
+    metrics.probe(
+        "depin_oracle_queue",
+        "Co-signed attestations waiting for a submit transaction (pending) or in one (sent).",
+        transmitter,
+        lambda t: {
+            (state,): float(count)
+            for state, count in t.store.queue_states().items()
+            if state in ("pending", "sent")
+        },
+        labels=("state",),
+    )
+    metrics.probe(
+        "depin_oracle_heartbeat_pending_writes",
+        "Heartbeat requests accepted and waiting for the heartbeat book's next commit.",
+        transmitter.node.book,
+        lambda book: float(len(getattr(book, "_pending", ()))),
+    )
+    metrics.watch_ledger(
+        transmitter, lambda t: metrics.pending_transactions(t.ledger, t.sender.address)
+    )
 
 
 def _gpu_key(entry: dict[str, Any]) -> bytes:
