@@ -322,3 +322,40 @@ def test_a_relayed_call_that_can_no_longer_succeed_is_cancelled_to_free_its_nonc
     follow(chain_ctx, ledger, resend_after_s=0.0, max_fee=None)  # settles
     assert ledger.states(relayer)[nonce] == "cancelled"
     assert w3.eth.get_transaction_count(relayer, "latest") == nonce + 1
+
+
+def test_the_same_signed_message_relayed_while_pending_is_sent_once(
+    client: TestClient,
+    chain_ctx: ChainContext,
+    registry: RegistryClient,
+    make_account: Callable[..., LocalAccount],
+) -> None:
+    """Relayed three times while its transaction waits for a block: one transaction, and three
+    identical answers carrying its hash (the ledger is keyed by the message's digest)."""
+    w3, ledger = registry.w3, client.app.state.relay_ledger  # type: ignore[attr-defined]
+    relayer = chain_ctx.relayer.address
+    provider = make_account(fund=False)
+    answer = registration(client, provider.address)
+    body = {
+        "typed_data": answer["typed_data"],
+        "signature": wallet_sign(provider, answer["typed_data"]),
+    }
+    before = w3.eth.get_transaction_count(relayer, "pending")
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        answers = [client.post("/v1/relay", json=body) for _ in range(3)]
+        pending = w3.eth.get_transaction_count(relayer, "pending")
+        in_flight = ledger.ledger.find("relay", answer["digest"])
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert [a.status_code for a in answers] == [202, 202, 202], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
+    assert pending == before + 1
+    assert ["0x" + r.tx_hash.hex() for r in in_flight] == [answers[0].json()["tx_hash"]]
+    receipt = w3.eth.get_transaction_receipt(answers[0].json()["tx_hash"])
+    assert receipt["status"] == 1
+    assert registry.record(provider.address).status is Status.ACTIVE
+    # Mined, it is no longer in flight: the same message now only meets its used nonce.
+    assert_problem(client.post("/v1/relay", json=body), 409, "nonce_used")
+    assert w3.eth.get_transaction_count(relayer, "pending") == before + 1
