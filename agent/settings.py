@@ -22,3 +22,4 @@ class AgentSettings(CommonSettings):
     keystore: Path = Field(default_factory=lambda: Path.home() / ".depin" / "agent-keystore.json")
     watch_interval_s: float = Field(default=30.0, gt=0)
     authorization_ttl_days: float = Field(default=30.0, gt=0)
+    metrics_port: int = Field(default=9102, ge=0, le=65535, description="/metrics port (0: none)")

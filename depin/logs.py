@@ -62,6 +62,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (a test runner may swap it)."""
+
+    depin = True
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def _iso(created: float) -> str:
     seconds = int(created)
     millis = int((created - seconds) * 1000)
@@ -91,7 +105,8 @@ def setup(
     label: str | None = None,
 ) -> LogFormat:
     """Configures the root logger for ``service``: one handler on stderr (or ``stream``) in the
-    chosen format; httpx's per-request lines are kept at WARNING. Returns the format in effect.
+    chosen format, replacing the one an earlier call added; httpx's per-request lines are kept
+    at WARNING. Returns the format in effect.
 
     Args:
         service: the role (``oracle``, ``indexer``, ``api``, ``agent``), each JSON line's
@@ -101,11 +116,17 @@ def setup(
         label: what a text line names after its time (the service by default).
     """
     chosen = resolve(fmt)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler: logging.Handler
+    if stream is None:
+        handler = _Stderr()
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.depin = True  # type: ignore[attr-defined]
     handler.setFormatter(formatter(service, chosen, fields, label))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if getattr(old, "depin", False):
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)

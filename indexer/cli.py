@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from depin import logs
 from depin.cli import DepinGroup
 from depin.cli_options import chain_options
 from depin.errors import RetryInterruptedError
@@ -96,13 +99,23 @@ class _Backfill:
 )
 @click.option("--finality", help="confirmations (a number) or 'finalized' [DEPIN_INDEXER_FINALITY]")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@logs.option
 @click.pass_context
-def run(ctx: click.Context, follow: bool, finality: str | None, progress: bool) -> None:
-    """Backfill from the deploy block, then follow the head."""
+def run(
+    ctx: click.Context, follow: bool, finality: str | None, progress: bool, log_format: str | None
+) -> None:
+    """Backfill from the deploy block, then follow the head; /metrics on
+    DEPIN_INDEXER_METRICS_PORT (9101; 0: none)."""
+    from depin import metrics
     from indexer.db import make_engine, migrate
     from indexer.service import Indexer
 
     settings = _settings(ctx, finality=finality)
+    say: Callable[[str], None] = console.print
+    if logs.setup("indexer", log_format) == "json":
+        progress = False  # a progress bar is no JSON line
+        say = logging.getLogger("indexer").info
+    metrics.serve(settings.metrics_port)
     engine = make_engine(settings.url)
     migrate(engine)
     stop = threading.Event()
@@ -110,20 +123,26 @@ def run(ctx: click.Context, follow: bool, finality: str | None, progress: bool) 
         signal.signal(sig, lambda *_: stop.set())
     service = Indexer(settings, engine=engine, stop=stop)
     try:
-        _run(service, settings, engine.url.render_as_string(hide_password=True), follow, progress)
+        where = engine.url.render_as_string(hide_password=True)
+        _run(service, settings, where, follow, progress, say)
     except RetryInterruptedError:
         if not stop.is_set():
             raise
-        console.print("stopped")
+        say("stopped")
     finally:
         engine.dispose()
 
 
-def _run(service: Any, settings: IndexerSettings, where: str, follow: bool, progress: bool) -> None:
+def _run(
+    service: Any,
+    settings: IndexerSettings,
+    where: str,
+    follow: bool,
+    progress: bool,
+    say: Callable[[str], None] = console.print,
+) -> None:
     checkpoint = service.prepare()
-    console.print(
-        f"indexing chain {service.chain_id} from block {checkpoint.indexed_block + 1} into {where}"
-    )
+    say(f"indexing chain {service.chain_id} from block {checkpoint.indexed_block + 1} into {where}")
     bar = _Backfill(progress)
     started = time.monotonic()
     try:
@@ -132,12 +151,12 @@ def _run(service: Any, settings: IndexerSettings, where: str, follow: bool, prog
         bar.close()
     elapsed = time.monotonic() - started
     indexed = service.store.checkpoint().indexed_block
-    console.print(
+    say(
         f"backfilled {written:,} events to block {indexed:,} in {elapsed:.1f}s "
         f"({written / max(elapsed, 1e-6):,.0f} events/s)"
     )
     if follow and not service.stop.is_set():
-        console.print(f"following the head (finality {settings.finality})")
+        say(f"following the head (finality {settings.finality})")
         service.follow()
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from web3 import Web3
 from web3.providers import HTTPProvider
 
-from depin import artifacts, deployments
+from depin import artifacts, deployments, metrics
 from depin.errors import (
     ContractNotDeployedError,
     DeploymentNotFoundError,
@@ -289,7 +289,10 @@ class Indexer:
                 if tip is None or tip.hash != checkpoint.indexed_hash:
                     self.handle_reorg()
                     continue
+            metrics.INDEXER_HEAD.set(head)
             if checkpoint.indexed_block >= end:
+                metrics.INDEXER_INDEXED.set(checkpoint.indexed_block)
+                metrics.INDEXER_BEHIND.set(max(0, head - checkpoint.indexed_block))
                 now = time.monotonic()
                 if head != checkpoint.head_block or now - self._progress_at > PROGRESS_INTERVAL:
                     self.store.record_head(head, finalized)
@@ -356,7 +359,11 @@ class Indexer:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                written += self.store.write(item)
+                count = self.store.write(item)
+                written += count
+                metrics.INDEXER_EVENTS.inc(count)
+                metrics.INDEXER_INDEXED.set(item.to_block)
+                metrics.INDEXER_BEHIND.set(max(0, head - item.to_block))
                 if progress is not None:
                     progress(item.to_block, end, item.written)
         finally:
@@ -427,6 +434,8 @@ class Indexer:
             header = chain.get(number)
             if header is not None and header.hash == kept[number]:
                 restored = self.store.rollback(number)
+                metrics.INDEXER_REORGS.inc()
+                metrics.INDEXER_REORG_DEPTH.observe(checkpoint.indexed_block - number)
                 log.warning(
                     "reorg: rolled back %d blocks (%d-%d) to the common ancestor %d "
                     "(%d rows restored)",

@@ -62,6 +62,9 @@ class IndexerSettings(CommonSettings):
         gt=0,
         description="seconds without progress after which `status` says degraded",
     )
+    metrics_port: int = Field(
+        default=9101, ge=0, le=65535, description="port of `depin indexer run`'s /metrics (0: none)"
+    )
 
     @field_validator("finality", mode="before")
     @classmethod
