@@ -13,6 +13,7 @@ from api.auth import NonceStore, SiweVerifier, TokenSigner
 from api.auth import Session as SignedSession
 from api.chain import ChainContext
 from api.errors import ServiceUnavailableError, UnauthorizedError
+from api.indexer_health import IndexerWatch
 from api.ratelimit import TokenBucket
 from api.settings import ApiSettings
 from depin.errors import DepinError
@@ -53,6 +54,22 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+def indexer_watch(request: Request) -> IndexerWatch:
+    """The app's :class:`IndexerWatch` (made on first use, on the inventory's engine)."""
+    state = request.app.state
+    watch: IndexerWatch | None = getattr(state, "indexer_watch", None)
+    if watch is None:
+        watch = state.indexer_watch = IndexerWatch(state.engine)
+    return watch
+
+
+async def inventory_readable(request: Request) -> None:
+    """Refuses an inventory read while the indexer is halted on a deep reorg (503
+    ``indexer_halted``); async and answered from the watch's cached health, so the hot page
+    routes take no thread hop and no query for it."""
+    await indexer_watch(request).check()
 
 
 def client_ip(request: Request) -> str:
@@ -100,3 +117,5 @@ VerifierDep = Annotated[SiweVerifier, Depends(get_verifier)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 CurrentSessionDep = Annotated[SignedSession, Depends(current_session)]
 IpLimited = Depends(ip_limit)
+#: router-level dependency of every inventory read (GPUs, providers, stats, events)
+InventoryReadable = Depends(inventory_readable)

@@ -155,6 +155,19 @@ class ServiceUnavailableError(ApiError):
     retryable = True
 
 
+class IndexerHaltedError(ServiceUnavailableError):
+    """The indexer stopped on something no retry heals; what the inventory holds may not be
+    the chain's any more (``reason``, ``fix``)."""
+
+    code = "indexer_halted"
+    title = "The indexer has halted"
+
+    def __init__(self, detail: str, *, reason: str, fix: str, retry_after: int) -> None:
+        ApiError.__init__(
+            self, detail, headers={"Retry-After": str(retry_after)}, reason=reason, fix=fix
+        )
+
+
 class InternalError(ApiError):
     code = "internal"
     status = 500
@@ -177,5 +190,6 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     RateLimitedError,
     ContractRefusedError,
     ServiceUnavailableError,
+    IndexerHaltedError,
     InternalError,
 )

@@ -13,10 +13,11 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from api import inventory
+from api.deps import InventoryReadable
 from api.errors import InvalidFilterError, ServiceUnavailableError
 from api.routes._problems import problems
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], dependencies=[InventoryReadable])
 
 BATCH = 500
 _EXAMPLE = (

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api import inventory
-from api.deps import SessionDep, SettingsDep
+from api.deps import InventoryReadable, SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
 from api.pagecache import PageCache, Snapshot
 from api.routes._problems import problems
 from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse, GpuStatusResponse
 
-router = APIRouter(prefix="/v1/gpus", tags=["gpus"])
+router = APIRouter(prefix="/v1/gpus", tags=["gpus"], dependencies=[InventoryReadable])
 
 GpuSort = Literal[
     "gpu_key",

@@ -8,12 +8,12 @@ from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query, Request
 
 from api import inventory
-from api.deps import SessionDep, SettingsDep
+from api.deps import InventoryReadable, SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
 from api.routes._problems import problems
 from api.schemas.explorer import ProviderPage, ProviderResponse
 
-router = APIRouter(prefix="/v1/providers", tags=["providers"])
+router = APIRouter(prefix="/v1/providers", tags=["providers"], dependencies=[InventoryReadable])
 
 ProviderSort = Literal[
     "address", "-address", "registered_block", "-registered_block", "name", "-name"

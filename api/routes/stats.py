@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api import inventory
-from api.deps import SessionDep, SettingsDep
+from api.deps import InventoryReadable, SessionDep, SettingsDep
 from api.errors import InvalidFilterError, ServiceUnavailableError
 from api.routes._problems import problems
 from api.schemas.explorer import CapacityHistory, StatsResponse
 
-router = APIRouter(tags=["stats"])
+router = APIRouter(tags=["stats"], dependencies=[InventoryReadable])
 
 
 @router.get("/v1/stats", response_model=StatsResponse, responses=problems(ServiceUnavailableError))
