@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from api.settings import ApiSettings
+from depin import logs
 from depin.cli import DepinGroup
 
 
@@ -20,9 +21,15 @@ def api() -> None:
 @click.option("--port", type=int, default=None, help="Port (DEPIN_API_PORT).")
 @click.option("--workers", type=int, default=1, show_default=True, help="uvicorn processes.")
 @click.option("--log-level", default="info", show_default=True)
-def serve(host: str | None, port: int | None, workers: int, log_level: str) -> None:
-    """Serve the API (OpenAPI docs at /docs); refuses a database whose migrations are behind."""
+@logs.option
+def serve(
+    host: str | None, port: int | None, workers: int, log_level: str, log_format: str | None
+) -> None:
+    """Serve the API (OpenAPI docs at /docs, Prometheus metrics at /metrics); refuses a
+    database whose migrations are behind."""
     import uvicorn
+
+    logs.setup("api", log_format, level=log_level.upper())
 
     from api.db import read_only_engine
     from api.prestart import check_database
@@ -38,6 +45,7 @@ def serve(host: str | None, port: int | None, workers: int, log_level: str) -> N
         port=port or settings.port,
         workers=workers,
         log_level=log_level,
+        log_config=logs.uvicorn_config("api", log_format, log_level),
     )
 
 

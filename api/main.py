@@ -36,7 +36,7 @@ from api.ratelimit import TokenBucket
 from api.relay import RelayLedger, follow
 from api.settings import ApiSettings
 from api.shared import open_shared_state
-from depin import problems
+from depin import metrics, problems
 
 log = logging.getLogger("depin.api")
 
@@ -54,6 +54,8 @@ Every refusal is an RFC 9457 `application/problem+json` document with a stable `
 
 
 def problem_response(error: ApiError, request: Request) -> JSONResponse:
+    if request.scope.get("path") == "/v1/relay":  # every refusal of a relay, by its code
+        metrics.RELAY.labels(error.code).inc()
     return problems.problem_response(
         error.code,
         error.status,
@@ -233,6 +235,7 @@ def create_app(
         shared, settings.address_rate, settings.address_burst, what="provider address"
     )
     install_error_handlers(app)
+    metrics.install(app)
 
     from api.routes import auth, onboarding
 

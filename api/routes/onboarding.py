@@ -32,6 +32,7 @@ from api.schemas.onboarding import (
     TypedData,
     TypedDataResponse,
 )
+from depin import metrics
 from depin.eip712 import Message
 from depin.registry import Profile, RegistryClient
 
@@ -178,6 +179,7 @@ def relay_signed(request: Request, body: RelayRequest, chain: ChainDep) -> Relay
     signature = bytes.fromhex(body.signature[2:])
     relay.check(chain, domain, message, signature)
     relayed = relay.submit(chain, message, signature, request.app.state.relay_ledger)
+    metrics.RELAY.labels("relayed").inc()
     return RelayResponse(
         tx_hash=relayed.tx_hash,
         primary_type=message.PRIMARY_TYPE,
