@@ -5,13 +5,13 @@ and a transaction in flight is not sent twice for the same ref."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -28,6 +28,10 @@ from depin.txsender import (
 )
 
 pytestmark = pytest.mark.integration
+
+POSTGRES_URL = os.environ.get(
+    "DEPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 Settled = list[tuple[TxRecord, TxState, Any]]
 
