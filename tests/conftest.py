@@ -9,6 +9,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -21,6 +22,9 @@ from depin.registry import Profile, RegistryClient
 from depin.toolchain import configure_environment
 
 configure_environment()
+
+# `--hypothesis-profile=fuzz-long`: the boundary fuzz suite (tests/fuzz) at 20x its CI size.
+hypothesis.settings.register_profile("fuzz-long", max_examples=10_000, deadline=None)
 
 POSTGRES_URL = os.environ.get(
     "DEPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
