@@ -28,6 +28,7 @@ from agent.health import HealthProbe, NvmlHealthProbe, SimulatedHealth, host_pro
 from agent.keystore import authorization_request, create_keystore, read_password
 from agent.settings import AgentSettings
 from agent.watch import ChangeEvent, Watcher
+from depin import logs
 from depin.cli_options import chain_options
 
 GIB = 1 << 30
@@ -332,6 +333,7 @@ def init_command(
     is_flag=True,
     help="Attest once, wait until the chain shows every GPU, exit 0 (non-zero on a refusal).",
 )
+@logs.option
 def run_command(
     keystore: Path | None,
     password_file: Path | None,
@@ -345,23 +347,21 @@ def run_command(
     heartbeat_interval: float | None,
     validity: int,
     once: bool,
+    log_format: str | None,
 ) -> None:
-    """Run the agent: prove, attest and heartbeat this host's GPUs through the oracles."""
-    import logging
+    """Run the agent: prove, attest and heartbeat this host's GPUs through the oracles;
+    /metrics on DEPIN_AGENT_METRICS_PORT (9102; 0: none)."""
     import signal
 
     from eth_utils import is_address, to_checksum_address
 
     from agent.daemon import AgentDaemon, DaemonConfig
     from agent.keystore import load_agent_key
-    from depin import deployments
+    from depin import deployments, metrics
     from depin.attestation_client import AttestationClient
     from depin.chain import connect
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s agent %(message)s", datefmt="%H:%M:%S"
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.setup("agent", log_format)
     if simulated and not replays:
         raise click.UsageError("--simulated replays GPUs: give --replay BACKEND=FILE")
     if not is_address(provider):
@@ -408,6 +408,7 @@ def run_command(
         result = daemon.attest_once()
         click.echo(f"{len(result.attested)} GPU(s) attested and verified on-chain", err=True)
         return
+    metrics.serve(settings.metrics_port)
     signal.signal(signal.SIGTERM, lambda *_: daemon.close())
     try:
         daemon.run()

@@ -43,6 +43,7 @@ from agent.oracles import (
 )
 from agent.prover import NumpyProver, Prover, best_prover, run_batch
 from agent.watch import ChangeEvent, SleepWaiter, Watcher
+from depin import metrics
 from depin.attestation import (
     ALL_WELL,
     GpuAttestation,
@@ -505,9 +506,12 @@ class AgentDaemon:
             try:
                 oracle.heartbeat(request, timeout=5.0)
                 accepted += 1
+                metrics.AGENT_HEARTBEATS.labels("accepted").inc()
             except OracleUnavailableError as exc:
+                metrics.AGENT_HEARTBEATS.labels("unreachable").inc()
                 log.info("heartbeat: %s", exc)
             except OracleRefusedError as exc:
+                metrics.AGENT_HEARTBEATS.labels("refused").inc()
                 log.warning("heartbeat refused: %s", exc)
         if accepted < self.threshold():
             log.warning(
@@ -548,6 +552,7 @@ class AgentDaemon:
                 self._reattest.clear()
                 try:
                     self.attest_once()
+                    metrics.AGENT_ATTESTATIONS.labels("attested").inc()
                     failures = 0
                     next_attest = time.monotonic() + self._reattest_after()
                     next_beat = 0.0
@@ -557,6 +562,7 @@ class AgentDaemon:
                 except AgentError as exc:
                     if self.stop.is_set():
                         break
+                    metrics.AGENT_ATTESTATIONS.labels("failed").inc()
                     failures += 1
                     wait = min(self.config.rediscover_s, 2.0**failures)
                     log.warning("attestation round failed: %s; next try in %.0f s", exc, wait)
