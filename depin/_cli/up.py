@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from web3 import Web3
 from web3.types import RPCEndpoint
 
-from depin import deployments
+from depin import deployments, logs
 from depin._cli.supervisor import (
     EssentialServiceExited,
     Service,
@@ -181,6 +181,7 @@ def _interrupt(*_: object) -> None:
 )
 @click.option("--no-agent", is_flag=True, help="Do not start an agent for this host.")
 @click.option("--ready-only", is_flag=True, help="Exit once everything is ready (for checks).")
+@logs.option
 def up(
     home: Path,
     port: int,
@@ -191,6 +192,7 @@ def up(
     demo_fleet: int,
     no_agent: bool,
     ready_only: bool,
+    log_format: str | None,
 ) -> None:
     """Start the chain, contracts, oracles, indexer, API and agents; run until Ctrl-C."""
     console = Console()
@@ -207,6 +209,8 @@ def up(
     node = Anvil(port=port, block_time=block_time, state_path=home / "chain" / "anvil-state.json")
     rpc = node.rpc_url
     base_env = {"DEPIN_HOME": str(home), "DEPIN_RPC_URL": rpc, "PYTHONUNBUFFERED": "1"}
+    if log_format:  # every service logs in it (their --log-format reads DEPIN_LOG_FORMAT)
+        base_env[logs.ENV] = log_format
     oracle_urls = [f"http://127.0.0.1:{ports.oracle(i)}" for i in range(len(ORACLE_INDICES))]
     steps = 5 + (1 if not no_agent else 0) + demo_fleet
     notes: list[str] = []
