@@ -1,6 +1,6 @@
 """Indexer throughput and follow latency on anvil.
 
-Run: ``.venv/bin/python bench/indexer.py [--events 100000] [--no-postgres]``
+Run: ``.venv/bin/python bench/indexer.py [--events 100000] [--no-postgres] [--metrics both]``
 
 1. Generates >= 100,000 ProviderRegistry-shaped events with a benchmark-only contract
    (``bench/contracts/EventFlood.sol``: the registry's event signatures, many per transaction),
@@ -12,12 +12,20 @@ Run: ``.venv/bin/python bench/indexer.py [--events 100000] [--no-postgres]``
    event's row in the database (target: within one block time + 250 ms of sending).
 
 Targets: >= 20,000 events/s into SQLite, >= 10,000/s into PostgreSQL.
+
+``--metrics on`` (the default) backfills as ``depin indexer run --log-format json`` does: the
+Prometheus metrics moving and JSON log lines (to /dev/null); ``off`` with every metric a no-op
+and no log handler; ``both`` backfills SQLite both ways, alternately, and prints the cost
+(target: at most 5 % of throughput).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import secrets
 import shutil
 import sqlite3
@@ -26,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +48,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # 
 from rich.table import Table  # noqa: E402
 from web3 import Web3  # noqa: E402
 
-from depin import artifacts, deployments  # noqa: E402
+from depin import artifacts, deployments, logs, metrics  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, deploy  # noqa: E402
 from depin.deployments import Deployment  # noqa: E402
 from depin.toolchain import configure_environment, solc_binary  # noqa: E402
@@ -213,6 +222,25 @@ def naive_baseline(
     return elapsed, written
 
 
+@contextlib.contextmanager
+def instrumented(on: bool) -> Iterator[None]:
+    """Metrics and JSON log lines (to /dev/null) as `depin indexer run --log-format json` has
+    them, or every metric a no-op and the root logger bare."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        if on:
+            with open(os.devnull, "w") as sink:
+                logs.setup("indexer", "json", stream=sink)
+                yield
+        else:
+            with metrics.off():
+                yield
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
 def raw_get_logs(node: Anvil, address: str, start: int) -> tuple[float, int]:
     w3 = connect(node.rpc_url)
     head = w3.eth.block_number
@@ -289,6 +317,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--latency-samples", type=int, default=10)
+    parser.add_argument(
+        "--metrics",
+        choices=("on", "off", "both"),
+        default="on",
+        help="backfill with metrics and JSON logs, without, or both (SQLite) to compare",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="SQLite backfills per variant")
     args = parser.parse_args()
     configure_environment()
     artifacts.load_all()
@@ -313,13 +348,25 @@ def main() -> None:
                 f"{count / seconds:,.0f}",
             )
 
-            seconds, count = backfill(
-                node, work, f"sqlite:///{work / 'inventory.sqlite'}", "indexer → SQLite", total
-            )
-            assert count == total, (count, total)
-            table.add_row(
-                "indexer → SQLite (WAL)", f"{count:,}", f"{seconds:.2f}", f"{count / seconds:,.0f}"
-            )
+            variants = ["on", "off"] if args.metrics == "both" else [args.metrics]
+            rates: dict[str, list[float]] = {v: [] for v in variants}
+            for i in range(args.rounds if args.metrics == "both" else 1):
+                for variant in variants if i % 2 == 0 else variants[::-1]:
+                    url = f"sqlite:///{work / f'inventory-{variant}-{i}.sqlite'}"
+                    with instrumented(variant == "on"):
+                        seconds, count = backfill(node, work, url, "indexer → SQLite", total)
+                    assert count == total, (count, total)
+                    rates[variant].append(count / seconds)
+                    table.add_row(
+                        f"indexer → SQLite (WAL), metrics {variant}",
+                        f"{count:,}",
+                        f"{seconds:.2f}",
+                        f"{count / seconds:,.0f}",
+                    )
+            if args.metrics == "both":
+                on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+                cost = f"metrics + JSON logs cost {(1 - on / off) * 100:+.1f} % of throughput"
+                table.add_row(f"median: on {on:,.0f}/s, off {off:,.0f}/s", "", "", cost)
 
             if not args.no_postgres:
                 import psycopg

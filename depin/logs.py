@@ -142,7 +142,7 @@ def uvicorn_config(service: str, fmt: str | None, level: str = "info") -> dict[s
     process, so every worker logs in the same format as the parent."""
     chosen = resolve(fmt)
     if chosen == "json":
-        fmt_config: dict[str, Any] = {"()": JsonFormatter, "service": service}
+        fmt_config: dict[str, Any] = {"()": "depin.logs.JsonFormatter", "service": service}
     else:
         fmt_config = {"format": _text(service)}
     return {
