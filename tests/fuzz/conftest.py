@@ -26,6 +26,7 @@ from depin.attestation_client import AttestationClient
 from depin.chain import ANVIL_KEYS, Anvil
 from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.registry import RegistryClient
+from indexer.db import make_engine, migrate
 from oracle.app import create_app as create_oracle_app
 from oracle.node import OracleNode
 from oracle.settings import OracleSettings
@@ -63,6 +64,9 @@ def fuzz_registry(w3: Web3, fuzz_home: Path) -> RegistryClient:
 @pytest.fixture(scope="module")
 def api_client(w3: Web3, fuzz_home: Path, fuzz_registry: RegistryClient) -> Iterator[TestClient]:
     url = f"sqlite:///{fuzz_home / 'inventory.sqlite'}"
+    engine = make_engine(url)
+    migrate(engine)  # an empty, migrated inventory: explorer routes answer, not 503
+    engine.dispose()
     settings = ApiSettings(
         rpc_url=w3.provider.endpoint_uri,  # type: ignore[attr-defined]
         home=fuzz_home / "api",

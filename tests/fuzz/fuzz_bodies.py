@@ -125,6 +125,7 @@ def check_answer(response: Any, codes: set[str]) -> None:
     assert response.status_code < 500, (response.status_code, response.text[:500])
     if response.status_code >= 400:
         kind = response.headers.get("content-type", "")
+        kind = kind[0] if isinstance(kind, list) else kind  # schemathesis: a list per header
         assert kind.startswith("application/problem+json"), (response.status_code, kind)
         problem = response.json()
         assert problem["code"] in codes, problem
