@@ -1,6 +1,7 @@
 """Explorer API throughput: ``GET /v1/gpus`` with a typical filter, one uvicorn worker, wrk.
 
-Run: ``.venv/bin/python bench/api.py [--sqlite 100000] [--postgres 1000000] [--duration 10]``
+Run: ``.venv/bin/python bench/api.py [--sqlite 100000] [--postgres 1000000] [--duration 10]
+[--metrics both]``
 
 1. Fills an inventory database (schema from the indexer's migrations) with N GPUs over 1,000
    providers in 8 regions, ``--epochs`` liveness epochs (default 144: a day of 10-minute epochs,
@@ -20,6 +21,12 @@ Run: ``.venv/bin/python bench/api.py [--sqlite 100000] [--postgres 1000000] [--d
    OFFSET pagination, ``count(*)`` on every request and pydantic response validation.
 
 Targets: >= 1,500 req/s and p99 < 50 ms on SQLite at 100k; p99 < 50 ms on PostgreSQL at 1M.
+
+``--metrics on`` (the default) serves the API as deployed: its metrics middleware and JSON log
+lines (``depin api serve --log-format json``'s configuration; the access log stays off, as in
+every run here); ``off`` without the middleware and with uvicorn's own logging; ``both`` serves
+both side by side and measures each route on one, then the other (in alternating order), and
+prints the cost (target: at most 5 % of throughput).
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from depin import logs  # noqa: E402
 from indexer.db import make_engine, migrate  # noqa: E402
 from indexer.models import Checkpoint, Gpu, LivenessEpoch, Provider  # noqa: E402
 
@@ -200,6 +208,17 @@ def fill(
     return time.perf_counter() - start
 
 
+BARE_APP = """
+from api.main import create_app as _create_app
+from depin.metrics import MetricsMiddleware
+
+
+def create_app():
+    app = _create_app()
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not MetricsMiddleware]
+    return app
+"""
+
 NAIVE_APP = """
 import os
 from fastapi import FastAPI, Depends
@@ -245,7 +264,9 @@ def gpus(vendor: str, min_memory: int, online: bool, limit: int = 50, page: int 
 """
 
 
-def serve(target: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def serve(
+    target: str, env: dict[str, str], port: int, log_config: Path | None = None
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -260,6 +281,7 @@ def serve(target: str, env: dict[str, str], port: int) -> subprocess.Popen[bytes
             "--log-level",
             "warning",
             *(["--factory"] if target.endswith("create_app") else []),
+            *(["--log-config", str(log_config)] if log_config else []),
         ],
         env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
         cwd=env.get("CWD", str(ROOT)),
@@ -358,33 +380,57 @@ def run(
     connections: int,
     progress: Progress,
     epochs: int = 144,
+    variants: tuple[str, ...] = ("on",),
 ) -> list[Row]:
     engine = make_engine(url)
     task = progress.add_task(f"{label}: filling", total=count)
     seconds = fill(engine, count, lambda n: progress.advance(task, n), epochs)
     progress.update(task, description=f"{label}: filled in {seconds:.1f}s")
     rows: list[Row] = []
-    runs = progress.add_task(f"{label}: wrk", total=7)
+    runs = progress.add_task(f"{label}: wrk", total=2 + 5 * len(variants))
     port = 18_000 + random.randrange(1000)
-    miss_script = Path(tempfile.mkdtemp()) / "miss.lua"
+    work = Path(tempfile.mkdtemp())
+    miss_script = work / "miss.lua"
     miss_script.write_text(MISS_SCRIPT)
+    (work / "bare_app.py").write_text(BARE_APP)
+    json_logs = work / "logging.json"
+    json_logs.write_text(json.dumps(logs.uvicorn_config("api", "json")))
+    ports = {v: port + 2 + i for i, v in enumerate(variants)}
+    order = list(variants)
+
+    first = f"http://127.0.0.1:{ports[variants[0]]}"
 
     def measure(name: str, target: str, note: str = "", script: Path | None = None) -> None:
-        progress.update(runs, description=f"{label}: {name}")
-        urllib.request.urlopen(target).read()  # the page's first computation is not timed
-        rows.append((label, name, wrk(target, duration, connections, script), note))
-        progress.advance(runs)
+        """On each variant of the API (once for any other server)."""
+        ours = target.startswith(first)
+        for variant in order if ours else order[:1]:
+            suffix = f" (metrics {variant})" if ours and len(variants) > 1 else ""
+            progress.update(runs, description=f"{label}: {name}{suffix}")
+            there = target.replace(first, f"http://127.0.0.1:{ports[variant]}", 1)
+            urllib.request.urlopen(there).read()  # the page's first computation is not timed
+            rows.append((label, name + suffix, wrk(there, duration, connections, script), note))
+            progress.advance(runs)
+        order.reverse()  # on, off; then off, on: neither always runs on a warmer machine
 
-    api = serve("api.main:create_app", {"DEPIN_API_DATABASE_URL": url}, port)
+    servers = {
+        v: serve(
+            "api.main:create_app" if v == "on" else "bare_app:create_app",
+            {"DEPIN_API_DATABASE_URL": url, "CWD": str(work)},
+            ports[v],
+            json_logs if v == "on" else None,
+        )
+        for v in variants
+    }
+    base = first
     try:
-        base = f"http://127.0.0.1:{port}"
         body = json.loads(urllib.request.urlopen(base + QUERY).read())
         total = f"total={body['total']:,}"
         cursor = body["next_cursor"]
         for _ in range(19):
             body = json.loads(urllib.request.urlopen(base + QUERY + f"&cursor={cursor}").read())
             cursor = body["next_cursor"]
-        wrk(base + QUERY, 2, connections)  # warm-up
+        for v in variants:
+            wrk(f"http://127.0.0.1:{ports[v]}" + QUERY, 2, connections)  # warm-up
         measure("api first page", base + QUERY, total)
         measure("api page 21 (cursor)", base + QUERY + f"&cursor={cursor}", total)
         measure("api sort=-throughput", base + QUERY + "&sort=-throughput", total)
@@ -394,8 +440,9 @@ def run(
         miss = base + QUERY.replace("min_memory=42949672960&", "")
         measure("api new filter every request", miss, "page + total", miss_script)
     finally:
-        api.terminate()
-        api.wait()
+        for api in servers.values():
+            api.terminate()
+            api.wait()
     naive_dir = Path(tempfile.mkdtemp())
     (naive_dir / "naive_app.py").write_text(NAIVE_APP)
     port += 1
@@ -431,7 +478,14 @@ def main() -> None:
         "--epochs", type=int, default=144, help="liveness epochs recorded (uptime's matrix)"
     )
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--metrics",
+        choices=("on", "off", "both"),
+        default="on",
+        help="serve the API with its metrics and JSON logs, without, or both to compare",
+    )
     args = parser.parse_args()
+    variants = ("on", "off") if args.metrics == "both" else (args.metrics,)
     rows: list[Row] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -447,7 +501,14 @@ def main() -> None:
             url = f"sqlite:///{Path(tmp) / 'inventory.sqlite'}"
             label = f"sqlite {args.sqlite // 1000}k"
             rows += run(
-                label, url, args.sqlite, args.duration, args.connections, progress, args.epochs
+                label,
+                url,
+                args.sqlite,
+                args.duration,
+                args.connections,
+                progress,
+                args.epochs,
+                variants,
             )
         if args.postgres:
             admin_url = make_url(args.postgres_url)
@@ -466,6 +527,7 @@ def main() -> None:
                     args.connections,
                     progress,
                     args.epochs,
+                    variants,
                 )
             finally:
                 with admin.connect() as conn:
@@ -487,6 +549,18 @@ def main() -> None:
             note,
         )
     console.print(table)
+    if len(variants) > 1:
+        for label, name, r, _ in rows:
+            if name.endswith(" (metrics on)"):
+                base = name.removesuffix(" (metrics on)")
+                off = next(
+                    x for lb, n, x, _ in rows if lb == label and n == base + " (metrics off)"
+                )
+                console.print(
+                    f"{label} {base}: metrics + JSON logs cost "
+                    f"{(1 - r['rps'] / off['rps']) * 100:+.1f} % of req/s "
+                    f"({r['rps']:,.0f} on, {off['rps']:,.0f} off)"
+                )
     console.print(
         "targets: >= 1,500 req/s and p99 < 50 ms on SQLite at 100k; p99 < 50 ms on PostgreSQL at 1M"
     )
