@@ -209,7 +209,7 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # api.docs serves Swagger UI from the installed package, not a CDN
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -242,9 +242,11 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(onboarding.router)
     _include_explorer(app)
+    from api.docs import install_docs
     from api.web import mount_web
 
     mount_web(app)
+    install_docs(app)
     return app
 
 
