@@ -6,6 +6,9 @@ import {
 } from "/web/common.js";
 
 const PAGE_SIZE = 25;
+const PROVIDER_PAGE_SIZE = 50;
+/** The inventory's default order, as the sort field's first option says. */
+const DEFAULT_SORT = "-throughput";
 const POLL_MS = 15000;
 const GIB = 1024 ** 3;
 
@@ -19,6 +22,7 @@ const state = {
   inventorySeq: 0,
   cursors: [null], // cursor of each page seen; the last one is the page shown
   nextCursor: null,
+  providerPaging: null, // {address, cursors} of the provider page's GPU pager
   live: false,
 };
 
@@ -253,6 +257,21 @@ function niceMax(v) {
   return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v);
 }
 
+/** Axis labels for evenly spaced values, compact (1.5M) and with just the decimals each value
+ * needs, so that no two read the same and none is rounded to a neighbour's figure. */
+export function tickLabels(values) {
+  const big = Math.max(...values.map(Math.abs)) >= 10_000;
+  const formats = [0, 1, 2, 3, 4, 5, 6].map((digits) => new Intl.NumberFormat("en-US", {
+    notation: big ? "compact" : "standard", maximumFractionDigits: digits,
+  }));
+  for (let d = 0; d < formats.length - 1; d += 1) {
+    const labels = values.map((v) => formats[d].format(v));
+    const exact = values.every((v, i) => formats[d + 1].format(v) === labels[i]);
+    if (exact && new Set(labels).size === labels.length) return labels;
+  }
+  return values.map((v) => formats[formats.length - 1].format(v));
+}
+
 /** A step chart of {t, v} points as inline SVG. */
 export function stepChart(points, { label, unit = "GOPS", width = 720, height = 240 } = {}) {
   const pad = { l: 64, r: 16, t: 12, b: 32 };
@@ -271,13 +290,14 @@ export function stepChart(points, { label, unit = "GOPS", width = 720, height = 
   const vmax = niceMax(Math.max(...points.map((p) => p.v)));
   const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * w;
   const y = (v) => pad.t + ht - (v / vmax) * ht;
-  for (let i = 0; i <= 4; i += 1) {
-    const v = (vmax * i) / 4;
+  const ticks = [0, 1, 2, 3, 4].map((i) => (vmax * i) / 4);
+  const labels = tickLabels(ticks);
+  ticks.forEach((v, i) => {
     svg.append(
       s("line", { x1: pad.l, x2: pad.l + w, y1: y(v), y2: y(v), class: "grid" }),
-      s("text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, number(v)),
+      s("text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, labels[i]),
     );
-  }
+  });
   const span = t1 - t0;
   for (let i = 0; i <= 3; i += 1) {
     const t = t0 + (span * i) / 3;
@@ -319,6 +339,7 @@ function filtersFromForm() {
 /** The API's query parameters for the form's filters (memory is asked in GiB, sent in bytes). */
 function apiParams(filters) {
   const p = { ...filters };
+  if (!p.sort) p.sort = DEFAULT_SORT; // what the form's first option promises
   if (p.min_memory) p.min_memory = Math.round(Number(p.min_memory) * GIB);
   return p;
 }
@@ -516,9 +537,10 @@ function uptimeText(uptime) {
 }
 
 async function renderProvider(view, address) {
-  const [provider, gpus] = await Promise.all([
+  const gpuPages = providerGpuPages(address);
+  const [provider] = await Promise.all([
     api(`/v1/providers/${encodeURIComponent(address)}`),
-    api(`/v1/gpus${query({ provider: address, limit: 200 })}`),
+    gpuPages.load(),
   ]);
   asOf(provider);
   const p = pick(provider, "provider") ?? provider;
@@ -556,12 +578,58 @@ async function renderProvider(view, address) {
         }) : h("tr", {}, h("td", { colspan: 3, class: "empty" }, "No agent authorized."))))),
     h("section", { "aria-labelledby": "pgpus-title" },
       h("h3", { id: "pgpus-title" }, "GPUs"),
-      h("div", { class: "scroll" }, h("table", { class: "data" },
+      gpuPages.count,
+      h("div", { class: "scroll" }, h("table", { class: "data", id: "provider-gpus" },
         h("caption", { class: "sr-only" }, "GPUs of this provider"),
         $("gpus").tHead.cloneNode(true),
-        h("tbody", {}, items(gpus).length ? items(gpus).map(gpuRow)
-          : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No GPU attested yet.")))))),
+        gpuPages.body)),
+      gpuPages.pager),
   );
+}
+
+/** A provider's GPUs a page at a time, through the API's cursor; the pager's elements and a
+ * `load()` that fills the first page. */
+function providerGpuPages(address) {
+  const body = h("tbody", {});
+  const count = h("p", { class: "muted", id: "provider-gpu-count", "aria-live": "polite" });
+  const prev = h("button", { type: "button", class: "secondary", id: "provider-prev", disabled: true }, "← Previous");
+  const next = h("button", { type: "button", class: "secondary", id: "provider-next", disabled: true }, "Next →");
+  const label = h("span", { class: "muted", id: "provider-page" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages of this provider's GPUs" }, prev, label, next);
+  // The page shown survives live refreshes (which render the view again); a navigation resets it.
+  if (state.providerPaging?.address !== address) state.providerPaging = { address, cursors: [null] };
+  const { cursors } = state.providerPaging;
+  let nextCursor = null;
+  let seq = 0;
+  async function load() {
+    const mine = ++seq;
+    const page = await api(`/v1/gpus${query({
+      provider: address, sort: DEFAULT_SORT, limit: PROVIDER_PAGE_SIZE, cursor: cursors[cursors.length - 1],
+    })}`);
+    if (mine !== seq) return;
+    const rows = items(page);
+    fill(body, rows.length ? rows.map(gpuRow)
+      : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No GPU attested yet.")));
+    nextCursor = pick(page, "next_cursor") ?? null;
+    const total = pick(page, "total");
+    const n = cursors.length;
+    count.textContent = total !== undefined ? `${number(total)} GPU${total === 1 ? "" : "s"}` : "";
+    label.textContent = `page ${n}${total !== undefined ? ` of ${Math.max(1, Math.ceil(total / PROVIDER_PAGE_SIZE))}` : ""}`;
+    prev.disabled = n <= 1;
+    next.disabled = !nextCursor;
+    pager.hidden = n <= 1 && !nextCursor;
+  }
+  next.addEventListener("click", () => {
+    if (!nextCursor) return;
+    cursors.push(nextCursor);
+    load().catch(showError);
+  });
+  prev.addEventListener("click", () => {
+    if (cursors.length <= 1) return;
+    cursors.pop();
+    load().catch(showError);
+  });
+  return { body, count, pager, load };
 }
 
 async function renderProviders(view) {
@@ -714,6 +782,7 @@ function connectEvents() {
 initFilters();
 window.addEventListener("hashchange", () => {
   focusOnRender = true;
+  state.providerPaging = null;
   route();
 });
 loadProviderNames().catch(() => null).then(route);
