@@ -217,6 +217,20 @@ def test_the_public_url_sets_the_domain_and_origin(
     assert _verify(public, account, text).status_code == 200
 
 
+def test_depin_up_sets_the_public_url_the_api_reads(monkeypatch: Any) -> None:
+    import re
+    from pathlib import Path
+
+    from api.settings import ApiSettings
+
+    up = (Path(__file__).parents[2] / "depin" / "_cli" / "up.py").read_text()
+    assert re.search(r'"DEPIN_API_PUBLIC_URL": f"http://127\.0\.0\.1:\{api_port\}"', up)
+    monkeypatch.setenv("DEPIN_API_PUBLIC_URL", "http://127.0.0.1:8123")
+    settings = ApiSettings()
+    assert settings.public_origin == "http://127.0.0.1:8123"
+    assert settings.siwe_authority == "127.0.0.1:8123"
+
+
 def test_public_url_must_be_an_origin() -> None:
     import pytest
     from pydantic import ValidationError
