@@ -1,12 +1,14 @@
 """Helpers shared by the attestation contract's, the oracle's and the daemon's tests.
 
-``make_agent`` is a fixture: a suite's conftest imports it to offer it."""
+``make_agent``, ``provider`` and ``agent`` are fixtures: a suite's conftest imports them to offer
+them."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,10 @@ from web3 import Web3
 
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
+from depin.chain import Anvil
 from depin.registry import RegistryClient
+from oracle.node import OracleNode
+from oracle.settings import OracleSettings
 
 H100 = "nvidia-h100-sxm5-80gb"
 H100_MEMORY = 85899345920
@@ -37,6 +42,27 @@ def make_agent(
         return agent
 
     return make
+
+
+@pytest.fixture
+def provider(make_provider: Callable[..., LocalAccount]) -> LocalAccount:
+    """A registered provider."""
+    return make_provider()
+
+
+@pytest.fixture
+def agent(make_agent: Callable[..., LocalAccount], provider: LocalAccount) -> LocalAccount:
+    """An agent key that ``provider`` authorized."""
+    return make_agent(provider)
+
+
+def oracle_node(
+    anvil: Anvil, home: Path, account: LocalAccount, name: str = "o0", **settings: Any
+) -> OracleNode:
+    """An oracle node signing with ``account`` on ``anvil``, its settings beside the defaults."""
+    return OracleNode(
+        OracleSettings(rpc_url=anvil.rpc_url, home=home, name=name, **settings), account
+    )
 
 
 def new_attestation(

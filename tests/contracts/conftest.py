@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from attest_helpers import make_agent
+from attest_helpers import agent, make_agent, provider
 
-__all__ = ["make_agent"]
+__all__ = ["agent", "make_agent", "provider"]

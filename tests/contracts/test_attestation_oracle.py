@@ -40,16 +40,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def provider(make_provider: Callable[..., LocalAccount]) -> LocalAccount:
-    return make_provider()
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., LocalAccount], provider: LocalAccount) -> LocalAccount:
-    return make_agent(provider)
-
-
-@pytest.fixture
 def sender(make_account: Callable[..., LocalAccount]) -> LocalAccount:
     return make_account()
 

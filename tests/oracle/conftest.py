@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from attest_helpers import make_agent
+from attest_helpers import agent, make_agent, provider
+from fastapi.testclient import TestClient
 
+from oracle.app import create_app
 from oracle.node import OracleNode
 
-__all__ = ["close_nodes", "make_agent"]
+__all__ = ["agent", "close_nodes", "http", "make_agent", "provider"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +30,10 @@ def close_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for node in made:
         node.close()
+
+
+@pytest.fixture
+def http(node: OracleNode) -> Iterator[TestClient]:
+    """The suite's ``node`` served in-process, transmitting nothing."""
+    with TestClient(create_app(node, transmit=False)) as client:
+        yield client

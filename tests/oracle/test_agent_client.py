@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from attest_helpers import H100, H100_MEMORY, chain_now
+from attest_helpers import H100, H100_MEMORY, chain_now, oracle_node
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -27,7 +27,6 @@ from depin.wire import (
 )
 from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -39,31 +38,15 @@ URL = "http://oracle.test"
 def node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> OracleNode:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url,
-        home=home,
-        name="o0",
-        liveness=False,
-        proof_params="cpu",
-        allow_simulated=True,
+    return oracle_node(
+        anvil, home, oracle_accounts[0], liveness=False, proof_params="cpu", allow_simulated=True
     )
-    return OracleNode(settings, oracle_accounts[0])
 
 
 @pytest.fixture
 def oracle(node: OracleNode) -> Iterator[OracleClient]:
     with TestClient(create_app(node, transmit=False), base_url=URL) as http:
         yield OracleClient(URL, http)
-
-
-@pytest.fixture
-def provider(make_provider: Callable[..., LocalAccount]) -> LocalAccount:
-    return make_provider()
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., LocalAccount], provider: LocalAccount) -> LocalAccount:
-    return make_agent(provider)
 
 
 def _prove(

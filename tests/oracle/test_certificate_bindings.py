@@ -4,13 +4,13 @@ only over entries this oracle approved, under the current config."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import H100, H100_MEMORY, chain_now
+from attest_helpers import H100, H100_MEMORY, chain_now, oracle_node
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -20,9 +20,7 @@ from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
 from depin.proof.certificate import ProofCertificate
 from depin.wire import AttestationBody
-from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -33,31 +31,9 @@ SIM = "sim:" + H100
 def node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> OracleNode:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url,
-        home=home,
-        name="o0",
-        liveness=False,
-        proof_params="cpu",
-        allow_simulated=True,
+    return oracle_node(
+        anvil, home, oracle_accounts[0], liveness=False, proof_params="cpu", allow_simulated=True
     )
-    return OracleNode(settings, oracle_accounts[0])
-
-
-@pytest.fixture
-def http(node: OracleNode) -> Iterator[TestClient]:
-    with TestClient(create_app(node, transmit=False)) as client:
-        yield client
-
-
-@pytest.fixture
-def provider(make_provider: Callable[..., LocalAccount]) -> LocalAccount:
-    return make_provider()
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., LocalAccount], provider: LocalAccount) -> LocalAccount:
-    return make_agent(provider)
 
 
 def _message(w3: Web3, provider: LocalAccount, agent: LocalAccount, n: int = 0) -> GpuAttestation:

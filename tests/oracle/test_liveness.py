@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from attest_helpers import agent_sign, new_attestation, submit
+from attest_helpers import agent_sign, new_attestation, oracle_node, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -25,7 +25,6 @@ from depin.wire import HeartbeatRequest, LivenessView
 from oracle.app import create_app
 from oracle.heartbeats import Accepted, EpochView, HeartbeatBook
 from oracle.node import OracleNode
-from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +46,7 @@ class Peers:
 
 
 def _node(anvil: Anvil, home: Path, name: str, account: LocalAccount, peers: list[str]) -> Any:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url, home=home, name=name, peers=peers, require_proof=False
-    )
-    return OracleNode(settings, account)
+    return oracle_node(anvil, home, account, name, peers=peers, require_proof=False)
 
 
 @pytest.fixture

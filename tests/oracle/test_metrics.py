@@ -3,12 +3,12 @@ heartbeats are approved or refused (by reason), with latency by route template."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import agent_sign, new_attestation, submit
+from attest_helpers import agent_sign, new_attestation, oracle_node, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,9 +19,7 @@ from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
 from depin.crypto import sign_digest
 from depin.wire import AttestationBody, HeartbeatRequest
-from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +44,7 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 def node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> OracleNode:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url, home=home, name="o0", liveness=False, require_proof=False
-    )
-    return OracleNode(settings, oracle_accounts[0])
-
-
-@pytest.fixture
-def http(node: OracleNode) -> Iterator[TestClient]:
-    with TestClient(create_app(node, transmit=False)) as client:
-        yield client
+    return oracle_node(anvil, home, oracle_accounts[0], liveness=False, require_proof=False)
 
 
 def _attestation_body(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import H100, chain_now, new_attestation
+from attest_helpers import H100, chain_now, new_attestation, oracle_node
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -21,7 +21,6 @@ from depin.crypto import recover, sign_digest
 from depin.errors import ConfigurationError
 from depin.registry import RegistryClient
 from depin.wire import AttestationBody
-from oracle.app import create_app
 from oracle.node import OracleNode
 from oracle.settings import OracleSettings
 
@@ -32,26 +31,7 @@ pytestmark = pytest.mark.integration
 def node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> OracleNode:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url, home=home, name="o0", liveness=False, require_proof=False
-    )
-    return OracleNode(settings, oracle_accounts[0])
-
-
-@pytest.fixture
-def http(node: OracleNode) -> Iterator[TestClient]:
-    with TestClient(create_app(node, transmit=False)) as client:
-        yield client
-
-
-@pytest.fixture
-def provider(make_provider: Callable[..., LocalAccount]) -> LocalAccount:
-    return make_provider()
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., LocalAccount], provider: LocalAccount) -> LocalAccount:
-    return make_agent(provider)
+    return oracle_node(anvil, home, oracle_accounts[0], liveness=False, require_proof=False)
 
 
 def _request(

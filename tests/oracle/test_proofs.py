@@ -4,14 +4,14 @@ approval; simulated GPUs; every refusal with its code."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from attest_helpers import H100, H100_MEMORY, chain_now
+from attest_helpers import H100, H100_MEMORY, chain_now, oracle_node
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -26,7 +26,6 @@ from depin.simulation import simulated_allowed
 from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -36,15 +35,7 @@ SIM = "sim:" + H100
 def _node(
     anvil: Anvil, home: Path, account: LocalAccount, name: str = "o0", **overrides: Any
 ) -> OracleNode:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url,
-        home=home,
-        name=name,
-        liveness=False,
-        proof_params="cpu",
-        **overrides,
-    )
-    return OracleNode(settings, account)
+    return oracle_node(anvil, home, account, name, liveness=False, proof_params="cpu", **overrides)
 
 
 @pytest.fixture
@@ -52,22 +43,6 @@ def node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> OracleNode:
     return _node(anvil, home, oracle_accounts[0], allow_simulated=True)
-
-
-@pytest.fixture
-def http(node: OracleNode) -> Iterator[TestClient]:
-    with TestClient(create_app(node, transmit=False)) as client:
-        yield client
-
-
-@pytest.fixture
-def provider(make_provider: Callable[..., LocalAccount]) -> LocalAccount:
-    return make_provider()
-
-
-@pytest.fixture
-def agent(make_agent: Callable[..., LocalAccount], provider: LocalAccount) -> LocalAccount:
-    return make_agent(provider)
 
 
 def _problem(response: Any) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import new_attestation
+from attest_helpers import new_attestation, oracle_node
 from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from fastapi.testclient import TestClient
@@ -23,7 +23,6 @@ from depin.chain import Anvil
 from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
-from oracle.settings import OracleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +30,9 @@ pytestmark = pytest.mark.integration
 def _node(
     anvil: Anvil, home: Path, name: str, account: LocalAccount, peers: list[str]
 ) -> OracleNode:
-    settings = OracleSettings(
-        rpc_url=anvil.rpc_url,
-        home=home,
-        name=name,
-        peers=peers,
-        batch_age_s=0,
-        liveness=False,
-        require_proof=False,
+    return oracle_node(
+        anvil, home, account, name, peers=peers, batch_age_s=0, liveness=False, require_proof=False
     )
-    return OracleNode(settings, account)
 
 
 def _two_oracles(
