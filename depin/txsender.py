@@ -203,7 +203,47 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]*\Z")
 _COLUMNS = "id, sender, kind, ref, nonce, tx_hash, raw, sent_at, state"
 
 
-class SqliteLedger(LocalDb):
+class _SqlReads:
+    """The reads both SQL ledgers share: their SQL is written with ``?`` for a parameter, which
+    ``_MARK`` replaces with the driver's marker."""
+
+    _MARK = "?"
+    table: str
+    hashes_table: str
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _select(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self._rows(sql.replace("?", self._MARK), args)
+
+    def get(self, tx_id: int) -> TxRecord | None:
+        rows = self._select(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ?", (tx_id,))
+        return _record(rows[0]) if rows else None
+
+    def records(self, sender: str, state: TxState | None = None) -> list[TxRecord]:
+        # Rows written before the sender was recorded (sender NULL) are of the file's one
+        # account, whoever reads them.
+        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE (sender = ? OR sender IS NULL)"
+        args: tuple[Any, ...] = (sender,)
+        if state is not None:
+            sql += " AND state = ?"
+            args += (state.value,)
+        return [_record(row) for row in self._select(sql + " ORDER BY nonce, id", args)]
+
+    def find(self, kind: str, ref: str) -> list[TxRecord]:
+        rows = self._select(
+            f"SELECT {_COLUMNS} FROM {self.table} WHERE kind = ? AND ref = ? ORDER BY id",
+            (kind, ref),
+        )
+        return [_record(row) for row in rows]
+
+    def hashes(self, tx_id: int) -> list[bytes]:
+        rows = self._select(f"SELECT tx_hash FROM {self.hashes_table} WHERE tx_id = ?", (tx_id,))
+        return [bytes(h) for (h,) in rows]
+
+
+class SqliteLedger(_SqlReads, LocalDb):
     """A :class:`Ledger` in a SQLite file (WAL), safe to share between threads and processes.
 
     It may share the file of its owner's other tables (its own connection). ``table`` and
@@ -246,44 +286,13 @@ CREATE TABLE IF NOT EXISTS {hashes_table} (
             cur = db.execute(
                 f"INSERT INTO {self.table} (sender, kind, ref, nonce, tx_hash, raw, sent_at, "
                 "state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.sender,
-                    record.kind,
-                    record.ref,
-                    record.nonce,
-                    record.tx_hash,
-                    record.raw,
-                    record.sent_at,
-                    record.state.value,
-                ),
+                _insert_args(record),
             )
             assert cur.lastrowid is not None
             return replace(record, id=int(cur.lastrowid))
 
-    def get(self, tx_id: int) -> TxRecord | None:
-        rows = self.query(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = ?", (tx_id,))
-        return _record(rows[0]) if rows else None
-
-    def records(self, sender: str, state: TxState | None = None) -> list[TxRecord]:
-        # Rows written before the sender was recorded (sender NULL) are of the file's one
-        # account, whoever reads them.
-        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE (sender = ? OR sender IS NULL)"
-        args: tuple[Any, ...] = (sender,)
-        if state is not None:
-            sql += " AND state = ?"
-            args += (state.value,)
-        return [_record(row) for row in self.query(sql + " ORDER BY nonce, id", args)]
-
-    def find(self, kind: str, ref: str) -> list[TxRecord]:
-        rows = self.query(
-            f"SELECT {_COLUMNS} FROM {self.table} WHERE kind = ? AND ref = ? ORDER BY id",
-            (kind, ref),
-        )
-        return [_record(row) for row in rows]
-
-    def hashes(self, tx_id: int) -> list[bytes]:
-        rows = self.query(f"SELECT tx_hash FROM {self.hashes_table} WHERE tx_id = ?", (tx_id,))
-        return [bytes(h) for (h,) in rows]
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.query(sql, args)
 
     def replace(self, tx_id: int, tx_hash: bytes, raw: bytes, sent_at: float) -> TxRecord | None:
         with self.transaction() as db:
@@ -320,7 +329,7 @@ CREATE TABLE IF NOT EXISTS {hashes_table} (
             db.execute(f"DELETE FROM {self.table} WHERE id = ?", (tx_id,))
 
 
-class PostgresLedger:
+class PostgresLedger(_SqlReads):
     """A :class:`Ledger` in PostgreSQL, shared by every process (and host) using the database.
 
     ``engine`` is a writable SQLAlchemy engine (see :func:`depin.postgres.writable_engine`),
@@ -358,7 +367,9 @@ class PostgresLedger:
             )
             db.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {table}_by_ref ON {table} (kind, ref)")
 
-    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    _MARK = "%s"
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self.engine.connect() as db:
             return [tuple(row) for row in db.exec_driver_sql(sql, args)]
 
@@ -367,41 +378,9 @@ class PostgresLedger:
             tx_id = db.exec_driver_sql(
                 f"INSERT INTO {self.table} (sender, kind, ref, nonce, tx_hash, raw, sent_at, "
                 "state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (
-                    record.sender,
-                    record.kind,
-                    record.ref,
-                    record.nonce,
-                    record.tx_hash,
-                    record.raw,
-                    record.sent_at,
-                    record.state.value,
-                ),
+                _insert_args(record),
             ).scalar_one()
         return replace(record, id=int(tx_id))
-
-    def get(self, tx_id: int) -> TxRecord | None:
-        rows = self._query(f"SELECT {_COLUMNS} FROM {self.table} WHERE id = %s", (tx_id,))
-        return _record(rows[0]) if rows else None
-
-    def records(self, sender: str, state: TxState | None = None) -> list[TxRecord]:
-        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE (sender = %s OR sender IS NULL)"
-        args: tuple[Any, ...] = (sender,)
-        if state is not None:
-            sql += " AND state = %s"
-            args += (state.value,)
-        return [_record(row) for row in self._query(sql + " ORDER BY nonce, id", args)]
-
-    def find(self, kind: str, ref: str) -> list[TxRecord]:
-        rows = self._query(
-            f"SELECT {_COLUMNS} FROM {self.table} WHERE kind = %s AND ref = %s ORDER BY id",
-            (kind, ref),
-        )
-        return [_record(row) for row in rows]
-
-    def hashes(self, tx_id: int) -> list[bytes]:
-        rows = self._query(f"SELECT tx_hash FROM {self.hashes_table} WHERE tx_id = %s", (tx_id,))
-        return [bytes(h) for (h,) in rows]
 
     def replace(self, tx_id: int, tx_hash: bytes, raw: bytes, sent_at: float) -> TxRecord | None:
         with self.engine.begin() as db:
@@ -443,6 +422,20 @@ def _settled(db: Connection, table: str, tx_id: int, state: TxState) -> bool:
         (state.value, tx_id, TxState.SENT.value),
     )
     return int(result.rowcount) == 1
+
+
+def _insert_args(record: TxRecord) -> tuple[Any, ...]:
+    """``record``'s columns but its id, in the order the ledgers' ``INSERT`` names them."""
+    return (
+        record.sender,
+        record.kind,
+        record.ref,
+        record.nonce,
+        record.tx_hash,
+        record.raw,
+        record.sent_at,
+        record.state.value,
+    )
 
 
 def _record(row: tuple[Any, ...]) -> TxRecord:
