@@ -255,3 +255,6 @@ def _include_explorer(app: FastAPI) -> None:
 
     for router in explorer_routers():
         app.include_router(router)
+    from api.routes import search
+
+    app.include_router(search.router)

@@ -20,6 +20,8 @@ class Page:
     as_of_block: int
     #: how recent the liveness the page tells is (GPU pages)
     liveness: dict[str, Any] | None = None
+    #: whether ``total`` is an exact count (else an estimate above the exact-count limit)
+    total_exact: bool = True
 
 
 def encode_cursor(sort: str, value: Any, key: str) -> str:

@@ -22,8 +22,9 @@ from api.inventory.predicates import (
 )
 from api.inventory.shaping import attestation_item, gpu_item
 from api.inventory.snapshot import Snapshot, as_of, snapshot
+from api.inventory.totals import gpu_total
 from api.inventory.uptime import Uptimes
-from indexer.models import Attestation, Gpu
+from indexer.models import Attestation
 
 #: sort name -> (column, descending)
 GPU_SORTS: dict[str, tuple[Any, bool]] = {
@@ -218,15 +219,16 @@ def list_gpus(
     )
     total = counts.get(count_key)
     if total is None:
-        count_source = GPU_SOURCE if filters.region is not None else Gpu.__table__
         count_where, _ = gpu_conditions(filters, epoch, now, fresh=fresh)  # any index
-        total = int(
-            session.execute(
-                select(func.count()).select_from(count_source).where(*count_where)
-            ).scalar_one()
+        total = gpu_total(
+            session,
+            count_where,
+            join_providers=filters.region is not None,
+            counts=counts,
+            change=change,
         )
         counts.put(count_key, total)
-    return Page(items, next_cursor, total, block, known.liveness())
+    return Page(items, next_cursor, total.value, block, known.liveness(), total.exact)
 
 
 def _items(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from api import inventory
 from api.deps import InventoryReadable, SessionDep, SettingsDep
@@ -40,10 +43,26 @@ Text = Annotated[str | None, Query(min_length=1, max_length=128)]
 MAX_STATUS_EPOCHS = 2016
 
 
+_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "gpu_key,provider,agent,region,...\n0x8f7a...,0x7099...,...\n",
+            }
+        },
+        "description": "A page as JSON; with `Accept: text/csv`, every matching GPU as CSV "
+        "(a header row, then the rows in the keyset order of `sort`, streamed in chunks of "
+        f"{inventory.EXPORT_CHUNK:,} rows read from one snapshot, whose block is the "
+        "`X-As-Of-Block` header; `limit` does not apply, `cursor` starts after a page)",
+    }
+}
+
+
 @router.get(
     "",
     response_model=GpuPage,
-    responses=problems(InvalidFilterError, ServiceUnavailableError),
+    responses={**problems(InvalidFilterError, ServiceUnavailableError), **_CSV_RESPONSE},
 )
 async def list_gpus(
     request: Request,
@@ -89,7 +108,9 @@ async def list_gpus(
         str | None, Query(max_length=512, description="`next_cursor` of the previous page")
     ] = None,
 ) -> Response:
-    """GPUs matching every given filter, `sort`ed, one keyset page at a time, with the total."""
+    """GPUs matching every given filter, `sort`ed, one keyset page at a time, with the total:
+    exact up to 1,000 matching GPUs (`total_exact` true), an estimate beyond (`total_exact`
+    false). With `Accept: text/csv`, every matching GPU as CSV instead of a page."""
     from eth_utils import to_checksum_address
 
     size = min(limit or settings.default_page_size, settings.max_page_size)
@@ -110,6 +131,8 @@ async def list_gpus(
     counts = request.app.state.counts
     uptimes = request.app.state.uptimes
     cache: PageCache = request.app.state.gpu_pages
+    if "text/csv" in request.headers.get("accept", ""):
+        return await _export(factory, filters, sort, cursor)
 
     def compute(known: Snapshot) -> bytes:
         with factory() as session:
@@ -128,6 +151,7 @@ async def list_gpus(
                 "items": page.items,
                 "next_cursor": page.next_cursor,
                 "total": page.total,
+                "total_exact": page.total_exact,
                 "liveness": page.liveness,
                 "as_of_block": page.as_of_block,
             }
@@ -135,6 +159,36 @@ async def list_gpus(
 
     body = await cache.page((filters, sort, size, cursor), compute)
     return Response(body, media_type="application/json")
+
+
+async def _export(
+    factory: Callable[[], Session], filters: inventory.GpuFilters, sort: str, cursor: str | None
+) -> Response:
+    """Every matching GPU as CSV, streamed from one read transaction (closed when the stream
+    ends or the client goes away)."""
+    if cursor is not None:
+        inventory.decode_cursor(cursor, sort)  # refused before the first byte is sent
+    session = factory()
+    try:
+        known = await anyio.to_thread.run_sync(inventory.snapshot, session)
+    except BaseException:
+        session.close()
+        raise
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from inventory.gpu_csv(session, filters, known, sort=sort, cursor=cursor)
+        finally:
+            session.close()
+
+    return StreamingResponse(
+        chunks(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "X-As-Of-Block": str(known.block),
+            "Content-Disposition": 'attachment; filename="gpus.csv"',
+        },
+    )
 
 
 def _dumps(body: object) -> bytes:

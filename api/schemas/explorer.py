@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,6 +126,7 @@ class GpuPage(BaseModel):
                     "items": [GPU_EXAMPLE],
                     "next_cursor": "WyItdGhyb3VnaHB1dCIsOTg5MDAwLCIweDhmIl0",
                     "total": 1234,
+                    "total_exact": False,
                     "liveness": LIVENESS_EXAMPLE,
                     "as_of_block": 1210,
                 }
@@ -135,7 +136,15 @@ class GpuPage(BaseModel):
 
     items: list[GpuItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
-    total: int = Field(description="how many GPUs match the filters in all")
+    total: int = Field(
+        description="how many GPUs match the filters in all: counted exactly up to 1,000 "
+        "matching GPUs, estimated beyond (from a uniform sample of the GPUs; never below "
+        "1,001); `total_exact` says which"
+    )
+    total_exact: bool = Field(
+        default=True,
+        description="whether `total` is an exact count (false: an estimate, more than 1,000)",
+    )
     liveness: LivenessState
     as_of_block: int
 
@@ -497,4 +506,39 @@ class CapacityHistory(BaseModel):
         "first; epochs between records are marked missing"
     )
     liveness: LivenessState
+    as_of_block: int
+
+
+SearchKind = Literal["gpu", "provider", "agent", "transaction", "model"]
+
+
+class SearchItem(BaseModel):
+    kind: SearchKind = Field(description="what the query names")
+    key: str = Field(description="the GPU key, address, transaction hash or model name")
+    label: str = Field(description="a line a person reads")
+    links: dict[str, str] = Field(description="the API's routes for it, by name")
+
+
+class SearchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "nvidia-h1",
+                    "items": [
+                        {
+                            "kind": "model",
+                            "key": "nvidia-h100-sxm5-80gb",
+                            "label": "nvidia-h100-sxm5-80gb",
+                            "links": {"gpus": "/v1/gpus?model=nvidia-h100-sxm5-80gb"},
+                        }
+                    ],
+                    "as_of_block": 1210,
+                }
+            ]
+        }
+    )
+
+    query: str
+    items: list[SearchItem] = Field(description="GPUs, then addresses or transactions, models")
     as_of_block: int
