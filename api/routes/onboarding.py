@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Request, status
+from fastapi.types import DecoratedCallable
 
 from api import relay
 from api.deps import ChainDep, IpLimited, SettingsDep
@@ -38,7 +39,16 @@ from depin.registry import Profile, RegistryClient
 
 router = APIRouter(tags=["onboarding"])
 
-_TYPED = problems(RateLimitedError, ServiceUnavailableError)
+
+def _typed_data(path: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """Registers a route answering with the typed data a wallet signs."""
+    return router.post(
+        path,
+        response_model=TypedDataResponse,
+        dependencies=[IpLimited],
+        responses=problems(RateLimitedError, ServiceUnavailableError),
+        tags=["typed-data"],
+    )
 
 
 def _answer(chain: ChainDep, build: Callable[[RegistryClient], Message]) -> TypedDataResponse:
@@ -68,13 +78,7 @@ def _profile(body: ProfileRequest) -> Profile:
     )
 
 
-@router.post(
-    "/v1/typed-data/registration",
-    response_model=TypedDataResponse,
-    dependencies=[IpLimited],
-    responses=_TYPED,
-    tags=["typed-data"],
-)
+@_typed_data("/v1/typed-data/registration")
 def registration(body: ProfileRequest, chain: ChainDep, settings: SettingsDep) -> TypedDataResponse:
     """The `Registration` a wallet signs to register gaslessly (current nonce, a deadline)."""
     profile = _profile(body)
@@ -82,13 +86,7 @@ def registration(body: ProfileRequest, chain: ChainDep, settings: SettingsDep) -
     return _answer(chain, lambda c: c.registration(body.provider, profile, ttl=ttl))
 
 
-@router.post(
-    "/v1/typed-data/profile-update",
-    response_model=TypedDataResponse,
-    dependencies=[IpLimited],
-    responses=_TYPED,
-    tags=["typed-data"],
-)
+@_typed_data("/v1/typed-data/profile-update")
 def profile_update(
     body: ProfileRequest, chain: ChainDep, settings: SettingsDep
 ) -> TypedDataResponse:
@@ -98,31 +96,18 @@ def profile_update(
     return _answer(chain, lambda c: c.profile_update(body.provider, profile, ttl=ttl))
 
 
-@router.post(
-    "/v1/typed-data/agent-authorization",
-    response_model=TypedDataResponse,
-    dependencies=[IpLimited],
-    responses=_TYPED,
-    tags=["typed-data"],
-)
+@_typed_data("/v1/typed-data/agent-authorization")
 def agent_authorization(
     body: AgentAuthorizationRequest, chain: ChainDep, settings: SettingsDep
 ) -> TypedDataResponse:
     """The `AgentAuthorization` a provider signs to authorize an agent key until `expires_at`."""
     ttl = body.ttl or settings.signature_ttl
     return _answer(
-        chain,
-        lambda c: c.agent_authorization(body.provider, body.agent, body.expires_at, ttl=ttl),
+        chain, lambda c: c.agent_authorization(body.provider, body.agent, body.expires_at, ttl=ttl)
     )
 
 
-@router.post(
-    "/v1/typed-data/agent-revocation",
-    response_model=TypedDataResponse,
-    dependencies=[IpLimited],
-    responses=_TYPED,
-    tags=["typed-data"],
-)
+@_typed_data("/v1/typed-data/agent-revocation")
 def agent_revocation(
     body: AgentRevocationRequest, chain: ChainDep, settings: SettingsDep
 ) -> TypedDataResponse:
@@ -131,13 +116,7 @@ def agent_revocation(
     return _answer(chain, lambda c: c.agent_revocation(body.provider, body.agent, ttl=ttl))
 
 
-@router.post(
-    "/v1/typed-data/deregistration",
-    response_model=TypedDataResponse,
-    dependencies=[IpLimited],
-    responses=_TYPED,
-    tags=["typed-data"],
-)
+@_typed_data("/v1/typed-data/deregistration")
 def deregistration(
     body: DeregistrationRequest, chain: ChainDep, settings: SettingsDep
 ) -> TypedDataResponse:
