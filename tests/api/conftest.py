@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import SIWE_DOMAIN
+from api_helpers import SIWE_DOMAIN, postgres_database
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -27,6 +27,19 @@ from depin import artifacts
 from depin.chain import deploy
 from depin.keys import create_keystore, load_keystore
 from depin.registry import RegistryClient
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """An empty inventory database for a module, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
+    else:
+        yield from postgres_database()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from web3 import Web3
 from depin.attestation import ALL_WELL, GpuAttestation, Liveness, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.deployments import Deployment
 from depin.registry import Profile, RegistryClient
 from depin.specs import PCI_VENDOR_IDS
 from indexer.db import make_engine, migrate
@@ -49,9 +50,48 @@ FLEET: dict[str, list[tuple[str, str, int, int]]] = {
 }
 
 
-def _fund(w3: Web3, account: LocalAccount) -> LocalAccount:
+def fund(w3: Web3, account: LocalAccount) -> LocalAccount:
+    """``account``, given 100 ether on anvil."""
     w3.provider.make_request("anvil_setBalance", [account.address, hex(10**20)])  # type: ignore[arg-type]
     return account
+
+
+def deploy_contracts(
+    w3: Web3, admin: LocalAccount, oracles: list[LocalAccount], home: Path, **oracle: Any
+) -> tuple[Deployment, Deployment]:
+    """A registry and an oracle of ``oracles`` (threshold 2) that ``admin`` deploys."""
+    folder = home / "deployments"
+    registry = deploy_registry(w3, admin, folder)
+    return registry, deploy_attestation_oracle(
+        w3,
+        admin,
+        folder,
+        registry=registry.address,
+        oracles=[o.address for o in oracles],
+        threshold=2,
+        **oracle,
+    )
+
+
+def contracts_of(registry: Deployment, oracle: Deployment) -> dict[str, dict[str, Any]]:
+    """The indexer's ``contracts`` for a registry and an oracle just deployed."""
+    return {
+        "ProviderRegistry": {"address": registry.address, "block": registry.block},
+        "AttestationOracle": {"address": oracle.address, "block": oracle.block},
+    }
+
+
+def new_indexer(w3: Web3, contracts: dict[str, dict[str, Any]], url: str, home: Path) -> Indexer:
+    """The real indexer over ``contracts``, on a fresh database at ``url`` it migrates."""
+    engine = make_engine(url)
+    migrate(engine)
+    settings = IndexerSettings(
+        rpc_url=w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        home=home,
+        database_url=url,
+        finality=0,
+    )
+    return Indexer(settings, engine=engine, contracts=contracts)
 
 
 @dataclass
@@ -70,34 +110,22 @@ class World:
 
 
 def build_world(w3: Web3, home: Path) -> World:
-    deployer = _fund(w3, Account.from_key(secrets.token_bytes(32)))
+    deployer = fund(w3, Account.from_key(secrets.token_bytes(32)))
     oracles = sorted(
-        (_fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)),
+        (fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)),
         key=lambda a: int(a.address, 16),
     )
-    folder = home / "deployments"
-    reg = deploy_registry(w3, deployer, folder)
-    orc = deploy_attestation_oracle(
-        w3,
-        deployer,
-        folder,
-        registry=reg.address,
-        oracles=[o.address for o in oracles],
-        threshold=2,
-    )
+    reg, orc = deploy_contracts(w3, deployer, oracles, home)
     world = World(
         w3,
         RegistryClient(w3, reg.address),
         AttestationClient(w3, orc.address),
-        {
-            "ProviderRegistry": {"address": reg.address, "block": reg.block},
-            "AttestationOracle": {"address": orc.address, "block": orc.block},
-        },
+        contracts_of(reg, orc),
     )
     now = int(w3.eth.get_block("latest")["timestamp"])
     entries: list[tuple[GpuAttestation, LocalAccount]] = []
     for region, fleet in FLEET.items():
-        provider = _fund(w3, Account.from_key(secrets.token_bytes(32)))
+        provider = fund(w3, Account.from_key(secrets.token_bytes(32)))
         agent: LocalAccount = Account.from_key(secrets.token_bytes(32))
         world.registry.register(provider, Profile(f"{region} compute", region, "https://x.example"))
         world.registry.authorize_agent(provider, agent.address, now + 10**7)
@@ -180,7 +208,7 @@ def build_world(w3: Web3, home: Path) -> World:
     # A provider retires one GPU; the deregistered provider is a fourth one without GPUs.
     world.retired = keys[6]
     world.oracle.retire(world.providers["us-east"], bytes.fromhex(keys[6][2:]))
-    leaving = _fund(w3, Account.from_key(secrets.token_bytes(32)))
+    leaving = fund(w3, Account.from_key(secrets.token_bytes(32)))
     world.registry.register(leaving, Profile("leaving", "eu-west"))
     world.registry.deregister(leaving)
     world.deregistered = leaving.address
@@ -189,14 +217,6 @@ def build_world(w3: Web3, home: Path) -> World:
 
 def index_world(world: World, url: str, home: Path) -> Engine:
     """Migrates a fresh database at ``url`` and runs the real indexer over the world's events."""
-    engine = make_engine(url)
-    migrate(engine)
-    settings = IndexerSettings(
-        rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
-        home=home,
-        database_url=url,
-        finality=0,
-    )
-    indexer = Indexer(settings, engine=engine, contracts=world.contracts)
+    indexer = new_indexer(world.w3, world.contracts, url, home)
     indexer.sync()
-    return engine
+    return indexer.engine

@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from inventory_world import contracts_of, deploy_contracts, fund, new_indexer
 from sqlalchemy import Engine
 from web3 import Web3
 
@@ -30,11 +31,8 @@ from depin.attestation import (
 )
 from depin.attestation_client import AttestationClient
 from depin.chain import transact
-from depin.deploy import deploy_attestation_oracle, deploy_registry
 from depin.registry import Profile, RegistryClient
-from indexer.db import make_engine, migrate
 from indexer.service import Indexer
-from indexer.settings import IndexerSettings
 
 EPOCH_LENGTH = 10
 BUSY = GpuStatus.HEALTHY  # online and healthy, held by a compute process
@@ -51,11 +49,6 @@ HISTORY: dict[int, dict[int, GpuStatus]] = {
 }
 #: each GPU's uptime over the recorded epochs that count for it
 UPTIME = {0: 5 / 5, 1: 4 / 5, 2: 2 / 5, 3: 2 / 2}
-
-
-def _fund(w3: Web3, account: LocalAccount) -> LocalAccount:
-    w3.provider.make_request("anvil_setBalance", [account.address, hex(10**20)])  # type: ignore[arg-type]
-    return account
 
 
 @dataclass
@@ -82,31 +75,19 @@ class LivenessWorld:
 
 
 def build_liveness_world(w3: Web3, home: Path) -> LivenessWorld:
-    admin = _fund(w3, Account.from_key(secrets.token_bytes(32)))
-    oracles = [_fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)]
-    folder = home / "deployments"
-    reg = deploy_registry(w3, admin, folder)
-    orc = deploy_attestation_oracle(
-        w3,
-        admin,
-        folder,
-        registry=reg.address,
-        oracles=[o.address for o in oracles],
-        threshold=2,
-        epoch_length=EPOCH_LENGTH,
-        contract="TestAttestationOracle",
+    admin = fund(w3, Account.from_key(secrets.token_bytes(32)))
+    oracles = [fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)]
+    reg, orc = deploy_contracts(
+        w3, admin, oracles, home, epoch_length=EPOCH_LENGTH, contract="TestAttestationOracle"
     )
     registry = RegistryClient(w3, reg.address)
     oracle = AttestationClient(w3, orc.address, abi_name="TestAttestationOracle")
     world = LivenessWorld(
         w3,
         oracle,
-        {
-            "ProviderRegistry": {"address": reg.address, "block": reg.block},
-            "AttestationOracle": {"address": orc.address, "block": orc.block},
-        },
+        contracts_of(reg, orc),
     )
-    provider = _fund(w3, Account.from_key(secrets.token_bytes(32)))
+    provider = fund(w3, Account.from_key(secrets.token_bytes(32)))
     agent: LocalAccount = Account.from_key(secrets.token_bytes(32))
     now = int(w3.eth.get_block("latest")["timestamp"])
     registry.register(provider, Profile("uptime compute", "eu-west", "https://x.example"))
@@ -156,14 +137,6 @@ def build_liveness_world(w3: Web3, home: Path) -> LivenessWorld:
 
 
 def index_liveness_world(world: LivenessWorld, url: str, home: Path) -> Engine:
-    engine = make_engine(url)
-    migrate(engine)
-    settings = IndexerSettings(
-        rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
-        home=home,
-        database_url=url,
-        finality=0,
-    )
-    world.indexer = Indexer(settings, engine=engine, contracts=world.contracts)
+    world.indexer = new_indexer(world.w3, world.contracts, url, home)
     world.index()
-    return engine
+    return world.indexer.engine

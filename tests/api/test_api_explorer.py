@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, postgres_database
+from api_helpers import assert_problem
 from eth_account import Account
 from fastapi.testclient import TestClient
 from inventory_world import World, build_world, index_world
@@ -24,26 +24,6 @@ from depin.chain import ANVIL_KEYS
 @pytest.fixture(scope="module")
 def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(w3, tmp_path_factory.mktemp("world"))
-
-
-@pytest.fixture(scope="module")
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
-    else:
-        yield from postgres_database()
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "database_url" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "database_url",
-            ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-            indirect=True,
-            scope="module",
-        )
 
 
 @pytest.fixture(scope="module")

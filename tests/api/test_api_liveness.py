@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, postgres_database
+from api_helpers import assert_problem
 from eth_account import Account
 from fastapi.testclient import TestClient
 from liveness_world import UPTIME, LivenessWorld, build_liveness_world, index_liveness_world
@@ -19,26 +19,6 @@ from api.chain import ChainContext
 from api.db import read_only_engine
 from depin.chain import ANVIL_KEYS
 from depin.registry import RegistryClient
-
-
-@pytest.fixture(scope="module")
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
-    else:
-        yield from postgres_database()
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "database_url" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "database_url",
-            ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-            indirect=True,
-            scope="module",
-        )
 
 
 @pytest.fixture(scope="module")
