@@ -23,16 +23,15 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from depin.locks import HeldLock
 from depin.postgres import AdvisoryLock, advisory_key, is_postgres, writable_engine
 from depin.sqlite import LocalDb
 from depin.txsender import Ledger, PostgresLedger, SqliteLedger
@@ -174,38 +173,23 @@ def open_shared_state(database_url: str, path: Path) -> SharedState | PostgresSh
     return SharedState(path)
 
 
-class ProcessLock:
+class ProcessLock(HeldLock):
     """A lock held by one thread of one process at a time (``flock`` on a file + a mutex)."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
-        self._mutex = threading.Lock()
         self._file: int | None = None
 
-    def __enter__(self) -> ProcessLock:
-        self._mutex.acquire()
-        try:
-            self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self._file, fcntl.LOCK_EX)
-        except BaseException:
-            self._release()
-            raise
-        return self
+    def _take(self) -> None:
+        self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._file, fcntl.LOCK_EX)
 
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _value: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self._release()
-
-    def _release(self) -> None:
+    def _drop(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             os.close(self._file)
             self._file = None
-        self._mutex.release()
 
 
 def now() -> float:

@@ -4,12 +4,12 @@ engine that may write, and advisory locks that every process on the database hon
 from __future__ import annotations
 
 import hashlib
-import threading
-from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import make_url
+
+from depin.locks import HeldLock
 
 __all__ = ["AdvisoryLock", "advisory_key", "is_postgres", "writable_engine"]
 
@@ -38,36 +38,22 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
 
 
-class AdvisoryLock:
+class AdvisoryLock(HeldLock):
     """A lock held by one thread of one process on the whole database at a time: a
     transaction-level advisory lock (``pg_advisory_xact_lock``) on a connection of its own,
     released when the transaction ends, or when a killed process's connection drops."""
 
     def __init__(self, engine: Engine, name: str) -> None:
+        super().__init__()
         self.engine = engine
         self.key = advisory_key(name)
-        self._mutex = threading.Lock()
         self._conn: Connection | None = None
 
-    def __enter__(self) -> AdvisoryLock:
-        self._mutex.acquire()
-        try:
-            self._conn = self.engine.connect()
-            self._conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (self.key,))
-        except BaseException:
-            self._release()
-            raise
-        return self
+    def _take(self) -> None:
+        self._conn = self.engine.connect()
+        self._conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (self.key,))
 
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _value: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        self._release()
-
-    def _release(self) -> None:
+    def _drop(self) -> None:
         try:
             if self._conn is not None:
                 try:
@@ -76,4 +62,3 @@ class AdvisoryLock:
                     self._conn.close()
         finally:
             self._conn = None
-            self._mutex.release()
