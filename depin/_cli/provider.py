@@ -174,30 +174,36 @@ def _profile(opts: dict[str, Any]) -> Profile:
     return Profile(opts["name"], opts["region"], opts["endpoint"], opts["metadata_uri"], digest)
 
 
-@provider.command()
-@action_options
-@_profile_options
-def register(**opts: Any) -> None:
-    """Register as a provider."""
-    profile = _profile(opts)
-    _act(
-        opts,
-        lambda c, p, ttl: c.registration(p, profile, ttl=ttl),
-        lambda c, a: c.register(a, profile),
-    )
+def _profile_command(
+    name: str,
+    help: str,
+    build: Callable[..., Message],
+    direct: Callable[[RegistryClient, LocalAccount, Profile], Any],
+) -> None:
+    """Adds the command ``name`` that sends a profile: ``build`` is the registry's typed-data
+    method (provider, profile, ``ttl=``), ``direct`` its transaction."""
+
+    @provider.command(name, help=help)
+    @action_options
+    @_profile_options
+    def command(**opts: Any) -> None:
+        profile = _profile(opts)
+        _act(
+            opts,
+            lambda c, p, ttl: build(c, p, profile, ttl=ttl),
+            lambda c, a: direct(c, a, profile),
+        )
 
 
-@provider.command()
-@action_options
-@_profile_options
-def update(**opts: Any) -> None:
-    """Replace the provider's profile."""
-    profile = _profile(opts)
-    _act(
-        opts,
-        lambda c, p, ttl: c.profile_update(p, profile, ttl=ttl),
-        lambda c, a: c.update_profile(a, profile),
-    )
+_profile_command(
+    "register", "Register as a provider.", RegistryClient.registration, RegistryClient.register
+)
+_profile_command(
+    "update",
+    "Replace the provider's profile.",
+    RegistryClient.profile_update,
+    RegistryClient.update_profile,
+)
 
 
 def _agent_request(request: Path | None, agent: str | None) -> tuple[str, int | None]:
