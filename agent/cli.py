@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -70,6 +71,8 @@ def _collect(replays: tuple[str, ...], sysfs_root: Path | None) -> Inventory:
     return discover(_backends(replays), sysfs_root=sysfs_root)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _replay_option = click.option(
     "--replay",
     "replays",
@@ -84,6 +87,19 @@ _sysfs_option = click.option(
     show_default=True,
     help="Filesystem root holding sys/bus/pci (e.g. the host's root mounted in a container).",
 )
+
+
+def _key_options(keystore_help: str, password_help: str) -> Callable[[F], F]:
+    """``--keystore`` and ``--password-file``, each with its help."""
+
+    def decorate(func: F) -> F:
+        for name, text in (("--password-file", password_help), ("--keystore", keystore_help)):
+            func = click.option(
+                name, type=click.Path(dir_okay=False, path_type=Path), default=None, help=text
+            )(func)
+        return func
+
+    return decorate
 
 
 @click.group()
@@ -225,18 +241,9 @@ def watch_command(
 
 
 @agent.command("init")
-@click.option(
-    "--keystore",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the keystore (default: $DEPIN_AGENT_KEYSTORE or ~/.depin).",
-)
-@click.option(
-    "--password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Read the password from this file (mode 0600) instead of DEPIN_AGENT_PASSWORD or a "
-    "prompt.",
+@_key_options(
+    "Where to write the keystore (default: $DEPIN_AGENT_KEYSTORE or ~/.depin).",
+    "Read the password from this file (mode 0600) instead of DEPIN_AGENT_PASSWORD or a prompt.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing keystore.")
 @click.option("--ttl-days", type=float, default=None, help="Lifetime of the authorization.")
@@ -276,17 +283,9 @@ def init_command(
 
 
 @agent.command("run")
-@click.option(
-    "--keystore",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The agent's keystore (default: $DEPIN_AGENT_KEYSTORE or ~/.depin).",
-)
-@click.option(
-    "--password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Read the keystore password from this file (mode 0600) instead of DEPIN_AGENT_PASSWORD.",
+@_key_options(
+    "The agent's keystore (default: $DEPIN_AGENT_KEYSTORE or ~/.depin).",
+    "Read the keystore password from this file (mode 0600) instead of DEPIN_AGENT_PASSWORD.",
 )
 @click.option("--provider", required=True, help="Address of the provider that authorized this key.")
 @click.option(
