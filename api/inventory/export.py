@@ -19,6 +19,8 @@ from api.inventory.snapshot import Snapshot
 
 #: rows per query (and per chunk of the response)
 EXPORT_CHUNK = 5_000
+#: rows per piece of the response (a query's rows are read one at a time, not held)
+_FLUSH = 500
 #: the columns of the export, in order (a GPU's fields, without its uptimes)
 CSV_FIELDS = (
     "gpu_key",
@@ -71,8 +73,9 @@ def gpu_csv(
     cursor: str | None = None,
     chunk: int = EXPORT_CHUNK,
 ) -> Iterator[bytes]:
-    """The header row, then the matching GPUs in ``sort``'s keyset order, one encoded chunk
-    of at most ``chunk`` rows per query; all read in ``session``'s snapshot ``known``."""
+    """The header row, then the matching GPUs in ``sort``'s keyset order: one query per
+    ``chunk`` rows, each row turned into CSV as it is read and sent in pieces of a few
+    hundred rows; all read in ``session``'s snapshot ``known``."""
     now = int(time.time())
     dialect = session.get_bind().dialect.name
     column, descending = GPU_SORTS[sort]
@@ -83,7 +86,7 @@ def gpu_csv(
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
-    yield buffer.getvalue().encode()
+    yield _drain(buffer)
     while True:
         statement = (
             select(*GPU_COLUMNS, P.region)
@@ -94,19 +97,27 @@ def gpu_csv(
         )
         if after is not None:
             statement = statement.where(keyset(column, G.gpu_key, descending, *after))
-        rows = session.execute(statement).all()
-        if not rows:
-            return
-        buffer.seek(0)
-        buffer.truncate()
-        for row in rows:
+        read = 0
+        last: Any = None
+        for row in session.execute(statement):
             item = gpu_item(
                 row, row.region, known.epoch, filters.online_epochs, now, fresh=known.fresh
             )
             writer.writerow([_cell(item[name]) for name in CSV_FIELDS])
-        yield buffer.getvalue().encode()
-        if len(rows) < chunk:
+            read += 1
+            last = row
+            if read % _FLUSH == 0:
+                yield _drain(buffer)
+        if buffer.tell():
+            yield _drain(buffer)
+        if read < chunk:
             return
-        last = rows[-1]
         after = (getattr(last, column.key), last.gpu_key)
-        del rows
+
+
+def _drain(buffer: io.StringIO) -> bytes:
+    """What ``buffer`` holds, encoded; the buffer is left empty."""
+    data = buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    return data

@@ -1,0 +1,156 @@
+"""CSV export of a filter (``GET /v1/gpus`` with ``Accept: text/csv``): every matching GPU, with
+a header row, in the pages' keyset order, read in chunks so memory stays bounded."""
+
+from __future__ import annotations
+
+import csv
+import io
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_helpers import assert_problem, postgres_database
+from eth_account import Account
+from fastapi.testclient import TestClient
+from inventory_world import World, build_world, index_world
+from sqlalchemy import event
+from test_api_totals_scale import fill_gpus
+from web3 import Web3
+
+from api import ApiSettings, create_app, inventory
+from api.chain import ChainContext
+from api.db import read_only_engine, session_factory
+from depin.chain import ANVIL_KEYS
+
+CSV = {"Accept": "text/csv"}
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def inventory_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture(scope="module")
+def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(w3, tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def client(
+    world: World, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    home: Path = tmp_path_factory.mktemp("home")
+    index_world(world, inventory_url, home).dispose()
+    settings = ApiSettings(
+        rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        home=home,
+        database_url=inventory_url,
+        registry_address=world.registry.address,
+    )
+    chain = ChainContext(
+        world.w3, world.registry, Account.from_key(ANVIL_KEYS[1]), int(world.w3.eth.chain_id)
+    )
+    app = create_app(settings, chain=chain, engine=read_only_engine(inventory_url))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def paged(client: TestClient, params: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        response = client.get("/v1/gpus", params=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def exported(client: TestClient, params: dict[str, Any]) -> list[dict[str, str]]:
+    response = client.get("/v1/gpus", params=params, headers=CSV)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert int(response.headers["x-as-of-block"]) > 0
+    reader = csv.DictReader(io.StringIO(response.text))
+    assert tuple(reader.fieldnames or ()) == inventory.CSV_FIELDS
+    return list(reader)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"vendor": "nvidia", "sort": "-throughput"}, {"region": "eu-west", "sort": "memory"}],
+    ids=["all", "vendor-by-throughput", "region-by-memory"],
+)
+def test_the_export_has_the_rows_of_the_pages_in_their_order(
+    client: TestClient, params: dict[str, Any]
+) -> None:
+    pages = paged(client, params)
+    rows = exported(client, params)
+    assert [r["gpu_key"] for r in rows] == [i["gpu_key"] for i in pages]
+    assert pages, "the filter matches some GPUs"
+    for row, item in zip(rows, pages, strict=True):
+        assert row["model"] == item["model"]
+        assert int(row["throughput_gops"]) == item["throughput_gops"]
+        assert row["region"] == (item["region"] or "")
+        assert row["online"] == {True: "true", False: "false", None: ""}[item["online"]]
+
+
+def test_the_export_ignores_the_page_size(client: TestClient, world: World) -> None:
+    assert len(exported(client, {"limit": 1})) == len(world.gpus)
+
+
+def test_a_filter_matching_nothing_exports_the_header_alone(client: TestClient) -> None:
+    assert exported(client, {"vendor": "intel"}) == []
+
+
+def test_an_export_with_a_foreign_cursor_is_refused_before_streaming(client: TestClient) -> None:
+    response = client.get("/v1/gpus", params={"cursor": "not-a-cursor"}, headers=CSV)
+    assert_problem(response, 400, "invalid_filter")
+
+
+def test_an_export_with_a_bad_filter_is_refused(client: TestClient) -> None:
+    response = client.get("/v1/gpus", params={"sort": "price"}, headers=CSV)
+    assert_problem(response, 400, "invalid_filter")
+
+
+@pytest.mark.slow
+def test_an_export_of_100k_gpus_reads_chunks_and_holds_one_at_a_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'inventory.sqlite'}"
+    count = 100_000
+    fill_gpus(url, count)
+    engine = read_only_engine(url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    factory = session_factory(engine)
+    size = lines = 0
+    with factory() as session:
+        known = inventory.snapshot(session)
+        chunks = inventory.gpu_csv(session, inventory.GpuFilters(), known, sort="-throughput")
+        header = next(chunks)  # imports and compiled statements are not the export's memory
+        lines, size = 1, len(header)
+        tracemalloc.start()
+        try:
+            for chunk in chunks:
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+            engine.dispose()
+    print(f"exported {size:,} bytes, peak {peak:,} bytes traced")
+    assert lines == count + 1
+    reads = [s for s in statements if "FROM gpus" in s and "LIMIT" in s]
+    assert len(reads) == count // inventory.EXPORT_CHUNK + 1  # the last one finds no more
+    assert peak < size / 10, (peak, size)  # a few hundred rows at a time, not 100,000
