@@ -84,6 +84,20 @@ def _transfer(to: str, value: int = 12345) -> dict[str, Any]:
     return {"to": to, "value": value}
 
 
+def _payer(
+    w3: Web3, ledger: Ledger, make_account: Callable[..., LocalAccount], **kw: Any
+) -> tuple[LocalAccount, LocalAccount, Settled, Any]:
+    """A funded account, an empty payee, the settlements seen and the account's sender."""
+    account, payee = make_account(), make_account(fund=False)
+    settled: Settled = []
+    return account, payee, settled, _sender(w3, account, ledger, settled, **kw)
+
+
+def _drop(w3: Web3, tx_hash: bytes) -> None:
+    """Takes the transaction out of anvil's pool."""
+    w3.provider.make_request("anvil_dropTransaction", ["0x" + tx_hash.hex()])  # type: ignore[arg-type]
+
+
 def _mine(w3: Web3) -> None:
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
@@ -122,11 +136,9 @@ def test_a_transaction_persisted_but_never_broadcast_lands_once_after_a_restart(
 def test_a_transaction_whose_nonce_another_took_is_dropped(
     w3: Web3, ledger: Ledger, make_account: Callable[..., LocalAccount], automine_off: None
 ) -> None:
-    account, payee = make_account(), make_account(fund=False)
-    settled: Settled = []
-    sender = _sender(w3, account, ledger, settled, resend_after_s=3600)
+    account, payee, settled, sender = _payer(w3, ledger, make_account, resend_after_s=3600)
     record = sender.send(_transfer(payee.address), kind="pay", ref="b")
-    w3.provider.make_request("anvil_dropTransaction", ["0x" + record.tx_hash.hex()])  # type: ignore[arg-type]
+    _drop(w3, record.tx_hash)
     # The same account spends the nonce on something the ledger never saw.
     other = account.sign_transaction(
         {
@@ -151,9 +163,7 @@ def test_a_transaction_whose_nonce_another_took_is_dropped(
 def test_a_replaced_transaction_whose_earlier_version_is_mined_settles_as_mined(
     w3: Web3, ledger: Ledger, make_account: Callable[..., LocalAccount], automine_off: None
 ) -> None:
-    account, payee = make_account(), make_account(fund=False)
-    settled: Settled = []
-    sender = _sender(w3, account, ledger, settled, resend_after_s=0.0)
+    account, payee, settled, sender = _payer(w3, ledger, make_account, resend_after_s=0.0)
     first = sender.send(_transfer(payee.address), kind="pay", ref="c")
     sender.reconcile()  # unmined past resend_after_s: replaced with higher fees
     (replaced,) = ledger.records(account.address, TxState.SENT)
@@ -161,7 +171,7 @@ def test_a_replaced_transaction_whose_earlier_version_is_mined_settles_as_mined(
     assert ledger.hashes(first.id) == [first.tx_hash]
     # The first version is the one a block takes (anvil drops a replaced transaction from its
     # pool, so the replacement is taken out and the original handed back).
-    w3.provider.make_request("anvil_dropTransaction", ["0x" + replaced.tx_hash.hex()])  # type: ignore[arg-type]
+    _drop(w3, replaced.tx_hash)
     w3.eth.send_raw_transaction(first.raw)
     _mine(w3)
     sender.reconcile()
@@ -187,7 +197,7 @@ def test_a_transaction_whose_call_would_now_revert_is_cancelled(
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
         record = sender.send(_transfer(payee.address), kind="pay", ref="d")
-        w3.provider.make_request("anvil_dropTransaction", ["0x" + record.tx_hash.hex()])  # type: ignore[arg-type]
+        _drop(w3, record.tx_hash)
     finally:
         w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
     sender.reconcile()  # cancels it (mined at once)
@@ -208,7 +218,7 @@ def test_the_next_nonce_passes_the_ledgers_unmined_transactions(
     account = make_account()
     sender = TxSender(w3, account, ledger, resend_after_s=3600)
     first = sender.send(_transfer(Account.create().address), kind="pay")
-    w3.provider.make_request("anvil_dropTransaction", ["0x" + first.tx_hash.hex()])  # type: ignore[arg-type]
+    _drop(w3, first.tx_hash)
     second = sender.send(_transfer(Account.create().address), kind="pay")
     assert (first.nonce, second.nonce) == (0, 1)  # the node forgot the first; the ledger did not
     assert [r.nonce for r in ledger.records(account.address, TxState.SENT)] == [0, 1]
