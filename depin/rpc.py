@@ -480,17 +480,8 @@ class RetryingHTTPProvider(HTTPProvider):
         return self.retrier.counter
 
     def _once(self, method: Any, params: Any) -> Any:
-        try:
-            response = super().make_request(method, params)
-        except Exception as exc:
-            transient = transient_from_exception(exc)
-            if transient is None:
-                raise
-            raise transient from exc
-        transient = transient_from_response(response)
-        if transient is not None:
-            raise transient
-        return response
+        send = super().make_request
+        return _transient_raised(lambda: send(method, params))
 
     def make_request(self, method: Any, params: Any) -> Any:
         name = str(method)
@@ -530,20 +521,25 @@ class RetryingHTTPProvider(HTTPProvider):
         if not all(str(m) in SAFE_METHODS for m, _ in batch_requests):
             return super().make_batch_request(batch_requests)
 
-        def attempt(_try: int) -> Any:
-            try:
-                response = super(RetryingHTTPProvider, self).make_batch_request(batch_requests)
-            except Exception as exc:
-                transient = transient_from_exception(exc)
-                if transient is None:
-                    raise
-                raise transient from exc
-            transient = transient_from_response(response)
-            if transient is not None:
-                raise transient
-            return response
+        send = super().make_batch_request
+        return self.retrier.call(
+            "batch", lambda _try: _transient_raised(lambda: send(batch_requests))
+        )
 
-        return self.retrier.call("batch", attempt)
+
+def _transient_raised(send: Callable[[], Any]) -> Any:
+    """``send``'s response, or the transient error that its exception or its response is."""
+    try:
+        response = send()
+    except Exception as exc:
+        transient = transient_from_exception(exc)
+        if transient is None:
+            raise
+        raise transient from exc
+    transient = transient_from_response(response)
+    if transient is not None:
+        raise transient
+    return response
 
 
 def _raw_hash(params: Any) -> str | None:
