@@ -8,7 +8,7 @@ parsing the English ``detail``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
@@ -17,6 +17,7 @@ __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "TYPE_PREFIX",
     "Problem",
+    "ProblemMembers",
     "problem_document",
     "problem_response",
     "title_of",
@@ -35,6 +36,15 @@ def type_uri(code: str) -> str:
 def title_of(code: str) -> str:
     """A title derived from the code, for problems that do not name one."""
     return code.replace("_", " ").capitalize()
+
+
+class ProblemMembers(TypedDict, total=False):
+    """A problem's optional members: its ``title`` (else one from the code), ``instance``, and
+    ``extra`` extension members."""
+
+    title: str | None
+    instance: str | None
+    extra: Mapping[str, Any] | None
 
 
 def problem_document(
@@ -67,14 +77,12 @@ def problem_response(
     status: int,
     detail: str,
     *,
-    title: str | None = None,
-    instance: str | None = None,
-    extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    **members: Unpack[ProblemMembers],
 ) -> JSONResponse:
-    """The problem document as an HTTP response of its status."""
+    """The problem document (see :func:`problem_document`) as an HTTP response of its status."""
     return JSONResponse(
-        problem_document(code, status, detail, title=title, instance=instance, extra=extra),
+        problem_document(code, status, detail, **members),
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers) if headers else None,
