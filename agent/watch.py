@@ -76,29 +76,21 @@ def diff(old: Inventory, new: Inventory) -> list[ChangeEvent]:
     events: list[ChangeEvent] = []
     for slot in sorted(before.keys() | after.keys()):
         a, b = before.get(slot), after.get(slot)
-        if a is None and b is not None:
+        if a is None or b is None:
+            gpu = a if b is None else b
+            assert gpu is not None
             events.append(
                 ChangeEvent(
-                    kind="gpu_added",
-                    slot=slot,
-                    new=b,
-                    uuid=b.uuid,
-                    detail=f"{b.name or b.model_id} appeared in {slot}",
-                )
-            )
-            continue
-        if b is None and a is not None:
-            events.append(
-                ChangeEvent(
-                    kind="gpu_removed",
+                    kind="gpu_added" if a is None else "gpu_removed",
                     slot=slot,
                     old=a,
-                    uuid=a.uuid,
-                    detail=f"{a.name or a.model_id} left {slot}",
+                    new=b,
+                    uuid=gpu.uuid,
+                    detail=f"{gpu.name or gpu.model_id} "
+                    f"{'appeared in' if a is None else 'left'} {slot}",
                 )
             )
             continue
-        assert a is not None and b is not None
         if a.uuid and b.uuid and a.uuid != b.uuid:
             events.append(
                 ChangeEvent(
