@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from eth_utils import to_checksum_address
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.inventory._tables import AT, A, G, P
@@ -135,6 +135,12 @@ def _by_address(session: Session, address: str) -> list[dict[str, Any]]:
     return found
 
 
+def model_seek(low: str, inclusive: bool, high: str) -> Select[Any]:
+    """The first model name from ``low`` (itself included or not) below ``high``."""
+    after = G.model >= low if inclusive else G.model > low
+    return select(G.model).where(after, G.model < high).order_by(G.model).limit(1)
+
+
 def _models(session: Session, prefix: str) -> list[dict[str, Any]]:
     """The distinct models starting with ``prefix``: one seek of the model index per model
     (a skip scan), so a prefix shared by a million GPUs costs :data:`MAX_RESULTS` seeks."""
@@ -142,10 +148,7 @@ def _models(session: Session, prefix: str) -> list[dict[str, Any]]:
     low, inclusive = prefix, True
     high = prefix + _TOP
     while len(found) < MAX_RESULTS:
-        after = G.model >= low if inclusive else G.model > low
-        model = session.execute(
-            select(G.model).where(after, G.model < high).order_by(G.model).limit(1)
-        ).scalar_one_or_none()
+        model = session.execute(model_seek(low, inclusive, high)).scalar_one_or_none()
         if model is None:
             break
         found.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from api.inventory._tables import GPU_SOURCE, G
@@ -47,20 +47,30 @@ def gpu_total(
     """How many GPUs match ``where``: exact up to ``limit``, else estimated (see the module)."""
     if not where:
         return Total(_all_rows(session, counts, change), True)
-    source = GPU_SOURCE if join_providers else Gpu.__table__
-    capped = select(literal(1)).select_from(source).where(*where).limit(limit + 1).subquery()
-    found = int(session.execute(select(func.count()).select_from(capped)).scalar_one())
+    found = int(session.execute(capped_count(where, join_providers, limit)).scalar_one())
     if found <= limit:
         return Total(found, True)
     rows = _all_rows(session, counts, change)
-    fraction = _KEY_SPACE * SAMPLE_ROWS // rows
-    bound = None if rows <= SAMPLE_ROWS else "0x" + format(fraction, "064x")
-    sample = select(func.count(), func.count(case((and_(*where), 1)))).select_from(source)
-    if bound is not None:
-        sample = sample.where(G.gpu_key < bound)
-    read, matched = session.execute(sample).one()
+    read, matched = session.execute(sample_count(where, join_providers, rows)).one()
     estimate = round(int(matched) * rows / int(read)) if read else 0
     return Total(min(max(estimate, limit + 1), max(rows, limit + 1)), False)
+
+
+def capped_count(where: list[Any], join_providers: bool, limit: int) -> Select[Any]:
+    """How many GPUs match ``where``, counting no further than ``limit + 1``."""
+    source = GPU_SOURCE if join_providers else Gpu.__table__
+    capped = select(literal(1)).select_from(source).where(*where).limit(limit + 1).subquery()
+    return select(func.count()).select_from(capped)
+
+
+def sample_count(where: list[Any], join_providers: bool, rows: int) -> Select[int, int]:
+    """(GPUs read, GPUs matching ``where``) among the ~:data:`SAMPLE_ROWS` of ``rows`` GPUs
+    whose keys are lowest, read through the primary key."""
+    source = GPU_SOURCE if join_providers else Gpu.__table__
+    sample = select(func.count(), func.count(case((and_(*where), 1)))).select_from(source)
+    if rows <= SAMPLE_ROWS:
+        return sample
+    return sample.where(G.gpu_key < "0x" + format(_KEY_SPACE * SAMPLE_ROWS // rows, "064x"))
 
 
 def _all_rows(session: Session, counts: LruCache, change: Any) -> int:

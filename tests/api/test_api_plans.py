@@ -1,14 +1,21 @@
 """Query plans of the explorer's pages on SQLite: a page walks an index in the sort order and
-stops after a page, rather than collecting a broad filter's rows and sorting them."""
+stops after a page, rather than collecting a broad filter's rows and sorting them; a capped
+total, the estimate's sample and the search's model seek read indexes (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from api_helpers import postgres_database
 from sqlalchemy import Engine, text
+from test_api_totals_scale import fill_gpus
 
 from api import inventory
+from api.inventory.search import model_seek
+from api.inventory.totals import capped_count, sample_count
 from indexer.db import make_engine, migrate
 
 FILTERS = inventory.GpuFilters(vendor="nvidia", min_memory=40 << 30, online=True)
@@ -90,3 +97,62 @@ def test_a_vendor_page_filtered_by_availability_still_walks_the_vendor_index(
     found = plan(engine, "-throughput", filters)
     assert "USING INDEX ix_gpus_vendor_throughput (vendor=?" in found, found
     assert "TEMP B-TREE" not in found, found
+
+
+# --------------------------------------------------------------------------- totals and search
+
+
+def sqlite_plan(engine: Engine, statement: Any) -> str:
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        rows = conn.execute(text("EXPLAIN QUERY PLAN " + sql)).all()
+    return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_a_capped_total_of_a_vendor_and_memory_reads_their_index(engine: Engine) -> None:
+    where, _ = inventory.gpu_conditions(
+        inventory.GpuFilters(vendor="nvidia", min_memory=40 << 30), 100, 0
+    )
+    found = sqlite_plan(engine, capped_count(where, False, inventory.EXACT_TOTAL_LIMIT))
+    assert "INDEX ix_gpus_vendor_memory (vendor=? AND memory_bytes>?)" in found, found
+    assert "SCAN gpus" not in found, found
+
+
+def test_the_estimates_sample_is_a_range_of_the_primary_key(engine: Engine) -> None:
+    where, _ = inventory.gpu_conditions(inventory.GpuFilters(vendor="nvidia"), 100, 0)
+    found = sqlite_plan(engine, sample_count(where, True, 1_000_000))
+    assert "SEARCH gpus USING INDEX sqlite_autoindex_gpus_1 (gpu_key<?)" in found, found
+
+
+def test_a_model_prefix_seeks_the_model_index(engine: Engine) -> None:
+    found = sqlite_plan(engine, model_seek("nvidia", True, "nvidia\U0010ffff"))
+    assert "COVERING INDEX ix_gpus_model (model>? AND model<?)" in found, found
+    assert "TEMP B-TREE" not in found, found
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Engine]:
+    for url in postgres_database():
+        fill_gpus(url, 20_000)
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        yield engine
+        engine.dispose()
+
+
+def postgres_plan(engine: Engine, statement: Any) -> str:
+    compiled = statement.compile(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN " + str(compiled), compiled.params).all()
+    return "\n".join(str(row[0]) for row in rows)
+
+
+@pytest.mark.postgres
+def test_on_postgres_the_sample_and_the_model_seek_read_indexes(postgres: Engine) -> None:
+    where, _ = inventory.gpu_conditions(inventory.GpuFilters(vendor="nvidia"), 100, 0)
+    found = postgres_plan(postgres, sample_count(where, False, 1_000_000))
+    assert "Index Scan on pk_gpus" in found, found
+    assert "Seq Scan on gpus" not in found, found
+    found = postgres_plan(postgres, model_seek("nvidia", True, "nvidia\U0010ffff"))
+    assert "ix_gpus_model" in found and "Seq Scan" not in found, found
