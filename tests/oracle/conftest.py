@@ -3,17 +3,21 @@ the contract's suite)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import agent, make_agent, provider
+from attest_helpers import agent, make_agent, oracle_node, provider
+from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from depin.attestation_client import AttestationClient
+from depin.chain import Anvil
 from oracle.app import create_app
 from oracle.node import OracleNode
 
-__all__ = ["agent", "close_nodes", "http", "make_agent", "provider"]
+__all__ = ["agent", "close_nodes", "http", "make_agent", "make_node", "node", "provider"]
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +34,25 @@ def close_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for node in made:
         node.close()
+
+
+@pytest.fixture
+def make_node(
+    anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
+) -> Callable[..., OracleNode]:
+    """Makes the first oracle's node on the suite's contracts, liveness off, with ``settings``."""
+
+    def make(**settings: Any) -> OracleNode:
+        return oracle_node(anvil, home, oracle_accounts[0], liveness=False, **settings)
+
+    return make
+
+
+@pytest.fixture
+def node(make_node: Callable[..., OracleNode]) -> OracleNode:
+    """A node that asks for proofs of compute (the CPU's parameters) and takes simulated GPUs;
+    a suite that wants another defines its own."""
+    return make_node(proof_params="cpu", allow_simulated=True)
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ sides, from a proof-of-compute challenge to an approval, and refusals as typed c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from attest_helpers import H100, H100_MEMORY, chain_now, oracle_node
+from attest_helpers import H100, H100_MEMORY, chain_now
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -15,8 +14,6 @@ from web3 import Web3
 from agent.oracles import OracleClient, OracleRefusedError
 from agent.prover import NumpyProver, run_batch
 from depin.attestation import GpuAttestation, gpu_key, sign_digest
-from depin.attestation_client import AttestationClient
-from depin.chain import Anvil
 from depin.wire import (
     AttestationBody,
     AttestationRequest,
@@ -32,15 +29,6 @@ pytestmark = pytest.mark.integration
 
 SIM = "sim:" + H100
 URL = "http://oracle.test"
-
-
-@pytest.fixture
-def node(
-    anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
-) -> OracleNode:
-    return oracle_node(
-        anvil, home, oracle_accounts[0], liveness=False, proof_params="cpu", allow_simulated=True
-    )
 
 
 @pytest.fixture

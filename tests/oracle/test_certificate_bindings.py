@@ -6,18 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import H100, H100_MEMORY, chain_now, oracle_node
+from attest_helpers import H100, H100_MEMORY, chain_now
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
 
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
-from depin.attestation_client import AttestationClient
-from depin.chain import Anvil
 from depin.proof.certificate import ProofCertificate
 from depin.wire import AttestationBody
 from oracle.node import OracleNode
@@ -25,15 +22,6 @@ from oracle.node import OracleNode
 pytestmark = pytest.mark.integration
 
 SIM = "sim:" + H100
-
-
-@pytest.fixture
-def node(
-    anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
-) -> OracleNode:
-    return oracle_node(
-        anvil, home, oracle_accounts[0], liveness=False, proof_params="cpu", allow_simulated=True
-    )
 
 
 def _message(w3: Web3, provider: LocalAccount, agent: LocalAccount, n: int = 0) -> GpuAttestation:

@@ -4,11 +4,10 @@ heartbeats are approved or refused (by reason), with latency by route template."
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import agent_sign, new_attestation, oracle_node, submit
+from attest_helpers import agent_sign, new_attestation, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,7 +15,6 @@ from web3 import Web3
 
 from depin.attestation import ALL_WELL, Heartbeat
 from depin.attestation_client import AttestationClient
-from depin.chain import Anvil
 from depin.crypto import sign_digest
 from depin.wire import AttestationBody, HeartbeatRequest
 from oracle.node import OracleNode
@@ -41,10 +39,8 @@ def value(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def node(
-    anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
-) -> OracleNode:
-    return oracle_node(anvil, home, oracle_accounts[0], liveness=False, require_proof=False)
+def node(make_node: Callable[..., OracleNode]) -> OracleNode:
+    return make_node(require_proof=False)
 
 
 def _attestation_body(

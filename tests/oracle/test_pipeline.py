@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import H100, chain_now, new_attestation, oracle_node
+from attest_helpers import H100, chain_now, new_attestation
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from web3 import Web3
 
 from depin.attestation import AttestationApproval, GpuAttestation, model_bytes
-from depin.attestation_client import AttestationClient
-from depin.chain import Anvil
 from depin.crypto import recover, sign_digest
 from depin.errors import ConfigurationError
 from depin.registry import RegistryClient
@@ -28,10 +25,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def node(
-    anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
-) -> OracleNode:
-    return oracle_node(anvil, home, oracle_accounts[0], liveness=False, require_proof=False)
+def node(make_node: Callable[..., OracleNode]) -> OracleNode:
+    return make_node(require_proof=False)
 
 
 def _request(

@@ -38,13 +38,6 @@ def _node(
     return oracle_node(anvil, home, account, name, liveness=False, proof_params="cpu", **overrides)
 
 
-@pytest.fixture
-def node(
-    anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
-) -> OracleNode:
-    return _node(anvil, home, oracle_accounts[0], allow_simulated=True)
-
-
 def _problem(response: Any) -> str:
     assert response.status_code >= 400, response.text
     return str(response.json()["code"])
