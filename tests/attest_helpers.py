@@ -18,6 +18,7 @@ from web3 import Web3
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
+from depin.deploy import deploy_attestation_oracle
 from depin.registry import RegistryClient
 from oracle.node import OracleNode
 from oracle.settings import OracleSettings
@@ -63,6 +64,26 @@ def oracle_node(
     return OracleNode(
         OracleSettings(rpc_url=anvil.rpc_url, home=home, name=name, **settings), account
     )
+
+
+def deploy_test_oracle(
+    w3: Web3, admin: LocalAccount, home: Path, registry: str, oracles: Sequence[LocalAccount]
+) -> AttestationClient:
+    """A TestAttestationOracle (settable clock) of ``oracles``, threshold 2, 60 s epochs, that
+    ``admin`` deploys into ``home`` and stays the admin of (``client.admin``)."""
+    deployment = deploy_attestation_oracle(
+        w3,
+        admin,
+        home / "deployments",
+        registry=registry,
+        oracles=[o.address for o in oracles],
+        threshold=2,
+        epoch_length=60,
+        contract="TestAttestationOracle",
+    )
+    client = AttestationClient(w3, deployment.address, abi_name="TestAttestationOracle")
+    client.admin = admin  # type: ignore[attr-defined]
+    return client
 
 
 def new_attestation(

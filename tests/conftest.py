@@ -11,13 +11,14 @@ from typing import Any
 
 import hypothesis
 import pytest
+from attest_helpers import deploy_test_oracle
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from depin.attestation_client import AttestationClient
 from depin.chain import ANVIL_KEYS, Anvil, connect
-from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.deploy import deploy_registry
 from depin.registry import Profile, RegistryClient
 from depin.toolchain import configure_environment
 
@@ -173,17 +174,4 @@ def attestations(
     home: Path,
 ) -> AttestationClient:
     """A fresh TestAttestationOracle (settable clock) with 3 oracles, threshold 2, 60 s epochs."""
-    admin = make_account()
-    deployment = deploy_attestation_oracle(
-        w3,
-        admin,
-        home / "deployments",
-        registry=registry.address,
-        oracles=[a.address for a in oracle_accounts],
-        threshold=2,
-        epoch_length=60,
-        contract="TestAttestationOracle",
-    )
-    client = AttestationClient(w3, deployment.address, abi_name="TestAttestationOracle")
-    client.admin = admin  # type: ignore[attr-defined]
-    return client
+    return deploy_test_oracle(w3, make_account(), home, registry.address, oracle_accounts)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from attest_helpers import deploy_test_oracle
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -22,9 +23,8 @@ from web3 import Web3
 from api import ApiSettings, create_app
 from api.chain import ChainContext
 from api.db import read_only_engine
-from depin.attestation_client import AttestationClient
 from depin.chain import ANVIL_KEYS, Anvil
-from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.deploy import deploy_registry
 from depin.registry import RegistryClient
 from indexer.db import make_engine, migrate
 from oracle.app import create_app as create_oracle_app
@@ -94,17 +94,7 @@ def oracle_node(
     fuzz_registry: RegistryClient,
     oracle_accounts_m: list[LocalAccount],
 ) -> Iterator[OracleNode]:
-    deployment = deploy_attestation_oracle(
-        w3,
-        _funded(w3),
-        fuzz_home / "deployments",
-        registry=fuzz_registry.address,
-        oracles=[a.address for a in oracle_accounts_m],
-        threshold=2,
-        epoch_length=60,
-        contract="TestAttestationOracle",
-    )
-    AttestationClient(w3, deployment.address, abi_name="TestAttestationOracle")
+    deploy_test_oracle(w3, _funded(w3), fuzz_home, fuzz_registry.address, oracle_accounts_m)
     settings = OracleSettings(
         rpc_url=anvil.rpc_url,
         home=fuzz_home,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from attest_helpers import deploy_test_oracle
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +18,7 @@ from indexer_helpers import Scenario, dump
 from web3 import Web3
 
 from depin import artifacts
-from depin.attestation_client import AttestationClient
-from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.deploy import deploy_registry
 from depin.registry import RegistryClient
 from indexer.decoding import EventDecoder, LogDecoder, normalize
 from indexer.service import Indexer
@@ -113,18 +113,7 @@ def test_incremental_indexing_with_reorgs_equals_rebuild(
     admin = make_account()
     registry = RegistryClient(w3, deploy_registry(w3, admin, home / "deployments").address)
     oracles = [make_account(fund=False) for _ in range(3)]
-    deployment = deploy_attestation_oracle(
-        w3,
-        admin,
-        home / "deployments",
-        registry=registry.address,
-        oracles=[o.address for o in oracles],
-        threshold=2,
-        epoch_length=60,
-        contract="TestAttestationOracle",
-    )
-    client = AttestationClient(w3, deployment.address, abi_name="TestAttestationOracle")
-    client.admin = admin  # type: ignore[attr-defined]
+    client = deploy_test_oracle(w3, admin, home, registry.address, oracles)
     scenario = Scenario(w3, registry, client, oracles, make_account)
     state: dict[str, Any] = {"indexer": make_indexer(f"incremental-{n}", home=home, finality=1_000)}
     for op in ops:
