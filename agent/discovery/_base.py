@@ -66,3 +66,16 @@ def text(value: object) -> str | None:
         value = value.decode(errors="replace")
     out = str(value).strip().strip("\x00").strip()
     return out or None
+
+
+def number(value: object) -> int | None:
+    """A vendor id or count as ``int``: tools give ints, or decimal or ``0x`` strings depending on
+    their version; ``None`` if empty, ``N/A`` or not a number."""
+    if value is None or value == "N/A" or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value), 0)
+    except ValueError:
+        return None

@@ -7,22 +7,10 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.discovery._base import Backend, BackendUnavailable, model_id_for, text
+from agent.discovery._base import Backend, BackendUnavailable, model_id_for, number, text
 from agent.discovery._models import GpuRecord, PciInfo, normalize_bus_id
 
 MIB = 1 << 20
-
-
-def _int(value: object) -> int | None:
-    """amdsmi gives ids as ints or hex strings depending on its version."""
-    if value is None or value == "N/A" or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value), 0)
-    except ValueError:
-        return None
 
 
 def _rocm_version(value: object) -> str | None:
@@ -87,11 +75,11 @@ class AmdSmiBackend(Backend):
             driver: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_driver_info, handle) or {}
             vbios: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_vbios_info, handle) or {}
             bdf = text(opt(smi.amdsmi_get_gpu_device_bdf, handle))
-            vram_mb = _int(vram.get("vram_size", vram.get("vram_size_mb")))
+            vram_mb = number(vram.get("vram_size", vram.get("vram_size_mb")))
             memory = vram_mb * MIB if vram_mb else None
-            vendor_id = _int(asic.get("vendor_id"))
-            device_id = _int(asic.get("device_id"))
-            subsystem = _int(asic.get("subsystem_id"))
+            vendor_id = number(asic.get("vendor_id"))
+            device_id = number(asic.get("device_id"))
+            subsystem = number(asic.get("subsystem_id"))
             gpus.append(
                 GpuRecord(
                     vendor="amd",
@@ -108,9 +96,9 @@ class AmdSmiBackend(Backend):
                         bus_id=normalize_bus_id(bdf) if bdf else None,
                         vendor_id=vendor_id,
                         device_id=device_id,
-                        subsystem_vendor_id=_int(asic.get("subvendor_id")),
+                        subsystem_vendor_id=number(asic.get("subvendor_id")),
                         subsystem_device_id=subsystem,
-                        revision=_int(asic.get("rev_id")),
+                        revision=number(asic.get("rev_id")),
                     ),
                     driver_version=text(driver.get("driver_version")),
                     rocm_version=rocm,

@@ -8,22 +8,11 @@ import subprocess
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.discovery._base import Backend, BackendUnavailable, model_id_for, text
+from agent.discovery._base import Backend, BackendUnavailable, model_id_for, number, text
 from agent.discovery._models import GpuRecord, PciInfo, normalize_bus_id
 
 Runner = Callable[[list[str]], str]
 TIMEOUT_S = 15.0
-
-
-def _int(value: object) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value), 0)
-    except ValueError:
-        return None
 
 
 def run_command(argv: list[str]) -> str:
@@ -68,7 +57,7 @@ class XpuSmiBackend(Backend):
         for entry in devices:
             if str(entry.get("device_type", "GPU")).upper() != "GPU":
                 continue
-            device_index = _int(entry.get("device_id"))
+            device_index = number(entry.get("device_id"))
             detail: Mapping[str, Any] = entry
             if device_index is not None:
                 more = self._json(["xpu-smi", "discovery", "-d", str(device_index), "--json"])
@@ -78,9 +67,9 @@ class XpuSmiBackend(Backend):
         return gpus
 
     def _record(self, index: int | None, d: Mapping[str, Any]) -> GpuRecord:
-        vendor_id = _int(d.get("pci_vendor_id")) or 0x8086
-        device_id = _int(d.get("pci_device_id"))
-        memory = _int(d.get("memory_physical_size_byte"))
+        vendor_id = number(d.get("pci_vendor_id")) or 0x8086
+        device_id = number(d.get("pci_device_id"))
+        memory = number(d.get("memory_physical_size_byte"))
         bdf = text(d.get("pci_bdf_address"))
         ecc = text(d.get("memory_ecc_state"))
         return GpuRecord(
