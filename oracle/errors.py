@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from depin.errors import DepinError
+from depin.crypto import recover_bytes, same_address
+from depin.errors import DepinError, SignatureError
 from depin.problems import problem_document
 from depin.wire import RefusalCode
 
@@ -98,6 +99,16 @@ class InvalidAgentSignature(Refusal):
         self.agent = agent
         self.reason = reason
         super().__init__(reason if reason is not None else f"the signature is not {agent}'s")
+
+    @classmethod
+    def check(cls, agent: str, digest: bytes, signature: bytes) -> None:
+        """Refuses ``signature`` unless it recovers from ``digest`` to ``agent``."""
+        try:
+            signer = recover_bytes(digest, signature)
+        except SignatureError as exc:
+            raise cls(agent, str(exc)) from None
+        if not same_address(agent, signer):
+            raise cls(agent)
 
 
 class UnauthorizedAgent(Refusal):

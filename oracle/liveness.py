@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from depin.attestation import ALL_WELL, Liveness, LivenessReport, indices_from_bitmap
 from depin.attestation_client import OracleConfig
-from depin.crypto import DigestSigner, keccak, recover_bytes, same_address
+from depin.crypto import DigestSigner, keccak
 from depin.eip712 import Domain
-from depin.errors import SignatureError
 from depin.wire import (
     EvidenceRequest,
     EvidenceResponse,
@@ -76,12 +75,7 @@ class LivenessService:
             )  # fmt: skip
         message = request.message()
         digest = keccak(self._prefix + message.struct_hash())
-        try:
-            signer = recover_bytes(digest, request.signature)
-        except SignatureError as exc:
-            raise InvalidAgentSignature(message.agent, str(exc)) from None
-        if not same_address(message.agent, signer):
-            raise InvalidAgentSignature(message.agent)
+        InvalidAgentSignature.check(message.agent, digest, request.signature)
         if not self.facts.authorized(message.provider, message.agent):
             raise UnauthorizedAgent(
                 message.provider,

@@ -165,12 +165,7 @@ class Pipeline:
         """Every check but the single-use challenge; returns the message and its digest."""
         message = request.attestation.message()
         digest = self._digest(message.struct_hash())
-        try:
-            signer = recover_bytes(digest, request.signature)
-        except SignatureError as exc:
-            raise InvalidAgentSignature(message.agent, str(exc)) from None
-        if not same_address(message.agent, signer):
-            raise InvalidAgentSignature(message.agent)
+        InvalidAgentSignature.check(message.agent, digest, request.signature)
         if not self.authorizer(message.provider, message.agent):
             raise UnauthorizedAgent(message.provider, message.agent)
         self._check_times(message)
