@@ -126,3 +126,12 @@ def load(name: str) -> Artifact:
 def abi(name: str) -> list[dict[str, Any]]:
     """The ABI of contract ``name``."""
     return load(name).abi
+
+
+def canonical_type(param: dict[str, Any]) -> str:
+    """An ABI parameter's type as signatures spell it: a tuple as its components' types."""
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(canonical_type(c) for c in param["components"])
+        return f"({inner}){kind[5:]}"
+    return kind

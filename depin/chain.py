@@ -21,6 +21,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
+from depin.artifacts import canonical_type
 from depin.errors import (
     ChainError,
     ContractRevertError,
@@ -172,17 +173,9 @@ def error_selectors(abi: list[dict[str, Any]]) -> dict[bytes, dict[str, Any]]:
     table: dict[bytes, dict[str, Any]] = {}
     for entry in abi:
         if entry.get("type") == "error":
-            signature = f"{entry['name']}({','.join(_canonical(i) for i in entry['inputs'])})"
+            signature = f"{entry['name']}({','.join(canonical_type(i) for i in entry['inputs'])})"
             table[keccak(text=signature)[:4]] = entry
     return table
-
-
-def _canonical(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_canonical(c) for c in param["components"])
-        return f"({inner}){kind[5:]}"
-    return kind
 
 
 def decode_revert(abi: list[dict[str, Any]], data: str | bytes) -> ContractRevertError | None:
@@ -198,7 +191,7 @@ def decode_revert(abi: list[dict[str, Any]], data: str | bytes) -> ContractRever
     entry = error_selectors(abi).get(raw[:4])
     if entry is None:
         return None
-    types = [_canonical(i) for i in entry["inputs"]]
+    types = [canonical_type(i) for i in entry["inputs"]]
     values = decode(types, raw[4:])
     args = {i["name"]: v for i, v in zip(entry["inputs"], values, strict=True)}
     return ContractRevertError(str(entry["name"]), args)

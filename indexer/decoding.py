@@ -15,18 +15,11 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 
+from depin.artifacts import canonical_type
 from depin.crypto import checksum_address, keccak
 
 RawLog = dict[str, Any]
 Slot = Callable[[bytes, int], Any]
-
-
-def _canonical(param: dict[str, Any]) -> str:
-    kind = str(param["type"])
-    if kind.startswith("tuple"):
-        inner = ",".join(_canonical(c) for c in param["components"])
-        return f"({inner}){kind[5:]}"
-    return kind
 
 
 def _clean_text(raw: bytes) -> str:
@@ -120,9 +113,9 @@ class EventDecoder:
     @classmethod
     def from_abi(cls, contract: str, entry: dict[str, Any]) -> EventDecoder:
         inputs = entry["inputs"]
-        signature = f"{entry['name']}({','.join(_canonical(i) for i in inputs)})"
-        indexed = tuple((i["name"], _canonical(i)) for i in inputs if i.get("indexed"))
-        data = [(i["name"], _canonical(i)) for i in inputs if not i.get("indexed")]
+        signature = f"{entry['name']}({','.join(canonical_type(i) for i in inputs)})"
+        indexed = tuple((i["name"], canonical_type(i)) for i in inputs if i.get("indexed"))
+        data = [(i["name"], canonical_type(i)) for i in inputs if not i.get("indexed")]
         slot_list = [_slot_decoder(kind) for _, kind in data]
         slots = None if any(s is None for s in slot_list) else tuple(s for s in slot_list if s)
         return cls(
