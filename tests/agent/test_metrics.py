@@ -8,22 +8,15 @@ from typing import Any
 
 import httpx
 from eth_account import Account
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_helpers import Samples, parse_samples
 
 from agent.daemon import AgentDaemon, DaemonConfig
 from depin import metrics
 from depin.eip712 import Domain
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
 
 def scrape(url: str) -> Samples:
-    samples: Samples = {}
-    text = httpx.get(url, timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
+    return parse_samples(httpx.get(url, timeout=5).text)
 
 
 def _oracles(request: httpx.Request) -> httpx.Response:

@@ -10,26 +10,16 @@ import logging
 import logging.config
 
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_helpers import Samples, parse_samples, value
 
 from depin import logs
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(client: TestClient) -> Samples:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return parse_samples(response.text)
 
 
 def test_requests_move_the_latency_histogram_by_route_template(client: TestClient) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from indexer_helpers import Scenario
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_helpers import Samples, parse_samples, value
 from web3 import Web3
 
 from depin import metrics
@@ -22,8 +22,6 @@ from depin.rpc import RETRIES
 from indexer.service import Indexer
 
 pytestmark = pytest.mark.integration
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def _free_port() -> int:
@@ -42,15 +40,7 @@ def metrics_url() -> str:
 def scrape(url: str) -> Samples:
     response = httpx.get(url, timeout=5)
     assert response.status_code == 200
-    samples: Samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return parse_samples(response.text)
 
 
 def test_indexed_events_move_the_events_counter_and_the_lag_gauges(

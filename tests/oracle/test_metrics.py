@@ -10,7 +10,7 @@ import pytest
 from attest_helpers import agent_sign, new_attestation, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_helpers import Samples, parse_samples, value
 from web3 import Web3
 
 from depin.attestation import ALL_WELL, Heartbeat
@@ -22,20 +22,12 @@ from oracle.node import OracleNode
 pytestmark = pytest.mark.integration
 
 
-def scrape(http: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(http: TestClient) -> Samples:
     """``/metrics`` parsed: ``{(sample name, sorted labels): value}``."""
     response = http.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return parse_samples(response.text)
 
 
 @pytest.fixture
