@@ -38,7 +38,8 @@ GpuKey = Annotated[
         examples=["0x8f7a4c3e2d1b0a99887766554433221100ffeeddccbbaa998877665544332211"],
     ),
 ]
-Text = Annotated[str | None, Query(min_length=1, max_length=128)]
+#: a text filter; NUL is refused (PostgreSQL's text cannot hold it)
+Text = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
 #: the longest history ``/status`` answers (two weeks of 10-minute epochs)
 MAX_STATUS_EPOCHS = 2016
 

@@ -27,6 +27,7 @@ def search(
         Query(
             min_length=inventory.MIN_QUERY,
             max_length=inventory.MAX_QUERY,
+            pattern=r"^[^\x00]*$",
             description="a GPU key or a prefix of one (`0x…`), a provider or agent address, "
             "a transaction hash, or a model name or a prefix of one (case-sensitive)",
             examples=["nvidia-h100"],

@@ -154,3 +154,11 @@ def test_an_export_of_100k_gpus_reads_chunks_and_holds_one_at_a_time(tmp_path: P
     reads = [s for s in statements if "FROM gpus" in s and "LIMIT" in s]
     assert len(reads) == count // inventory.EXPORT_CHUNK + 1  # the last one finds no more
     assert peak < size / 10, (peak, size)  # a few hundred rows at a time, not 100,000
+
+
+@pytest.mark.parametrize("headers", [CSV, {}], ids=["csv", "json"])
+def test_a_filter_holding_a_nul_character_is_refused(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    response = client.get("/v1/gpus", params={"model": "nvidia\x00"}, headers=headers)
+    assert_problem(response, 400, "invalid_filter")

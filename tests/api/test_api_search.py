@@ -11,6 +11,8 @@ import pytest
 from api_helpers import assert_problem, postgres_database
 from eth_account import Account
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from inventory_world import FLEET, World, build_world, index_world
 from web3 import Web3
 
@@ -130,7 +132,18 @@ def test_a_query_that_names_nothing_finds_nothing(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [{}, {"q": ""}, {"q": "a"}, {"q": "x" * 129}], ids=["none", "empty", "short", "long"]
+    "params",
+    [{}, {"q": ""}, {"q": "a"}, {"q": "x" * 129}, {"q": "nv\x00idia"}],
+    ids=["none", "empty", "short", "long", "nul"],
 )
 def test_a_query_out_of_bounds_is_refused(client: TestClient, params: dict[str, str]) -> None:
     assert_problem(client.get("/v1/search", params=params), 400, "invalid_filter")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(q=st.text(max_size=140))
+def test_no_query_is_answered_with_a_server_error(client: TestClient, q: str) -> None:
+    response = client.get("/v1/search", params={"q": q})
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 400:
+        assert response.json()["code"] == "invalid_filter"
