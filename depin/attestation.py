@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from depin.crypto import SECP256K1_N, checksum_address, keccak, sign_digest
-from depin.eip712 import Domain, Message
+from depin.eip712 import Domain, Message, address_word
 from depin.errors import SignatureError
 
 __all__ = [
@@ -195,10 +195,8 @@ class GpuAttestation(Message):
             raise ValueError("measuredAt and expiresAt are uint32")
         return keccak(
             self.TYPEHASH
-            + bytes(12)
-            + bytes.fromhex(self.provider[2:])
-            + bytes(12)
-            + bytes.fromhex(self.agent[2:])
+            + address_word(self.provider)
+            + address_word(self.agent)
             + self.gpu_key
             + self.vendor_id.to_bytes(32, "big")
             + self.model
@@ -370,10 +368,8 @@ class Heartbeat(Message):
             raise ValueError("a heartbeat has one status byte per GPU key")
         return keccak(
             self.TYPEHASH
-            + bytes(12)
-            + bytes.fromhex(self.provider[2:])
-            + bytes(12)
-            + bytes.fromhex(self.agent[2:])
+            + address_word(self.provider)
+            + address_word(self.agent)
             + keccak(b"".join(self.gpu_keys))
             + self.epoch.to_bytes(32, "big")
             + keccak(self.status)

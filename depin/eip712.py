@@ -21,6 +21,7 @@ __all__ = [
     "DOMAIN_FIELDS",
     "Domain",
     "Message",
+    "address_word",
     "domain_difference",
     "parse_int",
     "parse_typed_data",
@@ -36,6 +37,11 @@ _DOMAIN_TYPE = [
 _DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
+
+
+def address_word(address: str) -> bytes:
+    """A ``0x`` address as the 32-byte word a struct hash encodes it in."""
+    return bytes(12) + bytes.fromhex(address[2:])
 
 
 DOMAIN_FIELDS = tuple(f["name"] for f in _DOMAIN_TYPE)
@@ -130,8 +136,7 @@ class Domain:
             + keccak(self.name.encode())
             + keccak(self.version.encode())
             + self.chain_id.to_bytes(32, "big")
-            + bytes(12)
-            + bytes.fromhex(self.verifying_contract[2:])
+            + address_word(self.verifying_contract)
         )
 
     def as_json(self) -> dict[str, Any]:
