@@ -124,16 +124,26 @@ class Transmitter:
         for peer in self.settings.peers:
             if len(collected) >= config.threshold:
                 break
-            try:
-                response = self.http.post(peer.rstrip("/") + path, json=body)
-            except httpx.HTTPError as exc:
-                log.info("peer %s unreachable: %s", peer, exc)
-                continue
-            if response.status_code == 200:
-                sig = CoSignature.model_validate(response.json())
+            answer = self._ask(peer, path, body)
+            if answer is not None:
+                sig = CoSignature.model_validate(answer)
                 if sig.oracle in config.oracles and sig.oracle not in dict(collected):
                     collected.append((sig.oracle, sig.signature))
         return collected
+
+    def _ask(self, peer: str, path: str, body: dict[str, Any], refused: str = "") -> Any:
+        """``peer``'s JSON answer to ``body`` at ``path``; ``None`` when it cannot be reached
+        or answers otherwise than 200 (logged with ``refused``, if given)."""
+        try:
+            response = self.http.post(peer.rstrip("/") + path, json=body)
+        except httpx.HTTPError as exc:
+            log.info("peer %s unreachable: %s", peer, exc)
+            return None
+        if response.status_code != 200:
+            if refused:
+                log.info("peer %s %s: %s", peer, refused, response.text[:300])
+            return None
+        return response.json()
 
     # ------------------------------------------------------------------ attestations
 
@@ -239,15 +249,10 @@ class Transmitter:
         views: dict[str, dict[int, GpuStatus]] = {}
         evidence: list[Accepted] = []
         for peer in self.settings.peers:
-            try:
-                response = self.http.post(peer.rstrip("/") + "/v1/liveness/evidence", json=body)
-            except httpx.HTTPError as exc:
-                log.info("peer %s unreachable: %s", peer, exc)
+            reply = self._ask(peer, "/v1/liveness/evidence", body, "gave no evidence")
+            if reply is None:
                 continue
-            if response.status_code != 200:
-                log.info("peer %s gave no evidence: %s", peer, response.text[:200])
-                continue
-            answer = EvidenceResponse.model_validate(response.json())
+            answer = EvidenceResponse.model_validate(reply)
             views[peer] = answer.view.liveness().statuses()
             evidence += self.node.liveness.verified(answer.heartbeats, epoch)
         if evidence:
@@ -274,15 +279,10 @@ class Transmitter:
                 liveness=LivenessView.of(liveness),
                 evidence=evidence,
             ).model_dump(mode="json")
-            try:
-                response = self.http.post(peer.rstrip("/") + "/v1/liveness/cosign", json=body)
-            except httpx.HTTPError as exc:
-                log.info("peer %s unreachable: %s", peer, exc)
+            reply = self._ask(peer, "/v1/liveness/cosign", body, f"refused epoch {epoch}")
+            if reply is None:
                 continue
-            if response.status_code != 200:
-                log.info("peer %s refused epoch %d: %s", peer, epoch, response.text[:300])
-                continue
-            sig = CoSignature.model_validate(response.json())
+            sig = CoSignature.model_validate(reply)
             if sig.oracle in config.oracles and sig.oracle not in dict(collected):
                 collected.append((sig.oracle, sig.signature))
         if len(collected) < config.threshold:
