@@ -22,6 +22,8 @@ from indexer.reader import Header
 from indexer.state import STATE, EventRow, Working
 
 _CHECKPOINT_ID = 1
+#: the update of the one checkpoint row
+_CHECKPOINT_ROW = update(models.CHECKPOINT).where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,7 @@ class Store:
     def record_epoch_length(self, epoch_length: int) -> CheckpointState:
         """Records the AttestationOracle's epoch length (it never changes)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(models.CHECKPOINT)
-                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
-                .values(epoch_length=epoch_length)
-            )
+            conn.execute(_CHECKPOINT_ROW.values(epoch_length=epoch_length))
             current = self.checkpoint(conn)
         assert current is not None
         return current
@@ -189,9 +187,7 @@ class Store:
                 self._sql(spec.name).run_upsert(conn, rows)
             self._keep_blocks(conn, batch)
             conn.execute(
-                update(models.CHECKPOINT)
-                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
-                .values(
+                _CHECKPOINT_ROW.values(
                     indexed_block=batch.to_block,
                     indexed_hash=batch.to_hash,
                     head_block=max(batch.head_block, batch.to_block),
@@ -209,9 +205,7 @@ class Store:
         indexer is at the head)."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(models.CHECKPOINT)
-                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
-                .values(
+                _CHECKPOINT_ROW.values(
                     head_block=head_block,
                     finalized_block=finalized_block,
                     updated_at=int(time.time()),
@@ -328,9 +322,7 @@ class Store:
                 )
             )
             conn.execute(
-                update(models.CHECKPOINT)
-                .where(models.CHECKPOINT.c.id == _CHECKPOINT_ID)
-                .values(
+                _CHECKPOINT_ROW.values(
                     indexed_block=ancestor,
                     indexed_hash=ancestor_hash,
                     indexed_time=None,  # the next block written sets it
