@@ -61,6 +61,19 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 console = Console()
 
 
+def _bar(label: str, *counts: str) -> Progress:
+    """A progress bar that goes when done: ``label``, the bar, the ``counts`` (formats of the
+    task), the time taken."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        *(TextColumn(count) for count in counts),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
 def _compile_flood() -> tuple[list[dict[str, Any]], str]:
     import solcx
 
@@ -105,14 +118,7 @@ def generate(w3: Web3, contract: Any, sender: LocalAccount, events: int) -> int:
     nonce = w3.eth.get_transaction_count(sender.address, "pending")
     chain_id = w3.eth.chain_id
     last = b""
-    with Progress(
-        TextColumn("[bold]generating"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} txs"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with _bar("generating", "{task.completed}/{task.total} txs") as progress:
         task = progress.add_task("txs", total=txs)
         for n in range(txs):
             tx = {
@@ -139,14 +145,8 @@ def backfill(node: Anvil, home: Path, url: str, label: str, total: int) -> tuple
     migrate(engine)
     indexer = Indexer(settings, engine=engine)
     indexer.prepare()
-    with Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} events"),
-        TextColumn("{task.fields[eps]:,.0f} events/s"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
+    with _bar(
+        label, "{task.completed:,}/{task.total:,} events", "{task.fields[eps]:,.0f} events/s"
     ) as progress:
         task = progress.add_task(label, total=total, eps=0.0)
         started = time.perf_counter()
@@ -183,14 +183,7 @@ def naive_baseline(
     )
     head = w3.eth.block_number
     written = 0
-    with Progress(
-        TextColumn("[bold]naive web3.py"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} events"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with _bar("naive web3.py", "{task.completed:,}/{task.total:,} events") as progress:
         task = progress.add_task("naive", total=total)
         started = time.perf_counter()
         for chunk in range(start, head + 1, 2000):
