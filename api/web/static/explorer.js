@@ -375,10 +375,12 @@ async function loadInventory() {
   state.nextCursor = pick(page, "next_cursor") ?? null;
   const total = pick(page, "total");
   const n = state.cursors.length;
+  // Beyond the exact-count limit the API estimates the total and says so (total_exact false).
+  const about = page.total_exact === false ? "about " : "";
   $("count").textContent = total !== undefined
-    ? `${number(total)} GPU${total === 1 ? "" : "s"} match`
+    ? `${about}${number(total)} GPU${total === 1 ? "" : "s"} match`
     : `${rows.length} GPU${rows.length === 1 ? "" : "s"} on this page`;
-  $("page").textContent = `page ${n}${total !== undefined ? ` of ${Math.max(1, Math.ceil(total / size))}` : ""}`;
+  $("page").textContent = `page ${n}${total !== undefined ? ` of ${about ? "about " : ""}${Math.max(1, Math.ceil(total / size))}` : ""}`;
   $("prev").disabled = n <= 1;
   $("next").disabled = !state.nextCursor;
 }
