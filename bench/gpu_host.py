@@ -98,7 +98,7 @@ REPLAYED_HOST = ROOT / "tests" / "fixtures" / "discovery" / "nvml_8x_h100_sxm.js
 DEPIN = [sys.executable, "-c", "from depin.cli import main; main()"]
 #: The model assumed when discovery finds none the spec table knows (same int8 peak as H200).
 FALLBACK_MODEL = "nvidia-h100-sxm5-80gb"
-#: The oracle's treatment of simulated GPUs (``oracle/proofs.py``): a fixed deadline.
+#: The oracle's treatment of simulated GPUs (``oracle/proof_service.py``): a fixed deadline.
 SIM_POLICY = IssuerPolicy(efficiency_floor=1.0, max_allowance_fraction=0.0, reveal_window_s=60.0)
 SIM_DEADLINE_S = 20.0
 

@@ -27,7 +27,7 @@ from oracle.heartbeats import HeartbeatBook
 from oracle.liveness import LivenessService
 from oracle.pipeline import Limits, Pipeline
 from oracle.proof import SqliteChallengeStore
-from oracle.proofs import ProofService
+from oracle.proof_service import ProofService
 from oracle.settings import OracleSettings
 from oracle.store import Store
 from oracle.transmitter import CRASH_ENV, Transmitter

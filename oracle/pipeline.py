@@ -54,7 +54,7 @@ from oracle.errors import (
     VendorMismatch,
     WrongConfigVersion,
 )
-from oracle.models import known_model
+from oracle.known_models import known_model
 from oracle.store import Store
 
 PEAK_MARGIN = 1.05

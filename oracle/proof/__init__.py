@@ -1,5 +1,6 @@
 """Proof of compute, oracle side: issuing challenges, the single-use store, verification."""
 
+from oracle.proof.exchange import ProofVerifier, draw_picks
 from oracle.proof.issuer import (
     PRODUCTION_POLICY,
     ChallengeIssuer,
@@ -10,6 +11,7 @@ from oracle.proof.issuer import (
     min_passing_tops,
     peak_tops_for_model,
 )
+from oracle.proof.reveal_check import verify_reveal
 from oracle.proof.store import (
     ChallengeRecord,
     ChallengeState,
@@ -17,8 +19,6 @@ from oracle.proof.store import (
     InMemoryChallengeStore,
     SqliteChallengeStore,
 )
-from oracle.proof.verifier import ProofVerifier, draw_picks
-from oracle.proof.verify import verify_reveal
 
 __all__ = [
     "PRODUCTION_POLICY",

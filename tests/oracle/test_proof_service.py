@@ -18,7 +18,7 @@ from depin.eip712 import Domain
 from depin.proof import ProofParams
 from oracle.errors import Refusal
 from oracle.proof import SqliteChallengeStore
-from oracle.proofs import ProofService
+from oracle.proof_service import ProofService
 
 SIM = "sim:" + H100
 TINY = ProofParams(rows=32, inner=64, cols=32, rounds=4, samples=4)

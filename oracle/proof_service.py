@@ -41,7 +41,7 @@ from depin.proof import (
 from depin.proof.certificate import ProofCertificate, attestation_challenge
 from depin.simulation import is_simulated
 from oracle.errors import MalformedRequest, UnknownChallenge, UnknownModel
-from oracle.models import known_model
+from oracle.known_models import known_model
 from oracle.proof import (
     PRODUCTION_POLICY,
     ChallengeIssuer,

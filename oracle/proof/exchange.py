@@ -30,8 +30,8 @@ from depin.proof.messages import (
 )
 from depin.proof.spec import Pick, ProofParams
 from oracle.proof.issuer import PRODUCTION_POLICY, IssuerPolicy
+from oracle.proof.reveal_check import verify_reveal
 from oracle.proof.store import ChallengeRecord, ChallengeState, ChallengeStore, consumed
-from oracle.proof.verify import verify_reveal
 
 __all__ = ["ProofVerifier", "draw_picks"]
 
