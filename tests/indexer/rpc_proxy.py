@@ -32,6 +32,7 @@ FAULTS = {
     "5xx": "HTTP 502",
     "malformed": "HTTP 200 with an HTML body",
     "reset": "the connection reset without an answer",
+    "lost_reply": "the node takes the request, then the connection resets before its answer",
 }
 #: the faults ``error_rate`` draws from (answers that are JSON-RPC or HTTP errors); a lagging
 #: node's errors are the most common, as they are behind real load balancers
@@ -152,7 +153,7 @@ class FaultyProxy:
         with self._lock:
             self.injected[fault] += 1
         first = payload[0] if isinstance(payload, list) and payload else payload
-        if fault == "reset":
+        if fault in ("reset", "lost_reply"):
             return _Reply(0, reset=True)
         if fault == "429":
             return _Reply(429, {"error": "rate limited"}, headers={"Retry-After": self.retry_after})
@@ -176,6 +177,8 @@ class FaultyProxy:
             time.sleep(self._random.uniform(low, high))
         calls = payload if isinstance(payload, list) else [payload]
         fault = self._scripted(calls)
+        if fault == "lost_reply":
+            self._answer(payload)  # the node acts on it; only its answer is lost
         if fault is not None:
             return self._fault(fault, payload)
         status, answer = self._answer(payload)
