@@ -78,6 +78,7 @@ def test_relayed_registrations_land_exactly_once_behind_a_flaky_node(
     # On top of the random faults, the relay's own sends and receipts meet some for sure.
     proxy.inject("lag", 2, method="eth_sendRawTransaction")
     proxy.inject("reset", 2, method="eth_sendRawTransaction")
+    proxy.inject("lost_reply", 2, method="eth_sendRawTransaction")  # sent, answer lost
     proxy.inject("lag", 2, method="eth_getTransactionReceipt")
     providers = [make_account(fund=False) for _ in range(N)]
     answers: dict[str, list[httpx.Response]] = {}
@@ -130,5 +131,6 @@ def test_relayed_registrations_land_exactly_once_behind_a_flaky_node(
     assert {"0x" + r.tx_hash.hex() for r in records} == {h for (h,) in relayed.values()}
     assert all(w3.eth.get_transaction_receipt(HexBytes(r.tx_hash))["status"] == 1 for r in records)
     assert int(w3.eth.get_transaction_count(relayer.address, "latest")) == relayer_before + N
+    assert proxy.injected["lost_reply"] == 2, proxy.injected
     assert proxy.injected["reset"] >= 2 and proxy.injected["lag"] >= 4, proxy.injected
     print("injected:", dict(proxy.injected), "answers:", codes)

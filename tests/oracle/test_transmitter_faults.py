@@ -91,6 +91,12 @@ def test_queued_attestations_land_exactly_once_behind_a_flaky_node(
     proxy = FaultyProxy(
         anvil.rpc_url, free_port(), error_rate=0.10, drop_rate=0.05, latency=(0.0, 0.005), seed=11
     ).start()
+    # On top of the random faults, the submits and their receipts meet some for sure: a send
+    # refused, one dropped before the node, and one the node takes but whose answer is lost.
+    proxy.inject("lag", 1, method="eth_sendRawTransaction")
+    proxy.inject("reset", 1, method="eth_sendRawTransaction")
+    proxy.inject("lost_reply", 1, method="eth_sendRawTransaction")
+    proxy.inject("lag", 2, method="eth_getTransactionReceipt")
     try:
         # Oracle 0 transmits, in batches of 3 (four submits), through the proxy.
         common: dict[str, Any] = {
@@ -153,5 +159,6 @@ def test_queued_attestations_land_exactly_once_behind_a_flaky_node(
     per_key = Counter(bytes(e["args"]["gpuKey"]) for e in events)
     assert per_key == Counter({k: 1 for k in keys})
     assert all(attestations.is_verified(k) for k in keys)
-    assert sum(proxy.injected.values()) > 0, proxy.injected
+    assert proxy.injected["lost_reply"] == 1, proxy.injected
+    assert proxy.injected["reset"] >= 1 and proxy.injected["lag"] >= 3, proxy.injected
     print("injected:", dict(proxy.injected), "failed steps:", failed_steps)
