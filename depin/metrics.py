@@ -323,7 +323,7 @@ def serve(port: int, host: str = "0.0.0.0") -> bool:
     except OSError as exc:
         log.warning("metrics not served on %s:%d: %s", host, port, exc)
         return False
-    log.info("metrics on http://%s:%d/metrics", host, port)
+    log.debug("metrics on http://%s:%d/metrics", host, port)
     return True
 
 
