@@ -51,7 +51,7 @@ from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from depin.chain import replacement, translate_error
 from depin.errors import ChainError
@@ -74,6 +74,14 @@ __all__ = [
 ]
 
 log = logging.getLogger("depin.txsender")
+
+
+def _refused_by_node(exc: Exception) -> bool:
+    """Whether a failed broadcast is the node's answer (an RPC error: the transaction was not
+    taken), rather than no answer at all (the transaction may have been taken)."""
+    return isinstance(exc, Web3RPCError) or (
+        isinstance(exc, ValueError) and not isinstance(exc, ChainError)
+    )
 
 
 class TxState(enum.StrEnum):
@@ -545,9 +553,11 @@ class TxSender:
 
         Raises:
             EstimateError: the gas estimate failed (the call would revert); nothing is stored.
-            BroadcastError: with ``forget_unsent``, the node refused the transaction; it is
-                forgotten. Without it, a refused broadcast is logged and left to
-                :meth:`reconcile`.
+            BroadcastError: with ``forget_unsent``, the node refused the transaction (an
+                RPC error); it is forgotten. A broadcast that got no answer (a lost reply, a
+                node away past the retry budget) is kept and returned: the node may have taken
+                it, and :meth:`reconcile` settles it. Without ``forget_unsent``, any failed
+                broadcast is logged and left to :meth:`reconcile`.
         """
         with self.lock:
             if once:
@@ -580,7 +590,10 @@ class TxSender:
             try:
                 self.broadcast(record.raw)
             except Exception as exc:
-                if forget_unsent:
+                # Forget it only when the node answered no: after a lost reply or a node that
+                # stayed away, the transaction may be in its pool (or mined), and only the
+                # ledger lets :meth:`reconcile` find it and settle it once.
+                if forget_unsent and _refused_by_node(exc):
                     self.ledger.forget(record.id)
                     raise BroadcastError(f"sending the transaction failed: {exc}") from exc
                 log.warning("sending %s tx 0x%s failed: %s", kind, record.tx_hash.hex(), exc)

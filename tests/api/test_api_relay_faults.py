@@ -29,6 +29,7 @@ from api.db import read_only_engine
 from api.relay import RELAY, follow
 from depin.chain import connect, free_port
 from depin.registry import RegistryClient, Status
+from depin.rpc import RetryPolicy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -134,3 +135,53 @@ def test_relayed_registrations_land_exactly_once_behind_a_flaky_node(
     assert proxy.injected["lost_reply"] == 2, proxy.injected
     assert proxy.injected["reset"] >= 2 and proxy.injected["lag"] >= 4, proxy.injected
     print("injected:", dict(proxy.injected), "answers:", codes)
+
+
+def test_a_send_the_node_took_before_going_away_is_answered_and_followed(
+    api_settings: ApiSettings,
+    registry: RegistryClient,
+    relayer: LocalAccount,
+    make_account: Callable[..., LocalAccount],
+) -> None:
+    """The node takes the transaction, its answer is lost, and every repeat fails past the
+    retry budget: the relay answers 202 with the hash (not a 503 for a transaction that lands),
+    keeps it in the ledger, and the follower settles it as mined."""
+    w3 = registry.w3
+    start = int(w3.eth.block_number) + 1
+    proxy = FaultyProxy(w3.provider.endpoint_uri, free_port(), seed=7).start()  # type: ignore[attr-defined]
+    proxy.inject("lost_reply", 1, method="eth_sendRawTransaction")
+    proxy.inject("reset", 1_000, method="eth_sendRawTransaction")
+    provider = make_account(fund=False)
+    try:
+        proxied = connect(proxy.url, policy=RetryPolicy(give_up_after=1.0, initial_wait=0.05))
+        chain = ChainContext(
+            proxied, RegistryClient(proxied, registry.address), relayer, int(w3.eth.chain_id)
+        )
+        settings = api_settings.model_copy(update={"rpc_url": proxy.url})
+        app = create_app(
+            settings, chain=chain, engine=read_only_engine(settings.url), check_migrations=False
+        )
+        with TestClient(app, raise_server_exceptions=False) as client:
+            body = {"provider": provider.address, "name": "Acme GPU", "region": "eu-west"}
+            typed = client.post("/v1/typed-data/registration", json=body)
+            assert typed.status_code == 200, typed.text
+            typed_data: dict[str, Any] = typed.json()["typed_data"]
+            relay = {"typed_data": typed_data, "signature": _wallet_sign(provider, typed_data)}
+            answer = client.post("/v1/relay", json=relay)
+            assert answer.status_code == 202, answer.text
+            tx_hash = answer.json()["tx_hash"]
+            ledger = client.app.state.relay_ledger  # type: ignore[attr-defined]
+            for _ in range(20):
+                follow(chain, ledger, resend_after_s=60.0, max_fee=None)
+                if not ledger.sent(relayer.address):
+                    break
+                time.sleep(0.1)
+            records = ledger.ledger.records(relayer.address)
+    finally:
+        proxy.stop()
+    assert proxy.injected["lost_reply"] == 1, proxy.injected
+    mined = [r for r in records if "0x" + r.tx_hash.hex() == tx_hash]
+    assert [r.state.value for r in mined] == ["mined"]
+    events = registry.contract.events.ProviderRegistered().get_logs(from_block=start)
+    assert [str(e["args"]["provider"]) for e in events] == [provider.address]
+    assert w3.eth.get_transaction_receipt(HexBytes(tx_hash))["status"] == 1
