@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -43,3 +46,29 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["type"] == "urn:depin:problem:" + code.replace("_", "-")
     assert body["status"] == status
     return body
+
+
+@contextmanager
+def world_client(world: Any, url: str, home: Path) -> Iterator[TestClient]:
+    """The API over ``world`` indexed into the database at ``url``: a client of its app."""
+    from eth_account import Account
+    from inventory_world import index_world
+
+    from api import ApiSettings, create_app
+    from api.chain import ChainContext
+    from api.db import read_only_engine
+    from depin.chain import ANVIL_KEYS
+
+    index_world(world, url, home).dispose()
+    settings = ApiSettings(
+        rpc_url=world.w3.provider.endpoint_uri,
+        home=home,
+        database_url=url,
+        registry_address=world.registry.address,
+    )
+    chain = ChainContext(
+        world.w3, world.registry, Account.from_key(ANVIL_KEYS[1]), int(world.w3.eth.chain_id)
+    )
+    app = create_app(settings, chain=chain, engine=read_only_engine(url))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client

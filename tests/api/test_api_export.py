@@ -11,32 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, postgres_database
-from eth_account import Account
+from api_helpers import assert_problem, world_client
 from fastapi.testclient import TestClient
-from inventory_world import World, build_world, index_world
+from inventory_world import World, build_world
 from sqlalchemy import event
 from test_api_totals_scale import fill_gpus
 from web3 import Web3
 
-from api import ApiSettings, create_app, inventory
-from api.chain import ChainContext
+from api import inventory
 from api.db import read_only_engine, session_factory
-from depin.chain import ANVIL_KEYS
 
 CSV = {"Accept": "text/csv"}
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def inventory_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
-    else:
-        yield from postgres_database()
 
 
 @pytest.fixture(scope="module")
@@ -46,21 +31,9 @@ def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 @pytest.fixture(scope="module")
 def client(
-    world: World, inventory_url: str, tmp_path_factory: pytest.TempPathFactory
+    world: World, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
-    home: Path = tmp_path_factory.mktemp("home")
-    index_world(world, inventory_url, home).dispose()
-    settings = ApiSettings(
-        rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
-        home=home,
-        database_url=inventory_url,
-        registry_address=world.registry.address,
-    )
-    chain = ChainContext(
-        world.w3, world.registry, Account.from_key(ANVIL_KEYS[1]), int(world.w3.eth.chain_id)
-    )
-    app = create_app(settings, chain=chain, engine=read_only_engine(inventory_url))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with world_client(world, database_url, tmp_path_factory.mktemp("home")) as client:
         yield client
 
 

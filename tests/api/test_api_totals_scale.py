@@ -10,7 +10,6 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from api_helpers import postgres_database
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -117,22 +116,10 @@ def fill_gpus(url: str, count: int, seed: int = 7) -> dict[str, int]:
     return tally
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def inventory_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
-    else:
-        yield from postgres_database()
-
-
 @pytest.fixture(scope="module")
-def large(inventory_url: str) -> Iterator[Large]:
-    tally = fill_gpus(inventory_url, ROWS)
-    engine = read_only_engine(inventory_url)
+def large(database_url: str) -> Iterator[Large]:
+    tally = fill_gpus(database_url, ROWS)
+    engine = read_only_engine(database_url)
     yield session_factory(engine), tally
     engine.dispose()
 
