@@ -6,6 +6,7 @@ them."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -132,3 +133,13 @@ def submit(
     v = client.config_version() if version is None else version
     sigs = cosign(client, oracles, [m for m, _ in entries], v)
     return client.submit(sender, v, entries, sigs)
+
+
+def settled_epoch(node: Any, margin_s: float = 8.0) -> int:
+    """The oracle's epoch just ended, once the current one has ``margin_s`` seconds left, so
+    that a test's heartbeats for it stay within the accepted epochs (current or previous)."""
+    length = node.chain.epoch_length
+    left = length - time.time() % length
+    if left < margin_s:
+        time.sleep(left + 0.05)
+    return int(node.chain.epoch()) - 1

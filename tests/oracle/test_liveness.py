@@ -5,13 +5,14 @@ leader that merges what reached each oracle into one record on-chain."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from attest_helpers import agent_sign, new_attestation, oracle_node, submit
+from attest_helpers import agent_sign, new_attestation, oracle_node, settled_epoch, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -137,7 +138,7 @@ def world(
     a, b = make_agent(p), make_agent(q)
     g = _attest(w3, attestations, oracle_accounts, p, a, 2, nodes)
     h = _attest(w3, attestations, oracle_accounts, q, b, 1, nodes)
-    return {"p": p, "q": q, "a": a, "b": b, "g": g, "h": h, "epoch": nodes[0].chain.epoch() - 1}
+    return {"p": p, "q": q, "a": a, "b": b, "g": g, "h": h, "epoch": settled_epoch(nodes[0])}
 
 
 # ---------------------------------------------------------------------- the book
@@ -345,7 +346,7 @@ def test_heartbeats_that_each_reached_one_oracle_are_all_in_the_record(
 ) -> None:
     statuses = [ALL_WELL, HEALTHY, AVAILABLE]
     expected: dict[int, int] = {}
-    epoch = nodes[0].chain.epoch() - 1
+    epoch = settled_epoch(nodes[0])
     for oracle, status in enumerate(statuses):
         provider = make_provider()
         agent = make_agent(provider)
@@ -357,7 +358,16 @@ def test_heartbeats_that_each_reached_one_oracle_are_all_in_the_record(
 
     nodes[0].transmitter._record_liveness(epoch)
 
-    (event,) = attestations.contract.events.LivenessRecorded().get_logs(from_block=0)
+    # The record's transaction is settled as the transmitter's loop would (a broadcast the
+    # shared chain did not take at once is re-sent by reconcile).
+    deadline = time.monotonic() + 20
+    events = attestations.contract.events.LivenessRecorded().get_logs(from_block=0)
+    while not events and time.monotonic() < deadline:
+        nodes[0].transmitter.sender.reconcile()
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        time.sleep(0.2)
+        events = attestations.contract.events.LivenessRecorded().get_logs(from_block=0)
+    (event,) = events
     assert event["args"]["epoch"] == epoch
     recorded = Liveness(
         bytes(event["args"]["online"]),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from attest_helpers import agent_sign, new_attestation, submit
+from attest_helpers import agent_sign, new_attestation, settled_epoch, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from metrics_helpers import Samples, parse_samples, value
@@ -117,7 +117,7 @@ def test_heartbeats_accepted_and_refused_move_their_counters(
         oracle_accounts[:2],
     )
     node.facts.sync()
-    epoch = node.chain.epoch() - 1
+    epoch = settled_epoch(node)
 
     def beat(at: int) -> dict[str, Any]:
         raw = bytes([ALL_WELL])
