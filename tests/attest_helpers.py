@@ -143,3 +143,37 @@ def settled_epoch(node: Any, margin_s: float = 8.0) -> int:
     if left < margin_s:
         time.sleep(left + 0.05)
     return int(node.chain.epoch()) - 1
+
+
+def approved_bundle(
+    w3: Web3,
+    attestations: AttestationClient,
+    oracles: Sequence[Any],
+    provider: LocalAccount,
+    agent: LocalAccount,
+    ask: Callable[[Callable[[], Any]], Any] = lambda send: send(),
+) -> tuple[GpuAttestation, dict[str, Any]]:
+    """One attestation under the first oracle's challenge (``oracles`` are HTTP clients of the
+    oracles' apps), approved by every oracle: the message and the bundle for ``/v1/bundles``.
+    ``ask`` sends each request (a client that asks again on a 5xx, say)."""
+    from depin.wire import AttestationBody
+
+    challenge = ask(lambda: oracles[0].get("/v1/challenge"))
+    assert challenge.status_code == 200, challenge.text
+    token = challenge.json()
+    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
+    body = {
+        "attestation": AttestationBody.of(message).model_dump(mode="json"),
+        "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
+        "challenge": token,
+    }
+    approvals = []
+    for oracle in oracles:
+        answer = ask(lambda o=oracle: o.post("/v1/attestations", json=body))
+        assert answer.status_code == 200, answer.text
+        approvals.append(answer.json())
+    return message, {
+        "attestation": body["attestation"],
+        "signature": body["signature"],
+        "approvals": approvals,
+    }

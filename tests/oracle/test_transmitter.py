@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from attest_helpers import new_attestation, oracle_node
+from attest_helpers import approved_bundle, oracle_node
 from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from fastapi.testclient import TestClient
@@ -17,10 +16,8 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
-from depin.attestation import GpuAttestation, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
-from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
 
@@ -47,29 +44,6 @@ def _two_oracles(
     return n0, a0, a1
 
 
-def _approved_bundle(
-    w3: Web3,
-    attestations: AttestationClient,
-    oracles: tuple[TestClient, TestClient],
-    provider: LocalAccount,
-    agent: LocalAccount,
-) -> tuple[GpuAttestation, dict[str, Any]]:
-    """One attestation under the first oracle's challenge, approved by both oracles."""
-    token = oracles[0].get("/v1/challenge").json()
-    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
-    body = {
-        "attestation": AttestationBody.of(message).model_dump(mode="json"),
-        "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
-        "challenge": token,
-    }
-    approvals = [a.post("/v1/attestations", json=body).json() for a in oracles]
-    return message, {
-        "attestation": body["attestation"],
-        "signature": body["signature"],
-        "approvals": approvals,
-    }
-
-
 def test_bundles_land_exactly_once_across_a_restart(
     anvil: Anvil,
     home: Path,
@@ -84,7 +58,7 @@ def test_bundles_land_exactly_once_across_a_restart(
     agent = make_agent(provider)
     keys = []
     for _ in range(3):
-        message, bundle = _approved_bundle(w3, attestations, (a0, a1), provider, agent)
+        message, bundle = approved_bundle(w3, attestations, (a0, a1), provider, agent)
         assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
         assert a0.post("/v1/bundles", json=bundle).json()["queued"] is False  # no duplicates
         keys.append(message.gpu_key)
@@ -128,7 +102,7 @@ def test_an_unmined_transaction_is_replaced_with_higher_fees_and_lands_once(
     n0.settings.resend_after_s = 0.2
     provider = make_provider()
     agent = make_agent(provider)
-    message, bundle = _approved_bundle(w3, attestations, (a0, a1), provider, agent)
+    message, bundle = approved_bundle(w3, attestations, (a0, a1), provider, agent)
     assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
 
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from attest_helpers import new_attestation
+from attest_helpers import approved_bundle
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from hexbytes import HexBytes
@@ -25,10 +25,8 @@ from httpx import Response
 from rpc_proxy import FaultyProxy
 from web3 import Web3
 
-from depin.attestation import sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil, free_port
-from depin.wire import AttestationBody
 from oracle.app import create_app
 from oracle.node import OracleNode
 from oracle.settings import OracleSettings
@@ -45,37 +43,6 @@ def _retrying(send: Callable[[], Response], deadline: float) -> Response:
         if response.status_code < 500 or time.monotonic() > deadline:
             return response
         time.sleep(0.05)
-
-
-def _bundle(
-    w3: Web3,
-    attestations: AttestationClient,
-    oracles: tuple[TestClient, TestClient],
-    provider: LocalAccount,
-    agent: LocalAccount,
-    deadline: float,
-) -> tuple[bytes, dict[str, Any]]:
-    """One attestation under the first oracle's challenge, approved by both; its GPU key."""
-    challenge = _retrying(lambda: oracles[0].get("/v1/challenge"), deadline)
-    assert challenge.status_code == 200, challenge.text
-    token = challenge.json()
-    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
-    body = {
-        "attestation": AttestationBody.of(message).model_dump(mode="json"),
-        "signature": "0x" + sign_digest(agent, message.digest(attestations.domain)).hex(),
-        "challenge": token,
-    }
-    approvals = []
-    for oracle in oracles:
-        answer = _retrying(lambda o=oracle: o.post("/v1/attestations", json=body), deadline)
-        assert answer.status_code == 200, answer.text
-        approvals.append(answer.json())
-    bundle = {
-        "attestation": body["attestation"],
-        "signature": body["signature"],
-        "approvals": approvals,
-    }
-    return message.gpu_key, bundle
 
 
 def test_queued_attestations_land_exactly_once_behind_a_flaky_node(
@@ -124,7 +91,10 @@ def test_queued_attestations_land_exactly_once_behind_a_flaky_node(
         deadline = time.monotonic() + 60
         keys = []
         for _ in range(N):
-            key, bundle = _bundle(w3, attestations, (a0, a1), provider, agent, deadline)
+            message, bundle = approved_bundle(
+                w3, attestations, (a0, a1), provider, agent, lambda send: _retrying(send, deadline)
+            )
+            key = message.gpu_key
             queued = _retrying(lambda b=bundle: a0.post("/v1/bundles", json=b), deadline)
             assert queued.status_code == 202, queued.text
             keys.append(key)
