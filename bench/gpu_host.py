@@ -61,7 +61,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +82,7 @@ from rich.table import Table  # noqa: E402
 
 from agent.discovery import NvmlBackend  # noqa: E402
 from agent.discovery.recording import Recorder, nvml_replay  # noqa: E402
+from depin._cli.supervisor import stop_group  # noqa: E402
 from depin.proof import CPU_PARAMS, PRODUCTION_PARAMS, ProofError, ProofParams  # noqa: E402
 from oracle.proof import (  # noqa: E402
     PRODUCTION_POLICY,
@@ -474,13 +474,7 @@ def step_e2e(run: Run) -> dict[str, Any]:
                 return result
             time.sleep(0.5)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process)
         for path in (home / "logs").glob("*"):
             if path.is_file():
                 (logs / path.name).write_bytes(path.read_bytes()[-200_000:])

@@ -170,6 +170,21 @@ class Service:
         self.process = None
 
 
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Stops a process started in a session of its own (``start_new_session``) and its whole
+    group: SIGTERM, then SIGKILL after ``timeout``."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @dataclass
 class Supervisor:
     """Starts the stack's services, restarts those that exit, stops them all at once."""

@@ -27,6 +27,7 @@ from depin._cli.supervisor import (
     Supervisor,
     backoff,
     ordinal,
+    stop_group,
 )
 from depin.chain import free_port
 
@@ -268,13 +269,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         _wait("depin up to be ready", lambda: "ready in" in log.read_text(), 180, log)
         yield stack
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process)
 
 
 def _answers(url: str) -> bool:
