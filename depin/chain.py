@@ -4,8 +4,10 @@ the contract's named error instead of an opaque revert."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -63,6 +65,9 @@ class Anvil:
     block_time: float | None = None
     state_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    #: where the node's own output goes (a temporary file when not given): a file, never a pipe
+    #: nobody reads, which would stall the node once its buffer filled
+    log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,19 +95,37 @@ class Anvil:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             args += ["--state", str(self.state_path)]
         args += self.extra_args
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if self.log_path is None:
+            handle, name = tempfile.mkstemp(prefix=f"anvil-{self.port}-", suffix=".log")
+            os.close(handle)
+            self.log_path = Path(name)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 2}))
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise ToolchainError(f"anvil exited with {self.process.returncode}: {err.strip()}")
+                raise ToolchainError(
+                    f"anvil exited with {self.process.returncode}: {self.log_tail()}"
+                )
             with contextlib.suppress(Exception):
                 if w3.eth.chain_id == self.chain_id:
                     return self
             time.sleep(0.05)
         self.stop()
         raise ToolchainError(f"anvil did not answer on {self.rpc_url} within {timeout}s")
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, limit: int = 4000) -> str:
+        """The end of what the node wrote (empty when it wrote nothing)."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(max(0, self.log_path.stat().st_size - limit))
+            return log.read().decode(errors="replace").strip()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -87,6 +87,25 @@ def anvil() -> Iterator[Anvil]:
     node.stop()
 
 
+@pytest.fixture(autouse=True)
+def _session_node_survives(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test during which the session's node died fails, saying what the node last wrote; the
+    node is started again on its port, so one death costs the tests that saw it, not every
+    test after it (their own contracts are deployed per test)."""
+    if "anvil" not in request.fixturenames:
+        yield
+        return
+    node: Anvil = request.getfixturevalue("anvil")
+    if not node.alive:
+        Anvil.start(node)
+    yield
+    if not node.alive:
+        code = node.process.returncode if node.process is not None else None
+        tail = node.log_tail()
+        Anvil.start(node)
+        pytest.fail(f"the session's anvil node died during this test (exit {code}): {tail}")
+
+
 @pytest.fixture(scope="session")
 def w3(anvil: Anvil) -> Web3:
     return connect(anvil.rpc_url)

@@ -17,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 
+from depin.chain import Anvil, connect, running_anvil
 from depin.txsender import (
     InMemoryLedger,
     Ledger,
@@ -49,6 +50,19 @@ def _postgres_ledger() -> Iterator[PostgresLedger]:
         with store.engine.begin() as db:
             db.exec_driver_sql(f"DROP TABLE IF EXISTS {name}, {name}_hashes")
         store.close()
+
+
+@pytest.fixture(scope="module")
+def anvil() -> Iterator[Anvil]:
+    """A node of this module's own: these tests switch automine off and drop transactions from
+    the pool, which must neither meet nor disturb another test's blocks on the shared node."""
+    with running_anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def w3(anvil: Anvil) -> Web3:
+    return connect(anvil.rpc_url)
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
