@@ -3,23 +3,17 @@
 One row the indexer keeps up to date (the time and block of its last step that worked; the
 reason, time and details of a halt on something no retry heals), read by
 `depin indexer status` and the API's health check.
-
-Revision ID: 0006
-Revises: 0005
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from indexer.migrations._ops import json_type
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -30,11 +24,7 @@ def upgrade() -> None:
         sa.Column("progress_block", sa.BigInteger(), nullable=True),
         sa.Column("halted_at", sa.BigInteger(), nullable=True),
         sa.Column("halt_reason", sa.String(length=32), nullable=True),
-        sa.Column(
-            "halt_detail",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("halt_detail", json_type(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indexer_status")),
     )
 
