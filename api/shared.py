@@ -13,6 +13,10 @@ relayer nonce. Two stores make the four hold across processes:
 - :class:`PostgresSharedState`, across hosts, when the API's database is PostgreSQL: the same
   tables in that database, and the relayer's nonce under a PostgreSQL advisory lock.
 
+The tables are created and changed by the API's own Alembic migrations (:mod:`api.migrate`,
+version table ``alembic_version_api``), run when either store opens; only the relayer's ledger
+tables are still created by :mod:`depin.txsender`, which the oracle shares.
+
 Either way a change is one transaction (:meth:`transaction`), whose ``execute`` takes SQL with
 ``?`` placeholders that both understand, and whose ``lock(key)`` serializes the transactions
 that read and then write one key (SQLite's ``BEGIN IMMEDIATE`` already serializes them all).
@@ -36,24 +40,6 @@ from depin.postgres import AdvisoryLock, advisory_key, is_postgres, writable_eng
 from depin.sqlite import LocalDb
 from depin.txsender import Ledger, PostgresLedger, SqliteLedger
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS siwe_nonces (
-    nonce TEXT PRIMARY KEY, expires_at REAL NOT NULL, used INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS siwe_nonces_expiry ON siwe_nonces (expires_at);
-CREATE TABLE IF NOT EXISTS rate_buckets (
-    key TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated);
-"""
-
-_PG_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS siwe_nonces (nonce TEXT PRIMARY KEY, "
-    "expires_at DOUBLE PRECISION NOT NULL, used INTEGER NOT NULL DEFAULT 0)",
-    "CREATE INDEX IF NOT EXISTS siwe_nonces_expiry ON siwe_nonces (expires_at)",
-    "CREATE TABLE IF NOT EXISTS rate_buckets (key TEXT PRIMARY KEY, "
-    "tokens DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS rate_buckets_updated ON rate_buckets (updated)",
-]
-
 RELAY_TABLES = {"table": "relay_txs", "hashes_table": "relay_tx_hashes"}
 
 
@@ -64,6 +50,8 @@ class Result(Protocol):
     def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> Any: ...
 
 
 class Tx(Protocol):
@@ -109,7 +97,10 @@ class SharedState(LocalDb):
     """The shared file of one host; every change is one ``BEGIN IMMEDIATE`` transaction."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+        from api.migrate import migrate_sqlite_file
+
+        migrate_sqlite_file(Path(path))
+        super().__init__(path, "")
 
     @contextmanager
     def transaction(self) -> Iterator[_SqliteTx]:  # type: ignore[override]
@@ -141,13 +132,10 @@ class PostgresSharedState:
     what reads then writes a key takes its advisory lock first)."""
 
     def __init__(self, url: str) -> None:
+        from api.migrate import migrate_state
+
         self.engine = writable_engine(url)
-        with self.engine.begin() as db:  # hosts starting together must not race on the catalog
-            db.exec_driver_sql(
-                "SELECT pg_advisory_xact_lock(%s)", (advisory_key("depin.api.schema"),)
-            )
-            for statement in _PG_SCHEMA:
-                db.exec_driver_sql(statement)
+        migrate_state(self.engine)  # under a lock: hosts starting together do not race
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTx]:
