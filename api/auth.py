@@ -1,8 +1,10 @@
 """Sign-In with Ethereum (EIP-4361) and the short-lived session tokens it issues.
 
 Nonces are issued and consumed in the state the API's worker processes share (one use each,
-expiring after ``siwe_nonce_ttl``). Session tokens are stateless: ``v1.<payload>.<HMAC>``
-(HMAC-SHA256), both parts base64url, signed with ``DEPIN_API_SESSION_SECRET``.
+expiring after ``siwe_nonce_ttl``). Session tokens are ``v1.<payload>.<HMAC>`` (HMAC-SHA256),
+both parts base64url, signed with ``DEPIN_API_SESSION_SECRET``; the payload names the address,
+the chain, the expiry and a random id (``jti``). Signing out records the id in the shared state
+(:class:`Revocations`) until the token would have expired anyway.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ from api.errors import (
     IssuedInFutureError,
     NonceUsedError,
     NotYetValidMessageError,
+    SessionRevokedError,
     UnauthorizedError,
     ValidationProblem,
     WrongChainError,
@@ -56,6 +60,8 @@ class Session:
     chain_id: int
     issued_at: int
     expires_at: int
+    #: the token's random id, what signing out revokes
+    jti: str = ""
 
 
 class NonceStore:
@@ -118,13 +124,16 @@ class TokenSigner:
 
     def issue(self, address: str, chain_id: int) -> tuple[str, Session]:
         now = int(time.time())
-        session = Session(to_checksum_address(address), chain_id, now, now + self.ttl)
-        payload = _b64(
-            json.dumps(
-                {"sub": session.address, "chain": chain_id, "iat": now, "exp": session.expires_at},
-                separators=(",", ":"),
-            ).encode()
-        )
+        jti = secrets.token_urlsafe(16)
+        session = Session(to_checksum_address(address), chain_id, now, now + self.ttl, jti)
+        claims = {
+            "sub": session.address,
+            "chain": chain_id,
+            "iat": now,
+            "exp": session.expires_at,
+            "jti": jti,
+        }
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"v1.{payload}.{self._mac(payload)}", session
 
     def verify(self, token: str) -> Session:
@@ -137,9 +146,13 @@ class TokenSigner:
         try:
             data: dict[str, Any] = json.loads(_unb64(payload))
             session = Session(
-                str(data["sub"]), int(data["chain"]), int(data["iat"]), int(data["exp"])
+                str(data["sub"]),
+                int(data["chain"]),
+                int(data["iat"]),
+                int(data["exp"]),
+                str(data["jti"]),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise UnauthorizedError("the session token's payload is malformed") from None
         if session.expires_at <= time.time():
             raise UnauthorizedError("the session token has expired; sign in again")
@@ -147,6 +160,36 @@ class TokenSigner:
 
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+
+class Revocations:
+    """Session tokens signed out before their expiry, in the state every worker shares; each
+    is kept until it would have expired anyway."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self._revoked = 0
+
+    def revoke(self, session: Session) -> None:
+        with self.state.transaction() as db:
+            self._revoked += 1
+            if self._revoked % 256 == 0:  # forget the ones that have expired now and then
+                db.execute("DELETE FROM revoked_sessions WHERE expires_at < ?", (now(),))
+            db.execute(
+                "INSERT INTO revoked_sessions (jti, expires_at) VALUES (?, ?) "
+                "ON CONFLICT (jti) DO NOTHING",
+                (session.jti, float(session.expires_at)),
+            )
+
+    def check(self, session: Session) -> Session:
+        """``session``, unless it was signed out (:class:`SessionRevokedError`)."""
+        with self.state.transaction() as db:
+            row = db.execute(
+                "SELECT 1 FROM revoked_sessions WHERE jti = ?", (session.jti,)
+            ).fetchone()
+        if row is not None:
+            raise SessionRevokedError("this session was signed out; sign in again")
+        return session
 
 
 def _b64(raw: bytes) -> str:

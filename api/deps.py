@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from api.auth import NonceStore, SiweVerifier, TokenSigner
+from api.auth import NonceStore, Revocations, SiweVerifier, TokenSigner
 from api.auth import Session as SignedSession
 from api.chain import ChainContext
 from api.errors import ServiceUnavailableError, UnauthorizedError
@@ -107,7 +107,9 @@ def current_session(
 ) -> SignedSession:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise UnauthorizedError("send `Authorization: Bearer <token>` from /v1/auth/verify")
-    return get_signer(request).verify(authorization[7:].strip())
+    session = get_signer(request).verify(authorization[7:].strip())
+    revocations: Revocations = request.app.state.revocations
+    return revocations.check(session)
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

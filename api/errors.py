@@ -132,6 +132,11 @@ class UnauthorizedError(ApiError):
     title = "A valid session token is required"
 
 
+class SessionRevokedError(UnauthorizedError):
+    code = "session_revoked"
+    title = "The session was signed out"
+
+
 class RateLimitedError(ApiError):
     code = "rate_limited"
     status = 429
@@ -187,6 +192,7 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     WrongDomainError,
     WrongChainError,
     UnauthorizedError,
+    SessionRevokedError,
     RateLimitedError,
     ContractRefusedError,
     ServiceUnavailableError,

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import NonceStore, TokenSigner
+from api.auth import NonceStore, Revocations, TokenSigner
 from api.chain import ChainContext
 from api.db import read_only_engine, session_factory
 from api.errors import (
@@ -225,6 +225,7 @@ def create_app(
         chain.send_lock = shared.relay_lock()
     app.state.nonces = NonceStore(shared, settings.siwe_nonce_ttl)
     app.state.relay_ledger = RelayLedger(shared)
+    app.state.revocations = Revocations(shared)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response, status
 
 from api.auth import utc_iso
 from api.deps import ChainDep, CurrentSessionDep, IpLimited, SignerDep, VerifierDep
@@ -15,6 +15,7 @@ from api.errors import (
     NotYetValidMessageError,
     RateLimitedError,
     ServiceUnavailableError,
+    SessionRevokedError,
     UnauthorizedError,
     WrongChainError,
     WrongDomainError,
@@ -76,7 +77,9 @@ def verify(body: VerifyRequest, verifier: VerifierDep, signer: SignerDep) -> Ses
     )
 
 
-@router.get("/me", response_model=MeResponse, responses=problems(UnauthorizedError))
+@router.get(
+    "/me", response_model=MeResponse, responses=problems(UnauthorizedError, SessionRevokedError)
+)
 def me(session: CurrentSessionDep) -> MeResponse:
     """Who the bearer token says the caller is."""
     return MeResponse(
@@ -84,3 +87,16 @@ def me(session: CurrentSessionDep) -> MeResponse:
         chain_id=session.chain_id,
         expires_at=utc_iso(session.expires_at),
     )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(UnauthorizedError, SessionRevokedError),
+)
+def logout(request: Request, session: CurrentSessionDep) -> Response:
+    """Signs the bearer session token out: from now on it gets 401 `session_revoked`
+    everywhere, on every worker and host, though its expiry has not come."""
+    request.app.state.revocations.revoke(session)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -72,3 +72,50 @@ def world_client(world: Any, url: str, home: Path) -> Iterator[TestClient]:
     app = create_app(settings, chain=chain, engine=read_only_engine(url))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+def siwe_message(
+    address: str, nonce: str, *, domain: str = SIWE_DOMAIN, chain_id: int = 31337
+) -> str:
+    """An EIP-4361 message for this API's test domain, issued a minute ago, valid 5 minutes."""
+    import warnings
+    from datetime import UTC, datetime, timedelta
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import siwe
+
+    now = datetime.now(UTC)
+    return str(
+        siwe.SiweMessage(
+            domain=domain,
+            address=address,
+            statement="Sign in to the depin console",
+            uri=f"https://{domain}/console",
+            version="1",
+            chain_id=chain_id,
+            nonce=nonce,
+            issued_at=(now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+            expiration_time=(now + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+        ).prepare_message()
+    )
+
+
+def sign_in(client: TestClient, account: Any) -> str:
+    """Signs ``account`` (an eth-account key) in with SIWE; returns its session token."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    nonce = client.get("/v1/auth/nonce")
+    assert nonce.status_code == 200, nonce.text
+    text = siwe_message(account.address, nonce.json()["nonce"])
+    signature = (
+        "0x" + bytes(Account.sign_message(encode_defunct(text=text), account.key).signature).hex()
+    )
+    response = client.post("/v1/auth/verify", json={"message": text, "signature": signature})
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
