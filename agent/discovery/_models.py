@@ -43,6 +43,12 @@ class PciInfo(_Record):
     subsystem_device_id: int | None = None
     revision: int | None = None
     kernel_driver: str | None = None
+    #: the widest link device and slot can train to, and the link as it runs now (which drops
+    #: at idle on many boards)
+    max_link_generation: int | None = None
+    max_link_width: int | None = None
+    link_generation: int | None = None
+    link_width: int | None = None
 
 
 class MigInstance(_Record):

@@ -22,6 +22,14 @@ def _rocm_version(value: object) -> str | None:
     return text(value)
 
 
+#: PCIe transfer rate in MT/s (amdsmi's ``pcie_speed``) by generation
+_PCIE_RATES = {2500: 1, 5000: 2, 8000: 3, 16000: 4, 32000: 5, 64000: 6}
+
+
+def _generation(rate: int | None) -> int | None:
+    return _PCIE_RATES.get(rate) if rate is not None else None
+
+
 class AmdSmiBackend(Backend):
     """Reads every AMD GPU that amdsmi can see.
 
@@ -75,6 +83,9 @@ class AmdSmiBackend(Backend):
             driver: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_driver_info, handle) or {}
             vbios: Mapping[str, Any] = opt(smi.amdsmi_get_gpu_vbios_info, handle) or {}
             bdf = text(opt(smi.amdsmi_get_gpu_device_bdf, handle))
+            pcie: Mapping[str, Any] = opt(getattr(smi, "amdsmi_get_pcie_info", None), handle) or {}
+            link_max: Mapping[str, Any] = pcie.get("pcie_static") or {}
+            link_now: Mapping[str, Any] = pcie.get("pcie_metric") or {}
             vram_mb = number(vram.get("vram_size", vram.get("vram_size_mb")))
             memory = vram_mb * MIB if vram_mb else None
             vendor_id = number(asic.get("vendor_id"))
@@ -99,6 +110,10 @@ class AmdSmiBackend(Backend):
                         subsystem_vendor_id=number(asic.get("subvendor_id")),
                         subsystem_device_id=subsystem,
                         revision=number(asic.get("rev_id")),
+                        max_link_generation=number(link_max.get("pcie_interface_version")),
+                        max_link_width=number(link_max.get("max_pcie_width")),
+                        link_generation=_generation(number(link_now.get("pcie_speed"))),
+                        link_width=number(link_now.get("pcie_width")),
                     ),
                     driver_version=text(driver.get("driver_version")),
                     rocm_version=rocm,

@@ -118,7 +118,14 @@ class NvmlBackend(Backend):
         driver: str | None,
         cuda: str | None,
     ) -> GpuRecord:
-        pci = self._pci(opt(nvml.nvmlDeviceGetPciInfo_v3, handle))
+        pci = self._pci(opt(nvml.nvmlDeviceGetPciInfo_v3, handle)).model_copy(
+            update={
+                "max_link_generation": opt(nvml.nvmlDeviceGetMaxPcieLinkGeneration, handle),
+                "max_link_width": opt(nvml.nvmlDeviceGetMaxPcieLinkWidth, handle),
+                "link_generation": opt(nvml.nvmlDeviceGetCurrPcieLinkGeneration, handle),
+                "link_width": opt(nvml.nvmlDeviceGetCurrPcieLinkWidth, handle),
+            }
+        )
         memory = opt(nvml.nvmlDeviceGetMemoryInfo, handle)
         memory_bytes = int(memory.total) if memory is not None else None
         cc = opt(nvml.nvmlDeviceGetCudaComputeCapability, handle)

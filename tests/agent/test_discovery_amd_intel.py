@@ -31,6 +31,8 @@ def test_mi300x_host() -> None:
     assert gpu.driver_version == "6.7.0" and gpu.rocm_version == "6.2.0"
     assert gpu.architecture == "gfx942"
     assert gpu.vbios_version == "022.040.003.043.000001"
+    assert (gpu.pci.max_link_generation, gpu.pci.max_link_width) == (5, 16)
+    assert (gpu.pci.link_generation, gpu.pci.link_width) == (5, 16)
     assert len({g.uuid for g in result.gpus}) == 8
 
 

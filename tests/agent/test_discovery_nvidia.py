@@ -37,6 +37,8 @@ def test_eight_h100_sxm_mig_off() -> None:
     assert first.mig.enabled is False and first.mig.instances == ()
     assert len(first.nvlinks) == 18
     assert all(link.active and link.version == 4 for link in first.nvlinks)
+    assert (first.pci.max_link_generation, first.pci.max_link_width) == (5, 16)
+    assert (first.pci.link_generation, first.pci.link_width) == (5, 16)
 
 
 def test_every_recorded_call_is_made() -> None:
@@ -122,3 +124,16 @@ def test_cuda_version_format() -> None:
     assert cuda_version(12040) == "12.4"
     assert cuda_version(11080) == "11.8"
     assert cuda_version(None) is None
+
+
+def test_pcie_link_reports_the_widest_link_beside_the_current_one() -> None:
+    (desktop,) = nvml("nvml_1x_rtx4090").run().gpus
+    assert (desktop.pci.max_link_generation, desktop.pci.max_link_width) == (4, 16)
+    assert (desktop.pci.link_generation, desktop.pci.link_width) == (1, 16)  # idle
+
+
+def test_pcie_link_left_unknown_where_nvml_does_not_report_it() -> None:
+    (sample,) = nvml("nvml_unknown_device").run().gpus
+    assert sample.pci.bus_id == "0000:41:00.0"
+    assert (sample.pci.max_link_generation, sample.pci.max_link_width) == (None, None)
+    assert (sample.pci.link_generation, sample.pci.link_width) == (None, None)
