@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from depin.attestation import GpuStatus, Liveness
+from depin.bitmaps import set_bit, to_bitmap
 from depin.sqlite import LocalDb
 from depin.wire import HeartbeatRequest
 
@@ -66,11 +67,18 @@ class Accepted:
 
 @dataclass
 class EpochView:
-    """One epoch's heartbeats, merged."""
+    """One epoch's heartbeats, merged.
+
+    Besides the bits said of each GPU, a bit array per said bit (GPU index i at bit i) is kept
+    as heartbeats arrive, so that the epoch's bitmaps, and the comparisons and checks at its
+    close, are a few big-integer operations, not a loop over every GPU (see
+    :meth:`bits`)."""
 
     said: dict[int, int] = field(default_factory=dict)
     refs: dict[int, dict[int, bytes]] = field(default_factory=dict)
     """GPU index -> said bit -> digest of one heartbeat that said it."""
+    arrays: tuple[bytearray, ...] = field(default_factory=lambda: tuple(bytearray() for _ in _SAID))
+    """Per said bit (in the order of ``_SAID``), the GPU indexes it was said of."""
 
     def add(self, digest: bytes, entries: Iterable[tuple[int, int]]) -> None:
         for index, status in entries:
@@ -80,9 +88,10 @@ class EpochView:
             if new:
                 self.said[index] = known | bits
                 refs = self.refs.setdefault(index, {})
-                for bit in _SAID:
+                for bit, array in zip(_SAID, self.arrays, strict=True):
                     if new & bit:
                         refs[bit] = digest
+                        set_bit(array, index)
 
     def status(self, index: int) -> GpuStatus:
         bits = self.said[index]
@@ -95,8 +104,18 @@ class EpochView:
     def statuses(self) -> dict[int, GpuStatus]:
         return {i: self.status(i) for i in self.said}
 
+    def bits(self) -> tuple[int, int, int, int]:
+        """The GPU indexes said available, busy, healthy and unhealthy, as integers."""
+        available, busy, healthy, unhealthy = (int.from_bytes(a, "little") for a in self.arrays)
+        return available, busy, healthy, unhealthy
+
     def liveness(self) -> Liveness:
-        return Liveness.from_statuses(self.statuses())
+        available, busy, healthy, unhealthy = self.bits()
+        return Liveness(
+            to_bitmap(available | busy),
+            to_bitmap(available & ~busy),
+            to_bitmap(healthy & ~unhealthy),
+        )
 
     def justifies(self, index: int, status: int) -> bool:
         """Whether heartbeats held say GPU ``index`` is online with each bit of ``status``."""
@@ -109,7 +128,10 @@ class EpochView:
         return {refs[b] for b in _SAID if b & said(status) and b in refs}
 
     def copy(self) -> EpochView:
-        return EpochView(dict(self.said), {i: dict(r) for i, r in self.refs.items()})
+        """A snapshot: what is said later is not in it. The digests behind each GPU are shared
+        (a GPU's digest for a bit, once set, never changes; a bit said later may show there,
+        and is never asked for, since the snapshot's bits do not have it)."""
+        return EpochView(dict(self.said), dict(self.refs), tuple(bytearray(a) for a in self.arrays))
 
 
 @dataclass

@@ -12,10 +12,11 @@ own or one in the request's evidence (see ``docs/liveness.md``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
-from depin.attestation import ALL_WELL, Liveness, LivenessReport, indices_from_bitmap
+from depin.attestation import ALL_WELL, GpuStatus, Liveness, LivenessReport
 from depin.attestation_client import OracleConfig
+from depin.bitmaps import indices, lowest, to_int
 from depin.crypto import DigestSigner, keccak
 from depin.eip712 import Domain
 from depin.wire import (
@@ -106,22 +107,30 @@ class LivenessService:
         """This oracle's view of the epoch and the heartbeats behind each GPU the asking
         leader lacks or sees with another status."""
         view = self.book.view(request.epoch)
-        theirs = request.view.liveness().statuses()
         return EvidenceResponse(
             epoch=request.epoch,
             view=LivenessView.of(view.liveness()),
-            heartbeats=self.behind(request.epoch, view, theirs),
+            heartbeats=self.behind(request.epoch, view, request.view.liveness()),
         )
 
     def behind(
-        self, epoch: int, view: EpochView, theirs: Mapping[int, int] | None
+        self, epoch: int, view: EpochView, theirs: Liveness | None
     ) -> list[HeartbeatRequest]:
         """The heartbeats that justify ``view``'s bits wherever ``theirs`` differs (all of
         them when ``theirs`` is None)."""
+        available, busy, healthy, unhealthy = view.bits()
+        online = available | busy
+        differ = online
+        if theirs is not None:
+            their_online, their_available, their_healthy = (to_int(b) for b in theirs.as_tuple())
+            differ &= (
+                (online ^ their_online)
+                | ((available & ~busy) ^ their_available)
+                | ((healthy & ~unhealthy) ^ their_healthy)
+            )
         digests: set[bytes] = set()
-        for index, status in view.statuses().items():
-            if theirs is None or theirs.get(index) != status:
-                digests |= view.justifying(index, status)
+        for index in indices(differ):
+            digests |= view.justifying(index, view.status(index))
         return self.book.bodies(epoch, digests) if digests else []
 
     def cosign(self, request: LivenessCosignRequest) -> bytes:
@@ -140,17 +149,28 @@ class LivenessService:
 
     @staticmethod
     def justify(epoch: int, liveness: Liveness, view: EpochView) -> None:
-        """Raises :class:`UnjustifiedLiveness` for the first bit ``view`` does not justify."""
-        statuses = liveness.statuses()
-        for name, bitmap in (("available", liveness.available), ("healthy", liveness.healthy)):
-            for index in indices_from_bitmap(bitmap):
-                if index not in statuses:
-                    raise UnjustifiedLiveness(epoch, index, f"{name} (offline GPU)")
-        for index, status in statuses.items():
-            if index not in view.said:
+        """Raises :class:`UnjustifiedLiveness` for the first bit ``view`` does not justify
+        (the whole epoch checked at once, as integers: see :meth:`EpochView.bits`)."""
+        online, available, healthy = (to_int(b) for b in liveness.as_tuple())
+        for name, bits in (("available", available), ("healthy", healthy)):
+            if outside := bits & ~online:
+                raise UnjustifiedLiveness(epoch, lowest(outside), f"{name} (offline GPU)")
+        said_available, said_busy, said_healthy, said_unhealthy = view.bits()
+        unsaid = online & ~(said_available | said_busy)
+        unjustified = (
+            (available & ~said_available)
+            | (online & ~available & ~said_busy)
+            | (healthy & ~said_healthy)
+            | (online & ~healthy & ~said_unhealthy)
+        )
+        if wrong := unsaid | unjustified:
+            index = lowest(wrong)
+            if unsaid >> index & 1:
                 raise UnjustifiedLiveness(epoch, index, "online")
-            if not view.justifies(index, status):
-                raise UnjustifiedLiveness(epoch, index, f"status {int(status)}")
+            status = (GpuStatus.AVAILABLE if available >> index & 1 else GpuStatus.NONE) | (
+                GpuStatus.HEALTHY if healthy >> index & 1 else GpuStatus.NONE
+            )
+            raise UnjustifiedLiveness(epoch, index, f"status {int(status)}")
 
     def sign(self, config_version: int, epoch: int, liveness: Liveness) -> bytes:
         report = LivenessReport.of(config_version, epoch, liveness)

@@ -22,7 +22,7 @@ import httpx
 from web3.logs import DISCARD
 
 from depin import metrics
-from depin.attestation import GpuStatus
+from depin.attestation import Liveness
 from depin.txsender import EstimateError, SqliteLedger, TxRecord, TxSender, TxState
 from depin.wire import (
     AttestationBody,
@@ -241,19 +241,19 @@ class Transmitter:
             self._record_liveness(epoch)
             return
 
-    def _pull(self, epoch: int) -> dict[str, dict[int, GpuStatus]]:
+    def _pull(self, epoch: int) -> dict[str, Liveness]:
         """Asks each peer for its view of ``epoch`` and the heartbeats this oracle lacks; keeps
         those that check out. Returns each answering peer's view."""
         own = self.node.book.view(epoch).liveness()
         body = EvidenceRequest(epoch=epoch, view=LivenessView.of(own)).model_dump(mode="json")
-        views: dict[str, dict[int, GpuStatus]] = {}
+        views: dict[str, Liveness] = {}
         evidence: list[Accepted] = []
         for peer in self.settings.peers:
             reply = self._ask(peer, "/v1/liveness/evidence", body, "gave no evidence")
             if reply is None:
                 continue
             answer = EvidenceResponse.model_validate(reply)
-            views[peer] = answer.view.liveness().statuses()
+            views[peer] = answer.view.liveness()
             evidence += self.node.liveness.verified(answer.heartbeats, epoch)
         if evidence:
             self.node.book.add_all(evidence)
