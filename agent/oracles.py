@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import AgentError
+from depin.errors import facts
 from depin.problems import Problem
 from depin.wire import (
     Approval,
@@ -38,31 +39,29 @@ log = logging.getLogger("depin.agent")
 _Answer = TypeVar("_Answer", bound=BaseModel)
 
 
+@facts
 class OracleRefusedError(AgentError):
     """An oracle refused a request; ``refusal`` is its stable code
     (:attr:`RefusalCode.UNAUTHORIZED_AGENT`...), or ``http_<status>`` when the answer was not
     a problem document with a known code."""
 
     code = "oracle_refused"
-
-    def __init__(self, oracle: str, refusal: RefusalCode | str, detail: str, status: int) -> None:
-        self.oracle = oracle
-        self.refusal = refusal
-        self.detail = detail
-        self.status = status
-        super().__init__(f"oracle {oracle} refused ({refusal}): {detail}")
+    template = "oracle {oracle} refused ({refusal}): {detail}"
+    oracle: str
+    refusal: RefusalCode | str
+    detail: str
+    status: int
 
 
+@facts
 class OracleUnavailableError(AgentError):
     """An oracle did not answer (down, unreachable, timing out or failing with 5xx)."""
 
     code = "oracle_unavailable"
     retryable = True
-
-    def __init__(self, oracle: str, reason: str) -> None:
-        self.oracle = oracle
-        self.reason = reason
-        super().__init__(f"oracle {oracle} is unavailable: {reason}")
+    template = "oracle {oracle} is unavailable: {reason}"
+    oracle: str
+    reason: str
 
 
 class OraclesUnavailableError(AgentError):

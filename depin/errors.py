@@ -7,6 +7,10 @@ sentence (:mod:`depin.cli`), the HTTP services into problem documents (:mod:`dep
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, dataclass_transform
+
 
 class DepinError(Exception):
     """Base of every depin error. ``retryable`` marks errors that are safe to retry.
@@ -17,10 +21,38 @@ class DepinError(Exception):
 
     retryable: bool = False
     code: str = "depin_error"
+    #: the sentence of a :func:`facts` error, formatted with its facts
+    template: ClassVar[str] = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def describe(self) -> str:
+        """The sentence of a :func:`facts` error: ``template`` with its facts filled in."""
+        return self.template.format_map(vars(self))
+
+
+_Error = TypeVar("_Error", bound=type[DepinError])
+
+
+@dataclass_transform(eq_default=False)
+def facts(cls: _Error) -> _Error:
+    """Builds an error from the facts it carries: the class's annotated attributes become its
+    constructor's arguments (in order; defaults allowed) and its message is
+    :meth:`~DepinError.describe`, by default ``template`` formatted with them."""
+    message_init: Callable[[Any, str], None] = next(
+        base.__dict__["__init__"]
+        for base in cls.__mro__[1:]
+        if "__init__" in base.__dict__ and not dataclasses.is_dataclass(base)
+    )
+
+    def __post_init__(self: DepinError) -> None:
+        message_init(self, self.describe())
+
+    cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+    dataclasses.dataclass(cls, repr=False, eq=False)  # in place: the class itself comes back
+    return cls
 
 
 class ToolchainError(DepinError):
@@ -31,15 +63,12 @@ class ConfigurationError(DepinError):
     code = "configuration"
 
 
+@facts
 class DeploymentNotFoundError(ConfigurationError):
     code = "deployment_not_found"
-
-    def __init__(self, chain_id: int, contract: str) -> None:
-        self.chain_id = chain_id
-        self.contract = contract
-        super().__init__(
-            f"no {contract} deployment recorded for chain {chain_id}; run `depin deploy` first"
-        )
+    template = "no {contract} deployment recorded for chain {chain_id}; run `depin deploy` first"
+    chain_id: int
+    contract: str
 
 
 class SignatureError(DepinError):
@@ -52,14 +81,14 @@ class ChainError(DepinError):
     code = "chain_error"
 
 
+@facts
 class InsufficientFundsError(ChainError):
     """The sending account cannot pay for the transaction's gas."""
 
     code = "insufficient_funds"
-
-    def __init__(self, address: str, hint: str = "fund it and try again") -> None:
-        self.address = address
-        super().__init__(f"the account {address} has too little ETH to pay for gas: {hint}")
+    template = "the account {address} has too little ETH to pay for gas: {hint}"
+    address: str
+    hint: str = "fund it and try again"
 
 
 class ContractRevertError(ChainError):
@@ -74,62 +103,54 @@ class ContractRevertError(ChainError):
         super().__init__(f"the contract refused: {error_name}({shown})")
 
 
+@facts
 class NodeUnavailableError(ChainError):
     """The node kept failing in ways that usually heal (lag, rate limits, 5xx, timeouts, resets,
     broken answers) for longer than the retry budget."""
 
     code = "node_unavailable"
     retryable = True
-
-    def __init__(
-        self, method: str, last: str, tries: int, waited: float, kind: str = "unknown"
-    ) -> None:
-        self.method = method
-        self.last = last
-        self.tries = tries
-        self.waited = waited
-        self.kind = kind
-        super().__init__(
-            f"{method} failed {tries} times in {waited:.0f}s; the last failure: {last}"
-        )
+    template = "{method} failed {tries} times in {waited:.0f}s; the last failure: {last}"
+    method: str
+    last: str
+    tries: int
+    waited: float
+    kind: str = "unknown"
 
 
+@facts
 class RetryInterruptedError(DepinError):
     """A retry was waiting when the process was asked to stop."""
 
     code = "retry_interrupted"
-
-    def __init__(self, method: str) -> None:
-        self.method = method
-        super().__init__(f"stopped while waiting to retry {method}")
+    template = "stopped while waiting to retry {method}"
+    method: str
 
 
+@facts
 class WrongChainError(ConfigurationError):
     """The node serves another chain than the one configured or recorded: no retry can help."""
 
     code = "wrong_chain"
-
-    def __init__(self, expected: int, actual: int, where: str) -> None:
-        self.expected = expected
-        self.actual = actual
-        self.where = where
-        super().__init__(
-            f"the node is on chain {actual}, but {where} is chain {expected}; point the RPC URL "
-            "at the right network"
-        )
+    template = (
+        "the node is on chain {actual}, but {where} is chain {expected}; point the RPC URL at "
+        "the right network"
+    )
+    expected: int
+    actual: int
+    where: str
 
 
+@facts
 class ContractNotDeployedError(ConfigurationError):
     """No code at a contract's recorded address: the wrong network, or a chain reset since the
     deployment."""
 
     code = "contract_not_deployed"
-
-    def __init__(self, contract: str, address: str, chain_id: int) -> None:
-        self.contract = contract
-        self.address = address
-        self.chain_id = chain_id
-        super().__init__(
-            f"no {contract} code at {address} on chain {chain_id}: the chain was reset or the "
-            "address is from another network; run `depin deploy` or fix the recorded address"
-        )
+    template = (
+        "no {contract} code at {address} on chain {chain_id}: the chain was reset or the "
+        "address is from another network; run `depin deploy` or fix the recorded address"
+    )
+    contract: str
+    address: str
+    chain_id: int

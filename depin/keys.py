@@ -18,7 +18,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from depin.errors import DepinError
+from depin.errors import DepinError, facts
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -27,52 +27,56 @@ class KeystoreError(DepinError):
     code = "keystore"
 
 
+@facts
 class KeystoreNotFoundError(KeystoreError):
     code = "keystore_not_found"
+    path: Path
+    hint: str = ""
+    label: str = "key store"
 
-    def __init__(self, path: Path, hint: str = "", label: str = "key store") -> None:
-        self.path = path
-        super().__init__(f"no {label} at {path}" + (f"; {hint}" if hint else ""))
+    def describe(self) -> str:
+        return f"no {self.label} at {self.path}" + (f"; {self.hint}" if self.hint else "")
 
 
+@facts
 class KeystoreExistsError(KeystoreError):
     code = "keystore_exists"
+    path: Path
+    label: str = "key store"
 
-    def __init__(self, path: Path, label: str = "key store") -> None:
-        self.path = path
-        article = "an" if label[0] in "aeiou" else "a"
-        super().__init__(f"{article} {label} already exists at {path}; pass --force to replace it")
+    def describe(self) -> str:
+        article = "an" if self.label[0] in "aeiou" else "a"
+        return f"{article} {self.label} already exists at {self.path}; pass --force to replace it"
 
 
+@facts
 class InsecureKeystoreError(KeystoreError):
     """The key store file can be read by users other than its owner."""
 
     code = "keystore_permissions"
-
-    def __init__(self, path: Path, mode: int, label: str = "key store") -> None:
-        self.path = path
-        self.mode = mode
-        super().__init__(
-            f"{label} {path} has mode {mode:04o}, readable by group or others; "
-            f"run `chmod 600 {path}`"
-        )
+    template = (
+        "{label} {path} has mode {mode:04o}, readable by group or others; run `chmod 600 {path}`"
+    )
+    path: Path
+    mode: int
+    label: str = "key store"
 
 
+@facts
 class WrongPasswordError(KeystoreError):
     code = "wrong_password"
+    template = "wrong password for {label} {path}"
+    path: Path
+    label: str = "key store"
 
-    def __init__(self, path: Path, label: str = "key store") -> None:
-        self.path = path
-        super().__init__(f"wrong password for {label} {path}")
 
-
+@facts
 class MalformedKeystoreError(KeystoreError):
     code = "malformed_keystore"
-
-    def __init__(self, path: Path, reason: str, label: str = "key store") -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{label} {path} is not a valid keystore: {reason}")
+    template = "{label} {path} is not a valid keystore: {reason}"
+    path: Path
+    reason: str
+    label: str = "key store"
 
 
 class PasswordError(KeystoreError):

@@ -54,7 +54,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from depin.chain import replacement, translate_error
-from depin.errors import ChainError
+from depin.errors import ChainError, facts
 from depin.sqlite import LocalDb
 
 if TYPE_CHECKING:
@@ -461,15 +461,14 @@ def _record(row: tuple[Any, ...]) -> TxRecord:
     )
 
 
+@facts
 class EstimateError(ChainError):
     """The transaction was not sent: estimating its gas failed (most often, the call would
     revert). ``cause`` is the error, translated to the contract's named error where possible."""
 
     code = "estimate_failed"
-
-    def __init__(self, cause: Exception) -> None:
-        self.cause = cause
-        super().__init__(f"the transaction was not sent: {cause}")
+    template = "the transaction was not sent: {cause}"
+    cause: Exception
 
 
 class BroadcastError(ChainError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from depin.crypto import recover_bytes, same_address
-from depin.errors import DepinError, SignatureError
+from depin.errors import DepinError, SignatureError, facts
 from depin.problems import problem_document
 from depin.wire import RefusalCode
 
@@ -67,27 +67,25 @@ class MalformedRequest(Refusal):
     code = RefusalCode.MALFORMED_REQUEST
 
 
+@facts
 class NotFound(Refusal):
     """No route answers this path."""
 
     code = RefusalCode.NOT_FOUND
     status = 404
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        super().__init__(f"no route {path}")
+    template = "no route {path}"
+    path: str
 
 
+@facts
 class MethodNotAllowed(Refusal):
     """The route exists, not for this method."""
 
     code = RefusalCode.METHOD_NOT_ALLOWED
     status = 405
-
-    def __init__(self, method: str, path: str) -> None:
-        self.method = method
-        self.path = path
-        super().__init__(f"{method} is not allowed on {path}")
+    template = "{method} is not allowed on {path}"
+    method: str
+    path: str
 
 
 class InvalidAgentSignature(Refusal):
@@ -147,12 +145,11 @@ class UnknownChallenge(Refusal):
         super().__init__(detail)
 
 
+@facts
 class ChallengeExpired(Refusal):
     code = RefusalCode.CHALLENGE_EXPIRED
-
-    def __init__(self, expires_at: int) -> None:
-        self.expires_at = expires_at
-        super().__init__(f"the challenge expired at {expires_at}")
+    template = "the challenge expired at {expires_at}"
+    expires_at: int
 
 
 class ChallengeReplayed(Refusal):
@@ -172,25 +169,23 @@ class UnknownModel(Refusal):
         super().__init__(detail if detail is not None else f"{model_id!r} is not in the spec table")
 
 
+@facts
 class SimulatedNotAllowed(Refusal):
     code = RefusalCode.SIMULATED_NOT_ALLOWED
-
-    def __init__(self, model_id: str) -> None:
-        self.model_id = model_id
-        super().__init__(
-            f"{model_id!r} is a simulated GPU; this oracle accepts those only with "
-            "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain"
-        )
+    template = (
+        "{model_id!r} is a simulated GPU; this oracle accepts those only with "
+        "DEPIN_ORACLE_ALLOW_SIMULATED=true on a dev chain"
+    )
+    model_id: str
 
 
+@facts
 class VendorMismatch(Refusal):
     code = RefusalCode.VENDOR_MISMATCH
-
-    def __init__(self, model_id: str, expected: int, attested: int) -> None:
-        self.model_id = model_id
-        self.expected = expected
-        self.attested = attested
-        super().__init__(f"{model_id} is made by {expected:#06x}, not {attested:#06x}")
+    template = "{model_id} is made by {expected:#06x}, not {attested:#06x}"
+    model_id: str
+    expected: int
+    attested: int
 
 
 class ImplausibleMemory(Refusal):
@@ -206,56 +201,49 @@ class ImplausibleMemory(Refusal):
         )
 
 
+@facts
 class ThroughputAbovePeak(Refusal):
     code = RefusalCode.THROUGHPUT_ABOVE_PEAK
-
-    def __init__(self, field: str, value: int, model: str, peak: float, margin: float) -> None:
-        self.field = field
-        self.value = value
-        self.model = model
-        self.peak = peak
-        self.margin = margin
-        super().__init__(f"{field} {value} is above {model}'s published peak {peak:.0f} x {margin}")
+    template = "{field} {value} is above {model}'s published peak {peak:.0f} x {margin}"
+    field: str
+    value: int
+    model: str
+    peak: float
+    margin: float
 
 
+@facts
 class MissingFigure(Refusal):
     """A measured figure is zero: the agent did not measure it, and the registry does not record
     a GPU it cannot describe."""
 
     code = RefusalCode.MISSING_FIGURE
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-        super().__init__(f"{field} is 0: every figure must be measured")
+    template = "{field} is 0: every figure must be measured"
+    field: str
 
 
+@facts
 class ThroughputBelowFloor(Refusal):
     code = RefusalCode.THROUGHPUT_BELOW_FLOOR
-
-    def __init__(self, value: int, model: str, fraction: float) -> None:
-        self.value = value
-        self.model = model
-        self.fraction = fraction
-        super().__init__(f"provenInt8Gops {value} is below {fraction:.0%} of {model}'s peak")
+    template = "provenInt8Gops {value} is below {fraction:.0%} of {model}'s peak"
+    value: int
+    model: str
+    fraction: float
 
 
+@facts
 class BadValidity(Refusal):
     code = RefusalCode.BAD_VALIDITY
-
-    def __init__(self, max_validity_s: int) -> None:
-        self.max_validity_s = max_validity_s
-        super().__init__(
-            f"expiresAt must be in the future and within {max_validity_s}s of measuredAt"
-        )
+    template = "expiresAt must be in the future and within {max_validity_s}s of measuredAt"
+    max_validity_s: int
 
 
+@facts
 class MeasuredInFuture(Refusal):
     code = RefusalCode.MEASURED_IN_FUTURE
-
-    def __init__(self, measured_at: int, now: int) -> None:
-        self.measured_at = measured_at
-        self.now = now
-        super().__init__(f"measuredAt {measured_at} is ahead of {now}")
+    template = "measuredAt {measured_at} is ahead of {now}"
+    measured_at: int
+    now: int
 
 
 class StaleEpoch(Refusal):
@@ -277,6 +265,7 @@ class UnknownGpu(Refusal):
         super().__init__("none of these GPUs has a current attestation of this provider")
 
 
+@facts
 class UnjustifiedLiveness(Refusal):
     """A bit of a liveness record that no valid heartbeat for its epoch justifies: a GPU
     marked online that no heartbeat covers (another provider's GPU, an index the heartbeat does
@@ -284,22 +273,19 @@ class UnjustifiedLiveness(Refusal):
 
     code = RefusalCode.UNJUSTIFIED_LIVENESS
     status = 409
-
-    def __init__(self, epoch: int, index: int, bit: str) -> None:
-        self.epoch = epoch
-        self.index = index
-        self.bit = bit
-        super().__init__(f"no valid heartbeat for epoch {epoch} justifies GPU {index}'s {bit} bit")
+    template = "no valid heartbeat for epoch {epoch} justifies GPU {index}'s {bit} bit"
+    epoch: int
+    index: int
+    bit: str
 
 
+@facts
 class InsufficientApprovals(Refusal):
     code = RefusalCode.INSUFFICIENT_APPROVALS
-
-    def __init__(self, valid: int, needed: int, config_version: int) -> None:
-        self.valid = valid
-        self.needed = needed
-        self.config_version = config_version
-        super().__init__(f"{valid} valid approvals under config {config_version}, {needed} needed")
+    template = "{valid} valid approvals under config {config_version}, {needed} needed"
+    valid: int
+    needed: int
+    config_version: int
 
 
 class NotApproved(Refusal):
@@ -309,13 +295,12 @@ class NotApproved(Refusal):
     status = 409
 
 
+@facts
 class WrongConfigVersion(Refusal):
     code = RefusalCode.WRONG_CONFIG_VERSION
     status = 409
-
-    def __init__(self, config_version: int) -> None:
-        self.config_version = config_version
-        super().__init__(f"config {config_version} is not current")
+    template = "config {config_version} is not current"
+    config_version: int
 
 
 class ProofRequired(Refusal):
@@ -332,12 +317,11 @@ class InvalidProof(Refusal):
     code = RefusalCode.INVALID_PROOF
 
 
+@facts
 class ProofMismatch(Refusal):
     code = RefusalCode.PROOF_MISMATCH
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-        super().__init__(f"the attestation's {field} is not the one the proof certificate covers")
+    template = "the attestation's {field} is not the one the proof certificate covers"
+    field: str
 
 
 PROOF_STATUS: dict[str, int] = {RefusalCode.REPLAYED_CHALLENGE: 409}
