@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import SIWE_DOMAIN, postgres_database
+from api_helpers import SIWE_DOMAIN, postgres_database, world_client
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from inventory_world import World, build_world
 from pydantic import SecretStr
 from web3 import Web3
 
@@ -40,6 +41,21 @@ def database_url(
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'inventory.sqlite'}"
     else:
         yield from postgres_database()
+
+
+@pytest.fixture(scope="module")
+def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The inventory world (:mod:`inventory_world`), built once for each module that asks."""
+    return build_world(w3, tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture(scope="module")
+def world_api(
+    world: World, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """The API over the indexed inventory world, for a module and each of its databases."""
+    with world_client(world, database_url, tmp_path_factory.mktemp("home")) as client:
+        yield client
 
 
 @pytest.fixture

@@ -11,19 +11,13 @@ import pytest
 from api_helpers import assert_problem
 from eth_account import Account
 from fastapi.testclient import TestClient
-from inventory_world import World, build_world, index_world
+from inventory_world import World, index_world
 from sqlalchemy import create_engine
-from web3 import Web3
 
 from api import ApiSettings, create_app
 from api.chain import ChainContext
 from api.db import read_only_engine
 from depin.chain import ANVIL_KEYS
-
-
-@pytest.fixture(scope="module")
-def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(w3, tmp_path_factory.mktemp("world"))
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, world_client
+from api_helpers import assert_problem
 from fastapi.testclient import TestClient
-from inventory_world import World, build_world
+from inventory_world import World
 from sqlalchemy import event
 from test_api_totals_scale import fill_gpus
-from web3 import Web3
 
 from api import inventory
 from api.db import read_only_engine, session_factory
@@ -25,16 +23,8 @@ CSV = {"Accept": "text/csv"}
 
 
 @pytest.fixture(scope="module")
-def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(w3, tmp_path_factory.mktemp("world"))
-
-
-@pytest.fixture(scope="module")
-def client(
-    world: World, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    with world_client(world, database_url, tmp_path_factory.mktemp("home")) as client:
-        yield client
+def client(world_api: TestClient) -> TestClient:
+    return world_api
 
 
 def paged(client: TestClient, params: dict[str, Any]) -> list[dict[str, Any]]:

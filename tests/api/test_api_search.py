@@ -3,31 +3,21 @@ transaction and a model (by name or a prefix), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from api_helpers import assert_problem, world_client
+from api_helpers import assert_problem
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from inventory_world import FLEET, World, build_world
-from web3 import Web3
+from inventory_world import FLEET, World
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def world(w3: Web3, tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(w3, tmp_path_factory.mktemp("world"))
-
-
-@pytest.fixture(scope="module")
-def client(
-    world: World, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    with world_client(world, database_url, tmp_path_factory.mktemp("home")) as client:
-        yield client
+def client(world_api: TestClient) -> TestClient:
+    return world_api
 
 
 def found(client: TestClient, q: str) -> list[dict[str, Any]]:
