@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from depin.proof import ProofParams
+from depin.proof import Challenge, ProofParams
 from oracle.proof import (
     ChallengeIssuer,
     ChallengeStore,
@@ -19,6 +19,25 @@ from oracle.proof import (
 TINY = ProofParams(rows=32, inner=64, cols=32, rounds=4, samples=4)
 #: A lenient policy for tests that are not about time.
 RELAXED = IssuerPolicy(efficiency_floor=1.0, max_allowance_fraction=1e9, reveal_window_s=60.0)
+
+
+def bare_challenge(params: ProofParams, seed: str = "5a" * 32) -> Challenge:
+    """A challenge no oracle issued, for running a prover alone (one device, a one-second
+    deadline at time zero)."""
+    return Challenge(
+        challenge_id="c" * 32,
+        batch_id="b" * 32,
+        device_index=0,
+        seed=seed,
+        params=params,
+        model_id="cpu",
+        peak_tops=1.0,
+        efficiency_floor=0.5,
+        allowance_s=0.0,
+        issued_at=0.0,
+        deadline_at=1.0,
+        expires_at=2.0,
+    )
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from proof_helpers import TINY, MakeOracle
+from proof_helpers import TINY, MakeOracle, bare_challenge
 
 from agent.prover import NumpyProver, run_batch
 from depin.errors import DepinError
@@ -268,24 +268,8 @@ def test_concurrent_answers_to_one_challenge_accept_one(make_oracle: MakeOracle)
 def test_local_stack_parameters_are_a_small_job_for_the_numpy_prover() -> None:
     """The local stack's parameters are sized in operations here; how long the NumPy prover
     takes at them is measured by ``bench/proof.py`` (``numpy_prover_s``), not asserted."""
-    from depin.proof.messages import Challenge
-
     assert CPU_PARAMS.ops < 1e9 and CPU_PARAMS.ops * 1e6 < PRODUCTION_PARAMS.ops
 
-    challenge = Challenge(
-        challenge_id="0" * 32,
-        batch_id="1" * 32,
-        device_index=0,
-        seed="2" * 64,
-        params=CPU_PARAMS,
-        model_id="cpu",
-        peak_tops=1.0,
-        efficiency_floor=0.5,
-        allowance_s=0.0,
-        issued_at=0.0,
-        deadline_at=1.0,
-        expires_at=2.0,
-    )
-    run = NumpyProver().run(challenge)
+    run = NumpyProver().run(bare_challenge(CPU_PARAMS, seed="2" * 64))
     assert run.digests.shape == (CPU_PARAMS.rounds, CPU_PARAMS.rows)
     assert run.digests.dtype == np.int64

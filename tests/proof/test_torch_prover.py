@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from proof_helpers import MakeOracle
+from proof_helpers import MakeOracle, bare_challenge
 
 from agent.prover import NumpyProver
 from depin.proof import Challenge, Pick, ProofParams, spec
@@ -19,20 +19,7 @@ PARAMS = ProofParams(rows=40, inner=96, cols=24, rounds=3, samples=6)
 
 
 def _challenge(params: ProofParams = PARAMS, seed: str = "5a" * 32) -> Challenge:
-    return Challenge(
-        challenge_id="c" * 32,
-        batch_id="b" * 32,
-        device_index=0,
-        seed=seed,
-        params=params,
-        model_id="cpu",
-        peak_tops=1.0,
-        efficiency_floor=0.5,
-        allowance_s=0.0,
-        issued_at=0.0,
-        deadline_at=1.0,
-        expires_at=2.0,
-    )
+    return bare_challenge(params, seed)
 
 
 @given(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=64))
