@@ -137,6 +137,43 @@ class SessionRevokedError(UnauthorizedError):
     title = "The session was signed out"
 
 
+class UnknownTokenError(UnauthorizedError):
+    code = "unknown_token"
+    title = "The API token is not known"
+
+
+class TokenRevokedError(UnauthorizedError):
+    code = "token_revoked"
+    title = "The API token was revoked"
+
+
+class TokenExpiredError(UnauthorizedError):
+    code = "token_expired"
+    title = "The API token has expired"
+
+
+class InsufficientScopeError(ApiError):
+    """The credential is valid but does not carry the scope the route needs."""
+
+    code = "insufficient_scope"
+    status = 403
+    title = "The credential lacks the scope this route needs"
+
+
+class NotOwnerError(ApiError):
+    """The resource belongs to another provider than the credential's."""
+
+    code = "not_owner"
+    status = 403
+    title = "The resource belongs to another provider"
+
+
+class TokenLimitError(ApiError):
+    code = "token_limit"
+    status = 409
+    title = "Too many API tokens"
+
+
 class RateLimitedError(ApiError):
     code = "rate_limited"
     status = 429
@@ -193,6 +230,12 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     WrongChainError,
     UnauthorizedError,
     SessionRevokedError,
+    UnknownTokenError,
+    TokenRevokedError,
+    TokenExpiredError,
+    InsufficientScopeError,
+    NotOwnerError,
+    TokenLimitError,
     RateLimitedError,
     ContractRefusedError,
     ServiceUnavailableError,

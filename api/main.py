@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import NonceStore, Revocations, TokenSigner
 from api.chain import ChainContext
+from api.credentials import TokenStore
 from api.db import read_only_engine, session_factory
 from api.errors import (
     ApiError,
@@ -226,6 +227,7 @@ def create_app(
     app.state.nonces = NonceStore(shared, settings.siwe_nonce_ttl)
     app.state.relay_ledger = RelayLedger(shared)
     app.state.revocations = Revocations(shared)
+    app.state.tokens = TokenStore(shared)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl
     )
@@ -238,10 +240,11 @@ def create_app(
     install_error_handlers(app)
     metrics.install(app)
 
-    from api.routes import auth, onboarding
+    from api.routes import auth, console, onboarding
 
     app.include_router(auth.router)
     app.include_router(onboarding.router)
+    app.include_router(console.router)
     _include_explorer(app)
     from api.docs import install_docs
     from api.web import mount_web

@@ -14,6 +14,7 @@ _SCHEMA.pop("examples", None)
 _DESCRIPTIONS = {
     400: "Refused (see the problem's type)",
     401: "No valid session",
+    403: "Forbidden (a scope the credential lacks, or another provider's resource)",
     404: "Not found",
     409: "Conflict",
     422: "Validation failed",

@@ -16,6 +16,7 @@ from api.errors import (
     InvalidNonceError,
     InvalidSignatureError,
     NonceUsedError,
+    NotOwnerError,
     RateLimitedError,
     ServiceUnavailableError,
     ValidationProblem,
@@ -150,9 +151,21 @@ def relay_signed(request: Request, body: RelayRequest, chain: ChainDep) -> Relay
     `isValidSignature`) and a dry run of the transaction succeeds. Answers with the
     transaction's hash; the change shows in the explorer routes once indexed.
     """
+    return relay_message(request, body, chain)
+
+
+def relay_message(
+    request: Request, body: RelayRequest, chain: ChainDep, *, only_for: str | None = None
+) -> RelayResponse:
+    """The relay's checks and send; ``only_for`` refuses (403 ``not_owner``) a message of any
+    other provider (the console's relay, for the provider its credential names)."""
     typed = body.typed_data.model_dump() if body.typed_data is not None else None
     domain, message = relay.parse(chain, typed, body.primary_type, body.message)
     provider = to_checksum_address(str(getattr(message, "provider")))  # noqa: B009
+    if only_for is not None and provider != only_for:
+        raise NotOwnerError(
+            f"the message is {provider}'s; this credential relays only {only_for}'s messages"
+        )
     bucket: TokenBucket = request.app.state.address_bucket
     bucket.take(provider)
     signature = bytes.fromhex(body.signature[2:])
