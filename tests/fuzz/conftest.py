@@ -9,7 +9,6 @@ from pathlib import Path as _Path
 
 sys.path.insert(0, str(_Path(__file__).resolve().parents[2]))
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from attest_helpers import deploy_test_oracle
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from fuzz_bodies import CASES
 from web3 import Web3
 
 from api import ApiSettings, create_app
@@ -30,9 +30,6 @@ from indexer.db import make_engine, migrate
 from oracle.app import create_app as create_oracle_app
 from oracle.node import OracleNode
 from oracle.settings import OracleSettings
-
-CASES: Counter[str] = Counter()
-"""Generated bodies sent, per route (reported at the end of the session)."""
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

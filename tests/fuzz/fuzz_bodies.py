@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Any
 
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from depin.crypto import checksum_address, to_hex
@@ -134,3 +136,31 @@ def check_answer(response: Any, codes: set[str]) -> None:
 
 def post_raw(client: TestClient, path: str, data: bytes) -> Any:
     return client.post(path, content=data, headers={"content-type": "application/json"})
+
+
+CASES: Counter[str] = Counter()
+"""Generated bodies sent, per route (reported at the end of the session)."""
+
+EXAMPLES = max(500, settings.default.max_examples)
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+"""Hundreds of bodies a route, never shrunk against a stored database."""
+
+
+def fuzz_posts(
+    client: TestClient, path: str, bodies: st.SearchStrategy[bytes], codes: set[str]
+) -> None:
+    """Posts each raw body drawn from ``bodies`` to ``path`` and checks every answer
+    (:func:`check_answer`), counting them in :data:`CASES`."""
+
+    @FUZZ
+    @given(data=bodies)
+    def run(data: bytes) -> None:
+        CASES[f"POST {path}"] += 1
+        check_answer(post_raw(client, path, data), codes)
+
+    run()

@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import CASES
 from fastapi.testclient import TestClient
-from fuzz_bodies import body, check_answer, hostile, post_raw, raw, valid
-from hypothesis import HealthCheck, given, settings
+from fuzz_bodies import body, check_answer, fuzz_posts, hostile, raw, valid
 from hypothesis import strategies as st
 
 from api.errors import ALL_PROBLEMS
@@ -20,13 +18,6 @@ from depin.registry import RegistryClient
 pytestmark = pytest.mark.integration
 
 CODES = {p.code for p in ALL_PROBLEMS}
-EXAMPLES = max(500, settings.default.max_examples)
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
 DOMAIN_FIELDS = tuple((f["name"], f["type"]) for f in _DOMAIN_TYPE)
 ROUTES = {
     "Registration": "registration",
@@ -98,14 +89,7 @@ def test_relay_survives_hostile_typed_data(
     api_client: TestClient, fuzz_registry: RegistryClient
 ) -> None:
     domain = fuzz_registry.domain.as_json()
-
-    @FUZZ
-    @given(data=raw(_relay_bodies(domain)))
-    def run(data: bytes) -> None:
-        CASES["POST /v1/relay"] += 1
-        check_answer(post_raw(api_client, "/v1/relay", data), CODES)
-
-    run()
+    fuzz_posts(api_client, "/v1/relay", raw(_relay_bodies(domain)), CODES)
     _still_serving(api_client)
 
 
@@ -113,25 +97,11 @@ def test_relay_survives_hostile_typed_data(
 def test_typed_data_routes_survive_hostile_bodies(api_client: TestClient, primary: str) -> None:
     path = f"/v1/typed-data/{ROUTES[primary]}"
     fields = _request_fields(REGISTRY_MESSAGES[primary])
-
-    @FUZZ
-    @given(data=raw(body(fields)))
-    def run(data: bytes) -> None:
-        CASES[f"POST {path}"] += 1
-        check_answer(post_raw(api_client, path, data), CODES)
-
-    run()
+    fuzz_posts(api_client, path, raw(body(fields)), CODES)
     _still_serving(api_client)
 
 
 def test_siwe_verify_survives_hostile_bodies(api_client: TestClient) -> None:
     fields = (("message", "string"), ("signature", "bytes65"))
-
-    @FUZZ
-    @given(data=raw(body(fields)))
-    def run(data: bytes) -> None:
-        CASES["POST /v1/auth/verify"] += 1
-        check_answer(post_raw(api_client, "/v1/auth/verify", data), CODES)
-
-    run()
+    fuzz_posts(api_client, "/v1/auth/verify", raw(body(fields)), CODES)
     _still_serving(api_client)

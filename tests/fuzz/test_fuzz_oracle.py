@@ -8,10 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import CASES
 from fastapi.testclient import TestClient
-from fuzz_bodies import body, check_answer, hostile, post_raw, raw, valid
-from hypothesis import HealthCheck, given, settings
+from fuzz_bodies import CASES, FUZZ, body, check_answer, fuzz_posts, hostile, post_raw, raw, valid
+from hypothesis import given
 from hypothesis import strategies as st
 
 from depin.attestation import GpuAttestation, Heartbeat
@@ -24,13 +23,6 @@ pytestmark = pytest.mark.integration
 CODES = {c.value for c in RefusalCode} | {
     str(getattr(c, "code", "")) for c in ProofError.__subclasses__()
 }
-EXAMPLES = max(500, settings.default.max_examples)
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
 
 SIGNATURE = (("signature", "bytes65"),)
 TOKEN = (
@@ -97,13 +89,7 @@ def _still_serving(client: TestClient) -> None:
 
 @pytest.mark.parametrize("path", sorted(BODIES))
 def test_oracle_routes_survive_hostile_bodies(oracle_client: TestClient, path: str) -> None:
-    @FUZZ
-    @given(data=raw(BODIES[path]))
-    def run(data: bytes) -> None:
-        CASES[f"POST {path}"] += 1
-        check_answer(post_raw(oracle_client, path, data), CODES)
-
-    run()
+    fuzz_posts(oracle_client, path, raw(BODIES[path]), CODES)
     _still_serving(oracle_client)
 
 
