@@ -40,10 +40,11 @@ def close_nodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def make_node(
     anvil: Anvil, home: Path, attestations: AttestationClient, oracle_accounts: list[LocalAccount]
 ) -> Callable[..., OracleNode]:
-    """Makes the first oracle's node on the suite's contracts, liveness off, with ``settings``."""
+    """Makes an oracle's node (the first oracle's, named o0, unless told) on the suite's
+    contracts, liveness off, with ``settings``."""
 
-    def make(**settings: Any) -> OracleNode:
-        return oracle_node(anvil, home, oracle_accounts[0], liveness=False, **settings)
+    def make(*, oracle: int = 0, name: str = "o0", **settings: Any) -> OracleNode:
+        return oracle_node(anvil, home, oracle_accounts[oracle], name, liveness=False, **settings)
 
     return make
 

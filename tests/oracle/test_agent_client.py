@@ -3,10 +3,11 @@ sides, from a proof-of-compute challenge to an approval, and refusals as typed c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from attest_helpers import H100, H100_MEMORY, chain_now
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -71,11 +72,7 @@ def _request(
 
 
 def test_the_agent_client_proves_and_gets_an_approval_in_models(
-    oracle: OracleClient,
-    node: OracleNode,
-    w3: Web3,
-    provider: LocalAccount,
-    agent: LocalAccount,
+    oracle: OracleClient, node: OracleNode, w3: Web3, provider: LocalAccount, agent: LocalAccount
 ) -> None:
     info = oracle.info()
     assert info.oracle == node.account.address and not info.transmitter
@@ -87,12 +84,7 @@ def test_the_agent_client_proves_and_gets_an_approval_in_models(
 
 
 def test_a_refusal_reaches_the_agent_as_its_typed_code(
-    oracle: OracleClient,
-    node: OracleNode,
-    w3: Web3,
-    provider: LocalAccount,
-    agent: LocalAccount,
-    make_account: Callable[..., LocalAccount],
+    oracle: OracleClient, node: OracleNode, w3: Web3, provider: LocalAccount, agent: LocalAccount
 ) -> None:
     certificate = _prove(oracle, provider, agent)[0]
     oracle.attest(_request(node, w3, agent, certificate))
@@ -101,7 +93,7 @@ def test_a_refusal_reaches_the_agent_as_its_typed_code(
     assert replayed.value.refusal is RefusalCode.CHALLENGE_REPLAYED
     assert replayed.value.status == 422
 
-    stranger = make_account(fund=False)
+    stranger = Account.create()
     with pytest.raises(OracleRefusedError) as unauthorized:
         oracle.challenge(provider.address, stranger.address, SIM, [b"\x01" * 32])
     assert unauthorized.value.refusal is RefusalCode.UNAUTHORIZED_AGENT

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from attest_helpers import H100, H100_MEMORY, chain_now
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -34,6 +35,12 @@ def _message(w3: Web3, provider: LocalAccount, agent: LocalAccount, n: int = 0) 
         memory_bandwidth_gbps=10, proven_int8_gops=2000, challenge=bytes([n + 1]) * 32,
         measured_at=now - 5, expires_at=now + 3600,
     )  # fmt: skip
+
+
+@pytest.fixture
+def message(w3: Web3, provider: LocalAccount, agent: LocalAccount) -> GpuAttestation:
+    """The attestation the certificates of a test are made for."""
+    return _message(w3, provider, agent)
 
 
 def _certificate(
@@ -82,16 +89,13 @@ def _refused(response: Any, status: int, code: str) -> str:
 def test_a_certificate_for_another_binding_is_refused_naming_it(
     http: TestClient,
     node: OracleNode,
-    w3: Web3,
-    provider: LocalAccount,
     agent: LocalAccount,
+    message: GpuAttestation,
     oracle_accounts: list[LocalAccount],
-    make_account: Callable[..., LocalAccount],
     field: str,
     override: Callable[[LocalAccount], dict[str, Any]],
 ) -> None:
-    message = _message(w3, provider, agent)
-    other = _certificate(node, oracle_accounts[1], message, **override(make_account(fund=False)))
+    other = _certificate(node, oracle_accounts[1], message, **override(Account.create()))
     detail = _refused(_attest(http, node, agent, message, other), 422, "proof_mismatch")
     assert field in detail
     # the certificate of this very attestation, by another oracle of the config, is approved
@@ -103,17 +107,15 @@ def test_an_expired_or_foreign_certificate_is_refused(
     http: TestClient,
     node: OracleNode,
     w3: Web3,
-    provider: LocalAccount,
     agent: LocalAccount,
+    message: GpuAttestation,
     oracle_accounts: list[LocalAccount],
-    make_account: Callable[..., LocalAccount],
 ) -> None:
-    message = _message(w3, provider, agent)
     # Expired by either clock: other suites move the shared chain's clock ahead of the host's.
     now = min(chain_now(w3), int(time.time()))
     expired = _certificate(node, oracle_accounts[0], message, expires_at=now - 1)
     assert "expired" in _refused(_attest(http, node, agent, message, expired), 422, "invalid_proof")
-    stranger = _certificate(node, make_account(fund=False), message)
+    stranger = _certificate(node, Account.create(), message)
     assert "not signed by an oracle" in _refused(
         _attest(http, node, agent, message, stranger), 422, "invalid_proof"
     )
@@ -128,8 +130,9 @@ def test_cosign_refuses_an_unapproved_entry_and_a_stale_config(
     provider: LocalAccount,
     agent: LocalAccount,
     oracle_accounts: list[LocalAccount],
+    message: GpuAttestation,
 ) -> None:
-    approved = _message(w3, provider, agent, 0)
+    approved = message
     answer = _attest(http, node, agent, approved, _certificate(node, oracle_accounts[0], approved))
     assert answer.status_code == 200, answer.text
     version = answer.json()["configVersion"]

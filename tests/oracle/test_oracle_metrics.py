@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from attest_helpers import agent_sign, new_attestation, settled_epoch, submit
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from metrics_helpers import Samples, parse_samples, value
@@ -52,17 +53,14 @@ def test_attestations_approved_and_refused_move_their_counters_by_reason(
     http: TestClient,
     node: OracleNode,
     w3: Web3,
-    make_provider: Callable[..., LocalAccount],
-    make_agent: Callable[..., LocalAccount],
-    make_account: Callable[..., LocalAccount],
+    provider: LocalAccount,
+    agent: LocalAccount,
 ) -> None:
-    provider = make_provider()
-    agent = make_agent(provider)
     before = scrape(http)
     assert http.post(
         "/v1/attestations", json=_attestation_body(http, node, w3, provider, agent)
     ).is_success
-    stranger = make_account(fund=False)  # not authorized by the provider
+    stranger = Account.create()  # not authorized by the provider
     refused = http.post(
         "/v1/attestations", json=_attestation_body(http, node, w3, provider, stranger)
     )
@@ -104,11 +102,9 @@ def test_heartbeats_accepted_and_refused_move_their_counters(
     node: OracleNode,
     attestations: AttestationClient,
     oracle_accounts: list[LocalAccount],
-    make_provider: Callable[..., LocalAccount],
-    make_agent: Callable[..., LocalAccount],
+    provider: LocalAccount,
+    agent: LocalAccount,
 ) -> None:
-    provider = make_provider()
-    agent = make_agent(provider)
     message = new_attestation(w3, provider, agent)
     submit(
         attestations,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from attest_helpers import H100, chain_now, new_attestation
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -73,14 +74,9 @@ def test_valid_attestation_is_approved(
 
 
 def test_forged_signature_is_refused(
-    http: TestClient,
-    node: OracleNode,
-    w3: Web3,
-    provider: LocalAccount,
-    agent: LocalAccount,
-    make_account: Callable[..., LocalAccount],
+    http: TestClient, node: OracleNode, w3: Web3, provider: LocalAccount, agent: LocalAccount
 ) -> None:
-    _, body = _request(http, node, w3, provider, agent, signer=make_account(fund=False))
+    _, body = _request(http, node, w3, provider, agent, signer=Account.create())
     _refused(http.post("/v1/attestations", json=body), "invalid_agent_signature")
 
 
@@ -154,15 +150,10 @@ def test_expired_challenge_is_refused(
 
 
 def test_challenge_from_outside_the_network_is_refused(
-    http: TestClient,
-    node: OracleNode,
-    w3: Web3,
-    provider: LocalAccount,
-    agent: LocalAccount,
-    make_account: Callable[..., LocalAccount],
+    http: TestClient, node: OracleNode, w3: Web3, provider: LocalAccount, agent: LocalAccount
 ) -> None:
     token = http.get("/v1/challenge").json()
-    outsider = make_account(fund=False)
+    outsider = Account.create()
     from oracle.pipeline import challenge_hash
 
     nonce = bytes.fromhex(token["nonce"][2:])

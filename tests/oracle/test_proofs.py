@@ -6,20 +6,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from attest_helpers import H100, H100_MEMORY, chain_now, oracle_node
+from attest_helpers import H100, H100_MEMORY, chain_now
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
 
 from agent.prover import NumpyProver, run_batch
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
-from depin.attestation_client import AttestationClient
-from depin.chain import Anvil
 from depin.proof import ChallengeBatch, RevealRequest
 from depin.proof.certificate import ProofCertificate
 from depin.simulation import simulated_allowed
@@ -30,12 +28,6 @@ from oracle.node import OracleNode
 pytestmark = pytest.mark.integration
 
 SIM = "sim:" + H100
-
-
-def _node(
-    anvil: Anvil, home: Path, account: LocalAccount, name: str = "o0", **overrides: Any
-) -> OracleNode:
-    return oracle_node(anvil, home, account, name, liveness=False, proof_params="cpu", **overrides)
 
 
 def _problem(response: Any) -> str:
@@ -126,16 +118,11 @@ def test_a_simulated_gpu_proves_and_is_approved_with_the_proven_figure(
 
 
 def test_a_challenge_outlives_restarts_of_the_oracle(
-    anvil: Anvil,
-    home: Path,
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
+    make_node: Callable[..., OracleNode], provider: LocalAccount, agent: LocalAccount
 ) -> None:
     def restarted() -> TestClient:
         # A fresh node on the same database, as after a restart of the oracle.
-        node = _node(anvil, home, oracle_accounts[0], allow_simulated=True)
+        node = make_node(proof_params="cpu", allow_simulated=True)
         return TestClient(create_app(node, transmit=False))
 
     with restarted() as http:
@@ -173,14 +160,9 @@ def test_a_challenge_outlives_restarts_of_the_oracle(
 
 
 def test_simulated_gpus_are_refused_unless_allowed(
-    anvil: Anvil,
-    home: Path,
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
+    make_node: Callable[..., OracleNode], provider: LocalAccount, agent: LocalAccount
 ) -> None:
-    node = _node(anvil, home, oracle_accounts[0], allow_simulated=False)
+    node = make_node(proof_params="cpu", allow_simulated=False)
     with TestClient(create_app(node, transmit=False)) as http:
         assert _problem(_challenge(http, provider, agent, SIM)) == "simulated_not_allowed"
         assert http.get("/v1/info").json()["allowSimulated"] is False
@@ -190,16 +172,10 @@ def test_simulated_gpus_are_refused_unless_allowed(
 
 
 def test_a_simulated_attestation_is_refused_where_not_allowed(
-    anvil: Anvil,
-    home: Path,
-    w3: Web3,
-    attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    provider: LocalAccount,
-    agent: LocalAccount,
+    make_node: Callable[..., OracleNode], w3: Web3, provider: LocalAccount, agent: LocalAccount
 ) -> None:
-    allowing = _node(anvil, home, oracle_accounts[1], allow_simulated=True)
-    refusing = _node(anvil, home, oracle_accounts[0], "o1", allow_simulated=False)
+    allowing = make_node(proof_params="cpu", allow_simulated=True, oracle=1)
+    refusing = make_node(proof_params="cpu", allow_simulated=False, name="o1")
     with (
         TestClient(create_app(allowing, transmit=False)) as a,
         TestClient(create_app(refusing, transmit=False)) as b,
@@ -228,12 +204,7 @@ def test_a_wrong_row_is_refused(
 
 
 def test_certificates_and_proofs_are_required(
-    http: TestClient,
-    node: OracleNode,
-    w3: Web3,
-    provider: LocalAccount,
-    agent: LocalAccount,
-    make_account: Callable[..., LocalAccount],
+    http: TestClient, node: OracleNode, w3: Web3, provider: LocalAccount, agent: LocalAccount
 ) -> None:
     verdict, _ = _prove(http, _challenge(http, provider, agent, SIM, n=1).json())
     certificate = verdict.json()["certificates"][0]
@@ -245,7 +216,7 @@ def test_certificates_and_proofs_are_required(
     assert _problem(http.post("/v1/attestations", json=body)) == "proof_required"
     # a certificate signed by a key that is not an oracle
     cert, _ = ProofCertificate.from_json(certificate)
-    stranger = make_account(fund=False)
+    stranger = Account.create()
     forged = replace(cert, issuer=stranger.address)
     forged_json = forged.to_json(sign_digest(stranger, forged.digest(node.client.domain)))
     refused = http.post("/v1/attestations", json=_body(node, agent, message, forged_json))
@@ -258,10 +229,8 @@ def test_certificates_and_proofs_are_required(
     assert _problem(again) == "challenge_replayed"
 
 
-def test_an_unauthorized_agent_gets_no_challenge(
-    http: TestClient, provider: LocalAccount, make_account: Callable[..., LocalAccount]
-) -> None:
-    stranger = make_account(fund=False)
+def test_an_unauthorized_agent_gets_no_challenge(http: TestClient, provider: LocalAccount) -> None:
+    stranger = Account.create()
     assert _problem(_challenge(http, provider, stranger, SIM)) == "unauthorized_agent"
 
 

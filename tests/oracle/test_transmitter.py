@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from attest_helpers import approved_bundle, oracle_node
+from attest_helpers import approved_bundle
 from eth_account.signers.local import LocalAccount
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from fastapi.testclient import TestClient
@@ -17,27 +16,29 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from depin.attestation_client import AttestationClient
-from depin.chain import Anvil
 from oracle.app import create_app
 from oracle.node import OracleNode
 
 pytestmark = pytest.mark.integration
 
 
-def _node(
-    anvil: Anvil, home: Path, name: str, account: LocalAccount, peers: list[str]
-) -> OracleNode:
-    return oracle_node(
-        anvil, home, account, name, peers=peers, batch_age_s=0, liveness=False, require_proof=False
+MakeNode = Callable[..., OracleNode]
+
+
+def _node(make_node: MakeNode, oracle: int, peers: list[str]) -> OracleNode:
+    return make_node(
+        oracle=oracle, name=f"o{oracle}", peers=peers, batch_age_s=0, require_proof=False
     )
 
 
-def _two_oracles(
-    anvil: Anvil, home: Path, accounts: list[LocalAccount]
-) -> tuple[OracleNode, TestClient, TestClient]:
+TwoOracles = tuple[OracleNode, TestClient, TestClient]
+
+
+@pytest.fixture
+def two_oracles(make_node: MakeNode) -> TwoOracles:
     """Oracle 0 (which transmits) and oracle 1, whose HTTP it reaches in-process."""
-    n0 = _node(anvil, home, "o0", accounts[0], ["http://o1"])
-    n1 = _node(anvil, home, "o1", accounts[1], [])
+    n0 = _node(make_node, 0, ["http://o1"])
+    n1 = _node(make_node, 1, [])
     a0 = TestClient(create_app(n0, transmit=False))
     a1 = TestClient(create_app(n1, transmit=False))
     n0.transmitter.http = a1
@@ -45,17 +46,14 @@ def _two_oracles(
 
 
 def test_bundles_land_exactly_once_across_a_restart(
-    anvil: Anvil,
-    home: Path,
+    two_oracles: TwoOracles,
     w3: Web3,
     attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    make_provider: Callable[..., LocalAccount],
-    make_agent: Callable[..., LocalAccount],
+    provider: LocalAccount,
+    agent: LocalAccount,
+    make_node: MakeNode,
 ) -> None:
-    n0, a0, a1 = _two_oracles(anvil, home, oracle_accounts)
-    provider = make_provider()
-    agent = make_agent(provider)
+    n0, a0, a1 = two_oracles
     keys = []
     for _ in range(3):
         message, bundle = approved_bundle(w3, attestations, (a0, a1), provider, agent)
@@ -71,7 +69,7 @@ def test_bundles_land_exactly_once_across_a_restart(
     assert not any(attestations.is_verified(k) for k in keys)
 
     # A fresh node on the same database re-sends the persisted transaction; nothing is rebuilt.
-    restarted = _node(anvil, home, "o0", oracle_accounts[0], ["http://o1"])
+    restarted = _node(make_node, 0, ["http://o1"])
     restarted.transmitter.http = a1
     # The first step re-broadcasts the signed tx, a later one settles it from its receipt
     # (anvil mines at once, but a loaded machine may answer the receipt a step late).
@@ -87,21 +85,17 @@ def test_bundles_land_exactly_once_across_a_restart(
 
 
 def test_an_unmined_transaction_is_replaced_with_higher_fees_and_lands_once(
-    anvil: Anvil,
-    home: Path,
+    two_oracles: TwoOracles,
     w3: Web3,
     attestations: AttestationClient,
-    oracle_accounts: list[LocalAccount],
-    make_provider: Callable[..., LocalAccount],
-    make_agent: Callable[..., LocalAccount],
+    provider: LocalAccount,
+    agent: LocalAccount,
 ) -> None:
     """A submit that blocks do not take (here: no block is mined, as when a fee spike leaves
     it below the base fee) is re-signed at the same nonce with higher fees after
     resend_after_s; whichever version is mined settles the batch once."""
-    n0, a0, a1 = _two_oracles(anvil, home, oracle_accounts)
+    n0, a0, a1 = two_oracles
     n0.settings.resend_after_s = 0.2
-    provider = make_provider()
-    agent = make_agent(provider)
     message, bundle = approved_bundle(w3, attestations, (a0, a1), provider, agent)
     assert a0.post("/v1/bundles", json=bundle).json()["queued"] is True
 
