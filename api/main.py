@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import NonceStore, Revocations, TokenSigner
 from api.chain import ChainContext
+from api.console.relayed import RelayedMessages
 from api.credentials import TokenStore
 from api.db import read_only_engine, session_factory
 from api.errors import (
@@ -228,6 +229,7 @@ def create_app(
     app.state.relay_ledger = RelayLedger(shared)
     app.state.revocations = Revocations(shared)
     app.state.tokens = TokenStore(shared)
+    app.state.relayed = RelayedMessages(shared, app.state.relay_ledger)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl
     )

@@ -1,4 +1,5 @@
-"""The provider's console: its API tokens, and its own relay (``/v1/console/...``).
+"""The provider's console (``/v1/console/...``): its API tokens, its fleet as the inventory
+has it (GPUs, agents, attestations, relayed transactions), and its own relay.
 
 Every route acts for the provider its credential names (a SIWE session or an API token) and
 declares the scope it needs through :func:`api.credentials.require`; nothing here takes a
@@ -9,15 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.auth import utc_iso
+from api.console.fleet import provider_agents, provider_attestations, provider_gpus
+from api.console.relayed import RelayedMessages
 from api.credentials import SESSION_SCOPE, ApiToken, Principal, TokenStore, require
-from api.deps import ChainDep
+from api.deps import ChainDep, InventoryReadable, SessionDep, SettingsDep
 from api.errors import (
     ContractRefusedError,
     ExpiredDeadlineError,
+    IndexerHaltedError,
     InsufficientScopeError,
+    InvalidFilterError,
     InvalidNonceError,
     InvalidSignatureError,
     NonceUsedError,
@@ -36,6 +41,11 @@ from api.errors import (
 from api.routes._problems import problems
 from api.routes.onboarding import relay_message
 from api.schemas.console import (
+    ConsoleAgents,
+    ConsoleAttestations,
+    ConsoleGpuPage,
+    RelayedItem,
+    RelayedList,
     TokenCreated,
     TokenCreateRequest,
     TokenItem,
@@ -60,6 +70,9 @@ AUTH_PROBLEMS = (
     TokenExpiredError,
     InsufficientScopeError,
 )
+Readable = Annotated[None, InventoryReadable]
+INVENTORY_PROBLEMS = (InvalidFilterError, ServiceUnavailableError, IndexerHaltedError)
+Limit = Annotated[int, Query(ge=1, le=200, description="at most this many")]
 TokenId = Annotated[str, Path(pattern=r"^tok_[0-9a-f]{16}$", description="an API token's id")]
 
 
@@ -155,3 +168,92 @@ def console_relay(
     """`/v1/relay` for a provider's scripts: the same checks, with a credential holding the
     `relay` scope, for the credential's own provider's messages only (else 403 `not_owner`)."""
     return relay_message(request, body, chain, only_for=principal.provider)
+
+
+@router.get(
+    "/gpus", response_model=ConsoleGpuPage, responses=problems(*AUTH_PROBLEMS, *INVENTORY_PROBLEMS)
+)
+def gpus(
+    principal: Reader,
+    _readable: Readable,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="from `next_cursor`")] = None,
+) -> ConsoleGpuPage:
+    """The provider's GPUs with their status: verified (attestation unexpired, unrevoked),
+    online, available, healthy, uptimes over 24 h and 7 d, and the attestation's expiry
+    (`expires_at`), exactly as the explorer shows them."""
+    page = provider_gpus(
+        session,
+        principal.provider,
+        window=settings.online_epochs,
+        limit=limit,
+        cursor=cursor,
+        counts=request.app.state.counts,
+        uptimes=request.app.state.uptimes,
+    )
+    return ConsoleGpuPage.model_validate(
+        {
+            "provider": principal.provider,
+            "items": page.items,
+            "next_cursor": page.next_cursor,
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "liveness": page.liveness,
+            "as_of_block": page.as_of_block,
+        }
+    )
+
+
+@router.get(
+    "/agents", response_model=ConsoleAgents, responses=problems(*AUTH_PROBLEMS, *INVENTORY_PROBLEMS)
+)
+def agents(principal: Reader, _readable: Readable, session: SessionDep) -> ConsoleAgents:
+    """The provider's agent keys with their expiry, newest authorization first."""
+    items, block = provider_agents(session, principal.provider)
+    return ConsoleAgents.model_validate(
+        {"provider": principal.provider, "items": items, "as_of_block": block}
+    )
+
+
+@router.get(
+    "/attestations",
+    response_model=ConsoleAttestations,
+    responses=problems(*AUTH_PROBLEMS, *INVENTORY_PROBLEMS),
+)
+def attestations(
+    principal: Reader,
+    _readable: Readable,
+    session: SessionDep,
+    limit: Limit = 50,
+    before_block: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+) -> ConsoleAttestations:
+    """The attestations of the provider's GPUs, newest first: accepted ones, and the ones the
+    contract rejected with its reason (a rejection names only the GPU key, so it is shown once
+    the GPU is the provider's in the inventory)."""
+    items, block = provider_attestations(
+        session, principal.provider, limit=limit, before_block=before_block
+    )
+    older = items[-1]["block_number"] if len(items) == limit else None
+    return ConsoleAttestations.model_validate(
+        {
+            "provider": principal.provider,
+            "items": items,
+            "next_before_block": older,
+            "as_of_block": block,
+        }
+    )
+
+
+@router.get("/relayed", response_model=RelayedList, responses=problems(*AUTH_PROBLEMS))
+def relayed(principal: Reader, request: Request, limit: Limit = 50) -> RelayedList:
+    """The registry messages the API relayed for the provider (either relay), newest first,
+    with each transaction's outcome."""
+    store: RelayedMessages = request.app.state.relayed
+    items = [
+        RelayedItem(**{**item, "relayed_at": utc_iso(item["relayed_at"])})
+        for item in store.of(principal.provider, limit)
+    ]
+    return RelayedList(provider=principal.provider, items=items)

@@ -171,6 +171,13 @@ def relay_message(
     signature = bytes.fromhex(body.signature[2:])
     relay.check(chain, domain, message, signature)
     relayed = relay.submit(chain, message, signature, request.app.state.relay_ledger)
+    request.app.state.relayed.record(
+        "0x" + message.digest(chain.registry.domain).hex(),
+        provider,
+        message.PRIMARY_TYPE,
+        int(getattr(message, "nonce")),  # noqa: B009
+        relayed.tx_hash,
+    )
     metrics.RELAY.labels("relayed").inc()
     return RelayResponse(
         tx_hash=relayed.tx_hash,

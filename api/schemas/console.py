@@ -3,11 +3,12 @@ subscriptions and their deliveries."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Address
+from api.schemas.explorer import GpuItem, LivenessState
 
 TokenScope = Literal["read", "alerts:write", "relay"]
 
@@ -59,9 +60,67 @@ class TokenList(BaseModel):
     items: list[TokenItem]
 
 
-class ConsoleList(BaseModel):
-    """A list of the provider's things, with the block the inventory is at."""
-
+class ConsoleGpuPage(BaseModel):
     provider: Address
-    items: list[dict[str, Any]]
+    items: list[GpuItem] = Field(description="the provider's GPUs by GPU key, as the explorer")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page")
+    total: int
+    total_exact: bool
+    liveness: LivenessState
     as_of_block: int
+
+
+class ConsoleAgent(BaseModel):
+    agent: Address
+    expires_at: int = Field(description="unix time its authorization ends")
+    expires_in_s: int = Field(description="seconds from now (negative: expired)")
+    revoked: bool
+    authorized: bool = Field(description="unrevoked, unexpired, and the provider is active")
+    authorized_block: int
+
+
+class ConsoleAgents(BaseModel):
+    provider: Address
+    items: list[ConsoleAgent]
+    as_of_block: int
+
+
+class ConsoleAttestation(BaseModel):
+    outcome: Literal["accepted", "rejected"]
+    gpu_key: str
+    tx_hash: str
+    block_number: int
+    log_index: int
+    block_time: int | None
+    reason: str | None = Field(
+        description="why the contract rejected it: expired, measured_in_future, "
+        "stale_measurement, invalid_agent_signature, unauthorized_agent"
+    )
+    agent: str | None
+    model: str | None
+    throughput_gops: int | None
+    measured_at: int | None
+    expires_at: int | None
+
+
+class ConsoleAttestations(BaseModel):
+    provider: Address
+    items: list[ConsoleAttestation] = Field(description="newest first")
+    next_before_block: int | None = Field(description="pass as `before_block` for older ones")
+    as_of_block: int
+
+
+class RelayedItem(BaseModel):
+    digest: str = Field(description="the signed message's EIP-712 digest")
+    primary_type: str
+    nonce: int
+    relayed_at: str
+    tx_hash: str = Field(description="the latest transaction (a fee bump replaces the hash)")
+    outcome: str = Field(
+        description="sent (not settled yet), mined, reverted, dropped, replaced or cancelled"
+    )
+
+
+class RelayedList(BaseModel):
+    provider: Address
+    items: list[RelayedItem] = Field(description="newest first")

@@ -101,14 +101,14 @@ def siwe_message(
     )
 
 
-def sign_in(client: TestClient, account: Any) -> str:
+def sign_in(client: TestClient, account: Any, *, domain: str = SIWE_DOMAIN) -> str:
     """Signs ``account`` (an eth-account key) in with SIWE; returns its session token."""
     from eth_account import Account
     from eth_account.messages import encode_defunct
 
     nonce = client.get("/v1/auth/nonce")
     assert nonce.status_code == 200, nonce.text
-    text = siwe_message(account.address, nonce.json()["nonce"])
+    text = siwe_message(account.address, nonce.json()["nonce"], domain=domain)
     signature = (
         "0x" + bytes(Account.sign_message(encode_defunct(text=text), account.key).signature).hex()
     )

@@ -107,6 +107,9 @@ class World:
     online_prev: set[str] = field(default_factory=set)
     retired: str = ""
     deregistered: str = ""
+    #: who deployed the contracts and submits, and the oracle set (ascending)
+    deployer: LocalAccount | None = None
+    oracles: list[LocalAccount] = field(default_factory=list)
 
 
 def build_world(w3: Web3, home: Path) -> World:
@@ -121,6 +124,8 @@ def build_world(w3: Web3, home: Path) -> World:
         RegistryClient(w3, reg.address),
         AttestationClient(w3, orc.address),
         contracts_of(reg, orc),
+        deployer=deployer,
+        oracles=oracles,
     )
     now = int(w3.eth.get_block("latest")["timestamp"])
     entries: list[tuple[GpuAttestation, LocalAccount]] = []
