@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from depin.proof import Challenge, ProofParams
+from agent.prover import NumpyProver, ProverRun
+from depin.proof import Challenge, ChallengeBatch, ProofParams
 from oracle.proof import (
     ChallengeIssuer,
     ChallengeStore,
@@ -83,3 +85,10 @@ def new_oracle(
         issuer = ChallengeIssuer(store, policy, clock=fake)
         verifier = ProofVerifier(store, policy, clock=fake, rng=random.Random(seed))
     return Oracle(store, issuer, verifier, fake)
+
+
+def honest_run(oracle: Oracle, **issue: Any) -> tuple[ChallengeBatch, ProverRun]:
+    """A batch ``oracle`` issues (one CPU GPU at TINY parameters and a 1 GOPS peak unless
+    ``issue`` says otherwise) and the honest NumPy prover's run of its first challenge."""
+    batch = oracle.issuer.issue(**{"model_id": "cpu", "params": TINY, "peak_tops": 1e-3, **issue})
+    return batch, NumpyProver().run(batch.challenges[0])

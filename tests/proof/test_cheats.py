@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from proof_helpers import TINY, MakeOracle, new_oracle
+from proof_helpers import TINY, MakeOracle, honest_run, new_oracle
 
 from agent.prover import NumpyProver, ProverRun, commitment_for
 from depin.proof import (
@@ -103,8 +103,7 @@ def test_linear_shortcut_digests_are_caught(make_oracle: MakeOracle) -> None:
 
 def _honest(o: MakeOracle) -> tuple[object, ProverRun, RevealResponse]:
     oracle = o()
-    batch = oracle.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-6)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(oracle, peak_tops=1e-6)
     request = oracle.verifier.accept_commitment(run.commitment)
     return oracle, run, run.reveal(request)
 
@@ -205,9 +204,7 @@ def test_work_replayed_from_an_earlier_challenge(make_oracle: MakeOracle) -> Non
 def test_commitment_replayed_from_an_earlier_challenge(make_oracle: MakeOracle) -> None:
     """Last challenge's commitment sent verbatim: its hashes are bound to the old id."""
     oracle = make_oracle()
-    old = NumpyProver().run(
-        oracle.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-6).challenges[0]
-    )
+    _, old = honest_run(oracle, peak_tops=1e-6)
     new = oracle.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-6).challenges[0]
     replayed = old.commitment.model_copy(update={"challenge_id": new.challenge_id})
     request = oracle.verifier.accept_commitment(replayed)

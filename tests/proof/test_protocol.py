@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from proof_helpers import TINY, MakeOracle, bare_challenge
+from proof_helpers import TINY, MakeOracle, bare_challenge, honest_run
 
 from agent.prover import NumpyProver, run_batch
 from depin.errors import DepinError
@@ -33,8 +33,7 @@ H100 = "nvidia-h100-sxm5-80gb"
 
 def test_honest_numpy_prover_is_verified(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-6)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(o, peak_tops=1e-6)
     assert o.clock is not None
     o.clock.advance(0.25)
     request = o.verifier.accept_commitment(run.commitment)
@@ -77,16 +76,14 @@ def test_multi_gpu_batch_runs_concurrently_and_verifies(make_oracle: MakeOracle)
 
 def test_wrong_device_count(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3, gpu_count=2)
-    run = NumpyProver().run(batch.challenges[0])
+    batch, run = honest_run(o, gpu_count=2)
     with pytest.raises(WrongDeviceCountError) as err:
         o.verifier.accept_commitments(batch.batch_id, [run.commitment])
     assert err.value.code == "wrong_device_count"
     assert (err.value.expected, err.value.got) == (2, 1)
     # One GPU's answer sent twice is no better.
     o2 = make_oracle()
-    batch2 = o2.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3, gpu_count=2)
-    run2 = NumpyProver().run(batch2.challenges[0])
+    batch2, run2 = honest_run(o2, gpu_count=2)
     with pytest.raises(WrongDeviceCountError):
         o2.verifier.accept_commitments(batch2.batch_id, [run2.commitment, run2.commitment])
 
@@ -94,8 +91,7 @@ def test_wrong_device_count(make_oracle: MakeOracle) -> None:
 def test_unknown_challenge(make_oracle: MakeOracle) -> None:
     o = make_oracle()
     other = make_oracle()
-    batch = other.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(other)
     with pytest.raises(UnknownChallengeError) as err:
         o.verifier.accept_commitment(run.commitment)
     assert err.value.code == "unknown_challenge"
@@ -103,8 +99,7 @@ def test_unknown_challenge(make_oracle: MakeOracle) -> None:
 
 def test_expired_challenge(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    batch, run = honest_run(o)
     assert o.clock is not None
     request = o.verifier.accept_commitment(run.commitment)
     o.clock.advance(o.issuer.policy.reveal_window_s + 10 * batch.challenges[0].deadline_s)
@@ -115,8 +110,7 @@ def test_expired_challenge(make_oracle: MakeOracle) -> None:
 
 def test_commitment_after_expiry_is_expired(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    batch, run = honest_run(o)
     assert o.clock is not None
     o.clock.now = batch.challenges[0].expires_at + 1
     with pytest.raises(ChallengeExpiredError):
@@ -125,8 +119,7 @@ def test_commitment_after_expiry_is_expired(make_oracle: MakeOracle) -> None:
 
 def test_replayed_response_is_refused(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(o)
     request = o.verifier.accept_commitment(run.commitment)
     response = run.reveal(request)
     o.verifier.verify(response)
@@ -139,8 +132,7 @@ def test_replayed_response_is_refused(make_oracle: MakeOracle) -> None:
 
 def test_a_second_commitment_is_a_replay(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(o)
     o.verifier.accept_commitment(run.commitment)
     with pytest.raises(ReplayedChallengeError):
         o.verifier.accept_commitment(run.commitment)
@@ -148,8 +140,7 @@ def test_a_second_commitment_is_a_replay(make_oracle: MakeOracle) -> None:
 
 def test_reveal_before_commitment_is_malformed(make_oracle: MakeOracle) -> None:
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(o)
     from depin.proof import PickModel, RevealRequest
 
     fake = RevealRequest(
@@ -187,10 +178,7 @@ def test_half_the_claimed_throughput_always_misses(
     peak = 1e-6
     for fraction, passes in [(0.5, False), (0.6, False), (0.66, True), (0.7, True)]:
         o = make_oracle(policy=PRODUCTION_POLICY)
-        batch = o.issuer.issue(
-            model_id=H100, params=TINY, peak_tops=peak, network_allowance_s=allowance
-        )
-        run = NumpyProver().run(batch.challenges[0])
+        _, run = honest_run(o, model_id=H100, peak_tops=peak, network_allowance_s=allowance)
         assert o.clock is not None
         o.clock.advance(TINY.ops / (fraction * peak * 1e12))
         if passes:
@@ -244,8 +232,7 @@ def test_concurrent_answers_to_one_challenge_accept_one(make_oracle: MakeOracle)
     import threading
 
     o = make_oracle()
-    batch = o.issuer.issue(model_id="cpu", params=TINY, peak_tops=1e-3)
-    run = NumpyProver().run(batch.challenges[0])
+    _, run = honest_run(o)
     request = o.verifier.accept_commitment(run.commitment)
     response = run.reveal(request)
     outcomes: list[str] = []
