@@ -32,6 +32,7 @@ from tenacity import (
 )
 
 from agent.benchmark import BenchmarkReport, Engine, Plan, run_benchmarks
+from agent.capabilities import HostProbe, build_document
 from agent.discovery import GpuRecord, Inventory
 from agent.errors import AgentError
 from agent.health import HealthProbe, statuses
@@ -46,6 +47,7 @@ from agent.watch import ChangeEvent, SleepWaiter, Watcher
 from depin import metrics
 from depin.attestation import (
     ALL_WELL,
+    NO_CAPABILITIES,
     GpuAttestation,
     Heartbeat,
     gpu_key,
@@ -53,6 +55,7 @@ from depin.attestation import (
     sign_digest,
 )
 from depin.attestation_client import AttestationClient
+from depin.capabilities import document_hash
 from depin.simulation import simulated_model
 from depin.specs import PCI_VENDOR_IDS
 from depin.wire import (
@@ -102,6 +105,8 @@ class DaemonConfig:
         watch_interval_s: longest time between two hardware inventories.
         retry_for_s: how long one round keeps waiting for enough oracles.
         verify_timeout_s: how long to wait for the chain to show handed-over GPUs.
+        describe_host: send the host's capability document with each attestation, its hash in
+            the attestation's ``capabilities`` (see :mod:`agent.capabilities`).
     """
 
     provider: str
@@ -115,6 +120,7 @@ class DaemonConfig:
     max_backoff_s: float = 10.0
     verify_timeout_s: float = 120.0
     benchmark_plan: Plan | None = None
+    describe_host: bool = True
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ class AgentDaemon:
         make_prover: Callable[[int], Prover] | None = None,
         clock: Callable[[], float] = time.time,
         health: HealthProbe | None = None,
+        host_probe: HostProbe | None = None,
     ) -> None:
         if not oracle_urls:
             raise AgentError("give at least one --oracle URL")
@@ -233,6 +240,7 @@ class AgentDaemon:
         self._make_prover = make_prover
         self.clock = clock
         self.health = health
+        self.host_probe = host_probe or HostProbe()
         self.stop = threading.Event()
         self._wake = threading.Event()
         self._reattest = threading.Event()
@@ -346,7 +354,11 @@ class AgentDaemon:
         return certificates
 
     def sign(
-        self, claim: GpuClaim, certificate: CertificateBody, bench: tuple[int, int, int]
+        self,
+        claim: GpuClaim,
+        certificate: CertificateBody,
+        bench: tuple[int, int, int],
+        capabilities: bytes = NO_CAPABILITIES,
     ) -> tuple[GpuAttestation, bytes]:
         now = int(self.clock())
         message = GpuAttestation(
@@ -363,6 +375,7 @@ class AgentDaemon:
             challenge=certificate.challenge,
             measured_at=now,
             expires_at=now + self.config.validity_s,
+            capabilities=capabilities,
         )
         return message, sign_digest(self.account, message.digest(self.domain))
 
@@ -412,6 +425,10 @@ class AgentDaemon:
         claims = self.discover()
         log.info("attesting %d GPU(s): %s", len(claims), ", ".join(c.label for c in claims))
         bench = self.benchmark_figures(claims)
+        document = (
+            build_document(claims, self.host_probe.host()) if self.config.describe_host else None
+        )
+        capabilities = document_hash(document) if document is not None else NO_CAPABILITIES
         groups: dict[str, list[GpuClaim]] = {}
         for claim in claims:
             groups.setdefault(claim.model_id, []).append(claim)
@@ -419,9 +436,14 @@ class AgentDaemon:
         for group in groups.values():
             certificates = self._retrying("an oracle to issue a proof challenge")(self.prove, group)
             for claim, certificate in zip(group, certificates, strict=True):
-                message, signature = self.sign(claim, certificate, bench[claim.record.index or 0])
+                message, signature = self.sign(
+                    claim, certificate, bench[claim.record.index or 0], capabilities
+                )
                 request = AttestationRequest(
-                    attestation=AttestationBody.of(message), signature=signature, proof=certificate
+                    attestation=AttestationBody.of(message),
+                    signature=signature,
+                    proof=certificate,
+                    capabilities=document,
                 )
                 signed[claim.key] = (claim, message, request)
         threshold = self.threshold()

@@ -122,6 +122,8 @@ def make_entries(
     per_host: int,
 ) -> list[tuple[GpuAttestation, LocalAccount]]:
     now = int(client.w3.eth.get_block("latest")["timestamp"])
+    # one capability document per host, its keccak in each of the host's attestations
+    documents = [secrets.token_bytes(32) for _ in hosts]
     out = []
     for i in range(count):
         provider, agent = hosts[i // per_host]
@@ -141,6 +143,7 @@ def make_entries(
                     challenge=secrets.token_bytes(32),
                     measured_at=now - 30,
                     expires_at=now + 86400,
+                    capabilities=documents[i // per_host],
                 ),
                 agent,
             )

@@ -18,13 +18,13 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 /// and agent, as the GPUs of one host do), one storage word and one event.
 contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
     // Each typehash beside its type string.
-    // GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt)
+    // GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt,bytes32 capabilities)
     bytes32 public constant GPU_ATTESTATION_TYPEHASH = keccak256(
-        "GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt)"
+        "GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt,bytes32 capabilities)"
     );
     // AttestationBatch(uint32 configVersion,GpuAttestation[] attestations)GpuAttestation(...as above...)
     bytes32 public constant ATTESTATION_BATCH_TYPEHASH = keccak256(
-        "AttestationBatch(uint32 configVersion,GpuAttestation[] attestations)GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt)"
+        "AttestationBatch(uint32 configVersion,GpuAttestation[] attestations)GpuAttestation(address provider,address agent,bytes32 gpuKey,uint16 vendorId,bytes32 model,uint64 memoryBytes,uint32 fp32Gflops,uint32 fp16Gflops,uint32 memoryBandwidthGBps,uint32 provenInt8Gops,bytes32 challenge,uint32 measuredAt,uint32 expiresAt,bytes32 capabilities)"
     );
     // LivenessReport(uint32 configVersion,uint64 epoch,bytes online,bytes available,bytes healthy)
     bytes32 public constant LIVENESS_REPORT_TYPEHASH =
@@ -402,27 +402,31 @@ contract AttestationOracle is IAttestationOracle, EIP712, Ownable2Step {
             mstore(add(m, 0x160), calldataload(add(a, 0xa0))) // challenge
             mstore(add(m, 0x180), and(shr(64, subject), 0xffffffff)) // measuredAt
             mstore(add(m, 0x1a0), and(shr(32, subject), 0xffffffff)) // expiresAt
-            result := keccak256(m, 0x1c0)
+            mstore(add(m, 0x1c0), calldataload(add(a, 0xc0))) // capabilities
+            result := keccak256(m, 0x1e0)
         }
     }
 
+    /// @dev Emits {GpuAttested} from the packed words (in assembly: thirteen fields are more
+    /// than the stack takes).
     function _emitAttested(SignedAttestation calldata a, uint32 index, uint256 quorum) private {
-        uint256 subject = a.subject;
-        uint256 device = a.device;
-        emit GpuAttested(
-            a.gpuKey,
-            address(uint160(subject >> 96)),
-            address(uint160(device >> 96)),
-            index,
-            uint16(device >> 80),
-            a.model,
-            uint64(device >> 16),
-            a.figures & type(uint128).max,
-            a.challenge,
-            uint32(subject >> 64),
-            uint32(subject >> 32),
-            quorum
-        );
+        bytes32 topic = GpuAttested.selector;
+        assembly ("memory-safe") {
+            let subject := calldataload(add(a, 0x20))
+            let device := calldataload(add(a, 0x40))
+            let m := mload(0x40)
+            mstore(m, index)
+            mstore(add(m, 0x20), and(shr(80, device), 0xffff)) // vendorId
+            mstore(add(m, 0x40), calldataload(add(a, 0x60))) // model
+            mstore(add(m, 0x60), and(shr(16, device), 0xffffffffffffffff)) // memoryBytes
+            mstore(add(m, 0x80), and(calldataload(add(a, 0x80)), 0xffffffffffffffffffffffffffffffff)) // figures
+            mstore(add(m, 0xa0), calldataload(add(a, 0xa0))) // challenge
+            mstore(add(m, 0xc0), and(shr(64, subject), 0xffffffff)) // measuredAt
+            mstore(add(m, 0xe0), and(shr(32, subject), 0xffffffff)) // expiresAt
+            mstore(add(m, 0x100), calldataload(add(a, 0xc0))) // capabilities
+            mstore(add(m, 0x120), quorum)
+            log4(m, 0x140, topic, calldataload(a), shr(96, subject), shr(96, device))
+        }
     }
 
     function _revoke(bytes32 gpuKey, uint256 word, bool byProvider) private {

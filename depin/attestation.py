@@ -30,6 +30,7 @@ from depin.errors import SignatureError
 
 __all__ = [
     "ALL_WELL",
+    "NO_CAPABILITIES",
     "AttestationApproval",
     "AttestationBatch",
     "GpuAttestation",
@@ -149,7 +150,11 @@ _ATTESTATION_FIELDS: tuple[tuple[str, str], ...] = (
     ("challenge", "bytes32"),
     ("measuredAt", "uint32"),
     ("expiresAt", "uint32"),
+    ("capabilities", "bytes32"),
 )
+
+#: ``capabilities`` of an attestation that names no capability document.
+NO_CAPABILITIES = bytes(32)
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,8 @@ class GpuAttestation(Message):
     ``fp32_gflops``, ``fp16_gflops`` and ``memory_bandwidth_gbps`` are the agent's own
     benchmark; ``proven_int8_gops`` is the int8 throughput of the proof-of-compute run under the
     oracle's ``challenge`` (the oracles check it; the contract only records it).
+    ``capabilities`` is the keccak256 of the host's capability document
+    (:mod:`depin.capabilities`), or zero when the agent sends none.
     """
 
     PRIMARY_TYPE = "GpuAttestation"
@@ -177,13 +184,14 @@ class GpuAttestation(Message):
     challenge: bytes
     measured_at: int
     expires_at: int
+    capabilities: bytes = NO_CAPABILITIES
 
     def struct_hash(self) -> bytes:
         """Fast path of :meth:`Message.struct_hash` for the hottest type (checked equal by
         tests against the generic encoder and the contract)."""
-        for raw in (self.gpu_key, self.model, self.challenge):
+        for raw in (self.gpu_key, self.model, self.challenge, self.capabilities):
             if len(raw) != 32:
-                raise ValueError("gpuKey, model and challenge have 32 bytes")
+                raise ValueError("gpuKey, model, challenge and capabilities have 32 bytes")
         numbers = (
             self.vendor_id, self.memory_bytes, self.fp32_gflops, self.fp16_gflops,
             self.memory_bandwidth_gbps, self.proven_int8_gops,
@@ -204,10 +212,11 @@ class GpuAttestation(Message):
             + self.challenge
             + self.measured_at.to_bytes(32, "big")
             + self.expires_at.to_bytes(32, "big")
+            + self.capabilities
         )
 
-    def words(self) -> tuple[bytes, int, int, bytes, int, bytes]:
-        """The first six words of ``SignedAttestation`` (everything but the signature)."""
+    def words(self) -> tuple[bytes, int, int, bytes, int, bytes, bytes]:
+        """The first seven words of ``SignedAttestation`` (everything but the signature)."""
         provider = int(self.provider, 16)
         agent = int(self.agent, 16)
         for name, value, bits in (
@@ -230,7 +239,17 @@ class GpuAttestation(Message):
             | (self.memory_bandwidth_gbps << 32)
             | self.proven_int8_gops
         )
-        return (self.gpu_key, subject, device, self.model, figures, self.challenge)
+        if len(self.capabilities) != 32:
+            raise ValueError("capabilities has 32 bytes")
+        return (
+            self.gpu_key,
+            subject,
+            device,
+            self.model,
+            figures,
+            self.challenge,
+            self.capabilities,
+        )
 
     def packed(self, signature: bytes) -> tuple[Any, ...]:
         """The ``SignedAttestation`` tuple for ``submit`` with the agent's 65-byte signature."""
@@ -240,7 +259,7 @@ class GpuAttestation(Message):
     @classmethod
     def from_packed(cls, packed: Sequence[Any]) -> tuple[GpuAttestation, bytes]:
         """The message and 65-byte signature of a ``SignedAttestation`` tuple."""
-        gpu, subject, device, model, figures, challenge, r, vs = packed
+        gpu, subject, device, model, figures, challenge, capabilities, r, vs = packed
         message = cls(
             provider=checksum_address((int(subject) >> 96).to_bytes(20, "big")),
             agent=checksum_address((int(device) >> 96).to_bytes(20, "big")),
@@ -255,6 +274,7 @@ class GpuAttestation(Message):
             challenge=bytes(challenge),
             measured_at=(int(subject) >> 64) & _U32,
             expires_at=(int(subject) >> 32) & _U32,
+            capabilities=bytes(capabilities),
         )
         return message, expand_signature(bytes(r), bytes(vs))
 

@@ -94,7 +94,7 @@ class GpuCapabilities(_Part):
     slot: Text
     gpu_key: GpuKeyHex
     vendor: Literal["nvidia", "amd", "intel", "other"]
-    model: Annotated[str, Field(min_length=1, max_length=32)]
+    model: Annotated[str, Field(min_length=1, max_length=64)]
     name: Text | None = None
     memory_bytes: Bytes
     driver_version: Text | None = None

@@ -22,7 +22,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from depin.attestation import GpuAttestation, Heartbeat, Liveness
+from depin.attestation import NO_CAPABILITIES, GpuAttestation, Heartbeat, Liveness
+from depin.capabilities import CapabilityDocument
 from depin.crypto import checksum_address, hex_bytes, to_hex
 from depin.eip712 import parse_int
 from depin.proof import ChallengeBatch, Commitment, ProofResult, RevealRequest, RevealResponse
@@ -99,6 +100,9 @@ class RefusalCode(StrEnum):
     REPLAYED_CHALLENGE = "replayed_challenge"
     WRONG_DEVICE_COUNT = "wrong_device_count"
     MALFORMED_REVEAL = "malformed_reveal"
+    # capability documents (oracle.capabilities)
+    CAPABILITIES_HASH_MISMATCH = "capabilities_hash_mismatch"
+    CAPABILITIES_CONTRADICTION = "capabilities_contradiction"
 
 
 def _hex_bytes(size: int | None) -> object:
@@ -170,12 +174,14 @@ class AttestationBody(_Body):
     challenge: Bytes32
     measured_at: U32
     expires_at: U32
+    capabilities: Bytes32 = NO_CAPABILITIES
 
     def message(self) -> GpuAttestation:
         return GpuAttestation(
             self.provider, self.agent, self.gpu_key, self.vendor_id, self.model,
             self.memory_bytes, self.fp32_gflops, self.fp16_gflops, self.memory_bandwidth_gbps,
             self.proven_int8_gops, self.challenge, self.measured_at, self.expires_at,
+            self.capabilities,
         )  # fmt: skip
 
     @classmethod
@@ -222,12 +228,15 @@ class CertificateBody(_Body):
 
 class AttestationRequest(_Body):
     """An agent's attestation with the proof behind it: a proof certificate (``proof``), or
-    where an oracle does not require proofs, a plain challenge token (``challenge``)."""
+    where an oracle does not require proofs, a plain challenge token (``challenge``).
+    ``capabilities`` is the host's capability document, whose keccak256 the attestation's
+    ``capabilities`` names (absent when that is zero)."""
 
     attestation: AttestationBody
     signature: Signature65
     challenge: ChallengeToken | None = None
     proof: CertificateBody | None = None
+    capabilities: CapabilityDocument | None = None
 
 
 class GpuChallenge(_Body):

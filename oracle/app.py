@@ -91,6 +91,8 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
         if transmit:
             thread = threading.Thread(target=node.transmitter.run, name="transmitter", daemon=True)
             thread.start()
+        if node.forwarder is not None:
+            node.forwarder.start()
         yield
         node.transmitter.stop()
         if thread is not None:
@@ -213,6 +215,8 @@ def create_app(node: OracleNode, *, transmit: bool = True) -> FastAPI:
         """Verifies an agent's attestation; returns this oracle's approval (co-signature)."""
         approval = n.pipeline.approve(request)
         metrics.ATTESTATIONS_APPROVED.inc()
+        if request.capabilities is not None and n.forwarder is not None:
+            n.forwarder.offer(request.capabilities)
         return approval
 
     @app.post("/v1/bundles", response_model=BundleReceipt, status_code=202)

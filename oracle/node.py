@@ -22,6 +22,7 @@ from depin.proof import CPU_PARAMS, PRODUCTION_PARAMS
 from depin.registry import RegistryClient
 from depin.simulation import simulated_allowed
 from depin.wire import Bundle
+from oracle.capabilities import InventoryForwarder
 from oracle.facts import ChainFacts
 from oracle.heartbeats import HeartbeatBook
 from oracle.liveness import LivenessService
@@ -157,11 +158,16 @@ class OracleNode:
             store=SqliteChallengeStore(settings.database),
         )
         self.transmitter = Transmitter(self)
+        self.forwarder = (
+            InventoryForwarder(settings.inventory_url) if settings.inventory_url else None
+        )
 
     def close(self) -> None:
         """Stops following the chain and closes the heartbeat book (its last batch committed)."""
         self.facts.stop()
         self.book.close()
+        if self.forwarder is not None:
+            self.forwarder.close()
 
     def position(self) -> int:
         oracles = self.chain.config().oracles

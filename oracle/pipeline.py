@@ -2,7 +2,8 @@
 
 Attestation: schema -> agent EIP-712 signature -> on-chain authorization (cached per block) ->
 challenge issued by this network, unexpired, unused -> plausibility against the spec table ->
-approval signed. Every refusal is its own :class:`~oracle.errors.Refusal` with a stable code.
+the capability document, when the attestation names one -> approval signed. Every refusal is
+its own :class:`~oracle.errors.Refusal` with a stable code.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from depin.wire import (
     CertificateBody,
     ChallengeToken,
 )
+from oracle.capabilities import check_capabilities
 from oracle.errors import (
     BadValidity,
     ChallengeExpired,
@@ -170,6 +172,7 @@ class Pipeline:
             raise UnauthorizedAgent(message.provider, message.agent)
         self._check_times(message)
         self._check_plausible(message)
+        check_capabilities(message, request.capabilities)
         return message, digest
 
     def approve(self, request: AttestationRequest) -> Approval:

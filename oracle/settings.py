@@ -69,6 +69,11 @@ class OracleSettings(CommonSettings):
         description="the largest body of the peer routes that carry signed heartbeats as "
         "evidence (/v1/liveness/evidence, /v1/liveness/cosign)",
     )
+    inventory_url: str | None = Field(
+        default=None,
+        description="the inventory API's base URL: each capability document this oracle checked "
+        "is PUT to <url>/v1/capabilities/<hash> once the chain attested it (off when unset)",
+    )
     rate_per_agent: float = Field(
         default=5.0,
         ge=0,

@@ -16,9 +16,16 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
+from depin.attestation import GpuAttestation, gpu_key, model_bytes, model_text, sign_digest
 from depin.attestation_client import AttestationClient
+from depin.capabilities import (
+    CapabilityDocument,
+    GpuCapabilities,
+    HostCapabilities,
+    PcieCapabilities,
+)
 from depin.chain import Anvil
+from depin.crypto import to_hex
 from depin.deploy import deploy_attestation_oracle
 from depin.registry import RegistryClient
 from oracle.node import OracleNode
@@ -107,6 +114,27 @@ def new_attestation(
         expires_at=now + 86400,
     )
     return replace(message, **overrides) if overrides else message
+
+
+def host_document(messages: Sequence[GpuAttestation], **host: Any) -> CapabilityDocument:
+    """A capability document listing the attested GPUs of ``messages`` (slots in their order),
+    on an 8-core host with Docker unless ``host`` says otherwise."""
+    gpus = [
+        GpuCapabilities(
+            slot=f"0000:{0x18 + i:02x}:00.0",
+            gpu_key=to_hex(m.gpu_key),
+            vendor="nvidia",
+            model=model_text(m.model),
+            memory_bytes=m.memory_bytes,
+            driver_version="550.54.15",
+            cuda_version="12.4",
+            compute_capability="9.0",
+            pcie=PcieCapabilities(generation=5, width=16),
+        )
+        for i, m in enumerate(messages)
+    ]
+    defaults: dict[str, Any] = {"cpu_cores": 8, "ram_gib": 64, "container_runtimes": ["docker"]}
+    return CapabilityDocument(host=HostCapabilities(**{**defaults, **host}), gpus=gpus)
 
 
 def agent_sign(client: AttestationClient, agent: LocalAccount, message: GpuAttestation) -> bytes:

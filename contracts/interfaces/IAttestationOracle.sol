@@ -11,14 +11,15 @@ pragma solidity ^0.8.27;
 /// lists each field on its own, so a signer never signs packed bytes. Signatures are compact
 /// (EIP-2098: r and yParity‖s). Oracle signatures are sorted by signer address, ascending.
 interface IAttestationOracle {
-    /// @notice One agent-signed attestation, packed into eight words.
+    /// @notice One agent-signed attestation, packed into nine words.
     /// @dev Layouts, most significant bits first:
     /// - `subject`: provider (160) | measuredAt (32) | expiresAt (32) | zero (32)
     /// - `device`:  agent (160) | vendorId (16) | memoryBytes (64) | zero (16)
     /// - `figures`: zero (128) | fp32Gflops (32) | fp16Gflops (32) | memoryBandwidthGBps (32) |
     ///   provenInt8Gops (32)
     /// The first three figures are the agent's own benchmark; `provenInt8Gops` is the int8
-    /// throughput the oracles verified under their proof-of-compute challenge.
+    /// throughput the oracles verified under their proof-of-compute challenge. `capabilities` is
+    /// the keccak256 of the host's capability document in RFC 8785 bytes (zero: no document).
     struct SignedAttestation {
         bytes32 gpuKey;
         uint256 subject;
@@ -26,6 +27,7 @@ interface IAttestationOracle {
         bytes32 model;
         uint256 figures;
         bytes32 challenge;
+        bytes32 capabilities;
         bytes32 r;
         bytes32 vs;
     }
@@ -104,7 +106,8 @@ interface IAttestationOracle {
 
     /// @notice `gpuKey` was attested by `agent` for `provider`, vouched for by the oracles whose
     /// bits are set in `signers` under config `configVersion`. `index` is the GPU's position in
-    /// the liveness bitmaps, assigned at its first attestation.
+    /// the liveness bitmaps, assigned at its first attestation. `capabilities` is the keccak256 of
+    /// the host's capability document (RFC 8785 bytes), zero when the agent sent none.
     event GpuAttested(
         bytes32 indexed gpuKey,
         address indexed provider,
@@ -117,6 +120,7 @@ interface IAttestationOracle {
         bytes32 challenge,
         uint32 measuredAt,
         uint32 expiresAt,
+        bytes32 capabilities,
         uint256 quorum
     );
 

@@ -138,6 +138,7 @@ _attestation = st.builds(
     challenge=_b32,
     measured_at=_u32,
     expires_at=_u32,
+    capabilities=_b32,
 )
 
 
@@ -217,6 +218,42 @@ def test_attestation_lands_and_gpu_is_verified(desk: Desk) -> None:
     assert _one(attestations, sender, oracle_accounts[1:], newer, agent) == []
     assert attestations.gpu(message.gpu_key).index == 0
     assert attestations.gpu_count() == 1
+
+
+def test_the_capability_document_hash_is_signed_and_emitted(desk: Desk) -> None:
+    document = bytes.fromhex("c0" * 32)
+    message = desk.attested(capabilities=document)
+    receipt = submit(
+        desk.attestations,
+        desk.sender,
+        [
+            (m, agent_sign(desk.attestations, desk.agent, m))
+            for m in [replace(message, measured_at=message.measured_at + 1)]
+        ],
+        desk.oracles[:2],
+    )
+    (event,) = desk.attestations.attested(receipt)
+    assert event["capabilities"] == document
+    # a document swapped after signing breaks the agent's signature
+    other = desk.attestation(capabilities=document)
+    signature = agent_sign(desk.attestations, desk.agent, other)
+    swapped = replace(other, capabilities=bytes.fromhex("c1" * 32))
+    receipt = submit(desk.attestations, desk.sender, [(swapped, signature)], desk.oracles[:2])
+    assert desk.attestations.rejections(receipt) == [
+        (other.gpu_key, RejectReason.INVALID_AGENT_SIGNATURE)
+    ]
+
+
+def test_no_document_is_a_zero_word(desk: Desk) -> None:
+    message = desk.attestation()
+    receipt = submit(
+        desk.attestations,
+        desk.sender,
+        [(message, agent_sign(desk.attestations, desk.agent, message))],
+        desk.oracles[:2],
+    )
+    (event,) = desk.attestations.attested(receipt)
+    assert message.capabilities == event["capabilities"] == bytes(32)
 
 
 def test_batch_with_one_bad_entry_lands_the_rest(desk: Desk) -> None:
