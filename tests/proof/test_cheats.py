@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,12 +25,14 @@ from depin.proof import (
 )
 from depin.proof.spec import digest_rows
 
+Digests = Callable[[NDArray[np.int8], NDArray[np.float64], NDArray[np.int32]], NDArray[np.int64]]
 
-class HalfRowsProver(NumpyProver):
-    """Computes only the even rows of each product and makes up the odd rows' digests."""
 
-    def __init__(self) -> None:
-        self._rng = np.random.default_rng(7)
+class CheatingProver(NumpyProver):
+    """The NumPy prover, but each round's digests are ``cheat(a_r, b, column_salt)``."""
+
+    def __init__(self, cheat: Digests) -> None:
+        self._cheat = cheat
 
     def round_digests(
         self,
@@ -38,27 +41,33 @@ class HalfRowsProver(NumpyProver):
         b: NDArray[np.float64],
         column_salt: NDArray[np.int32],
     ) -> NDArray[np.int64]:
-        digests = self._rng.integers(-(2**40), 2**40, size=a_r.shape[0], dtype=np.int64)
+        return self._cheat(a_r, b, column_salt)
+
+
+def half_rows_prover() -> CheatingProver:
+    """Computes only the even rows of each product and makes up the odd rows' digests."""
+    rng = np.random.default_rng(7)
+
+    def cheat(
+        a_r: NDArray[np.int8], b: NDArray[np.float64], column_salt: NDArray[np.int32]
+    ) -> NDArray[np.int64]:
+        digests = rng.integers(-(2**40), 2**40, size=a_r.shape[0], dtype=np.int64)
         half = (a_r[::2].astype(np.float64) @ b).astype(np.int32)
         digests[::2] = digest_rows(half, column_salt)
         return digests
 
+    return CheatingProver(cheat)
 
-class LinearShortcutProver(NumpyProver):
+
+def linear_shortcut(
+    a_r: NDArray[np.int8], b: NDArray[np.float64], column_salt: NDArray[np.int32]
+) -> NDArray[np.int64]:
     """Never forms the product: digests from the sketch A_r @ (B @ 1) plus the salt's sum.
 
     That is what the digest would be if XOR were addition; it costs O(n^2) per round.
     """
-
-    def round_digests(
-        self,
-        round_index: int,
-        a_r: NDArray[np.int8],
-        b: NDArray[np.float64],
-        column_salt: NDArray[np.int32],
-    ) -> NDArray[np.int64]:
-        sketch = a_r.astype(np.float64) @ (b @ np.ones(b.shape[1]))
-        return sketch.astype(np.int64) + int(column_salt.astype(np.int64).sum())
+    sketch = a_r.astype(np.float64) @ (b @ np.ones(b.shape[1]))
+    return sketch.astype(np.int64) + int(column_salt.astype(np.int64).sum())
 
 
 def _exchange(o: object, params: ProofParams, prover: NumpyProver) -> None:
@@ -76,7 +85,7 @@ def test_skipping_half_the_rows_passes_no_more_often_than_f_to_the_k() -> None:
     trials, passed = 200, 0
     for trial in range(trials):
         try:
-            _exchange(new_oracle(seed=trial), params, HalfRowsProver())
+            _exchange(new_oracle(seed=trial), params, half_rows_prover())
             passed += 1
         except DigestMismatchError as exc:
             assert exc.code == "digest_mismatch"
@@ -91,13 +100,13 @@ def test_skipping_half_the_rows_never_passes_at_thirty_two_samples() -> None:
     params = ProofParams(rows=32, inner=64, cols=32, rounds=4, samples=32)
     for trial in range(20):
         with pytest.raises(DigestMismatchError):
-            _exchange(new_oracle(seed=trial), params, HalfRowsProver())
+            _exchange(new_oracle(seed=trial), params, half_rows_prover())
 
 
 def test_linear_shortcut_digests_are_caught(make_oracle: MakeOracle) -> None:
     for trial in range(10):
         with pytest.raises(DigestMismatchError) as err:
-            _exchange(make_oracle(seed=trial), TINY, LinearShortcutProver())
+            _exchange(make_oracle(seed=trial), TINY, CheatingProver(linear_shortcut))
         assert err.value.code == "digest_mismatch"
 
 
@@ -152,26 +161,18 @@ def test_digests_inconsistent_with_commitment(make_oracle: MakeOracle) -> None:
 def test_consistent_but_wrong_product_is_a_row_mismatch(make_oracle: MakeOracle) -> None:
     """Digests and rows agree with each other, but not with the seeded matrices."""
 
-    class WrongMatrixProver(NumpyProver):
-        def round_digests(
-            self,
-            round_index: int,
-            a_r: NDArray[np.int8],
-            b: NDArray[np.float64],
-            column_salt: NDArray[np.int32],
-        ) -> NDArray[np.int64]:
-            return digest_rows(self._wrong(a_r, b), column_salt)
+    def free_product(
+        a_r: NDArray[np.int8], b: NDArray[np.float64], column_salt: NDArray[np.int32]
+    ) -> NDArray[np.int64]:
+        return digest_rows((a_r.astype(np.float64) @ (b * 0)).astype(np.int32), column_salt)
 
-        @staticmethod
-        def _wrong(a_r: NDArray[np.int8], b: NDArray[np.float64]) -> NDArray[np.int32]:
-            return (a_r.astype(np.float64) @ (b * 0)).astype(np.int32)  # a "free" product
-
+    class WrongMatrixProver(CheatingProver):
         def rows(self, challenge, picks):  # type: ignore[no-untyped-def]
             return np.zeros((len(picks), challenge.params.cols), np.int32)
 
     oracle = make_oracle()
     with pytest.raises(RowMismatchError) as err:
-        _exchange(oracle, TINY, WrongMatrixProver())
+        _exchange(oracle, TINY, WrongMatrixProver(free_product))
     assert err.value.code == "row_mismatch"
 
 
