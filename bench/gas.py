@@ -20,11 +20,13 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _solidity import compile_bench_contract  # noqa: E402
+
 from depin import artifacts  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, deploy, transact  # noqa: E402
 from depin.deploy import deploy_registry  # noqa: E402
 from depin.registry import Profile, RegistryClient  # noqa: E402
-from depin.toolchain import configure_environment, solc_binary  # noqa: E402
+from depin.toolchain import configure_environment  # noqa: E402
 
 PROFILE = Profile(
     "Acme GPU Cloud",
@@ -37,23 +39,7 @@ TARGETS = {"register": 90_000, "authorizeAgent": 55_000, "registerWithSig": 100_
 
 
 def _compile_naive() -> tuple[list[dict[str, Any]], str]:
-    import solcx
-
-    source = (ROOT / "bench" / "contracts" / "NaiveRegistry.sol").read_text()
-    out = solcx.compile_standard(
-        {
-            "language": "Solidity",
-            "sources": {"NaiveRegistry.sol": {"content": source}},
-            "settings": {
-                "evmVersion": "prague",
-                "optimizer": {"enabled": True, "runs": 10_000},
-                "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
-            },
-        },
-        solc_binary=solc_binary(),
-    )
-    data = out["contracts"]["NaiveRegistry.sol"]["NaiveRegistry"]
-    return data["abi"], "0x" + data["evm"]["bytecode"]["object"]
+    return compile_bench_contract("NaiveRegistry", optimizer_runs=10_000)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _solidity import compile_bench_contract  # noqa: E402
 from eth_account import Account  # noqa: E402
 from eth_account.signers.local import LocalAccount  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -51,7 +52,7 @@ from web3 import Web3  # noqa: E402
 from depin import artifacts, deployments, logs, metrics  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, deploy  # noqa: E402
 from depin.deployments import Deployment  # noqa: E402
-from depin.toolchain import configure_environment, solc_binary  # noqa: E402
+from depin.toolchain import configure_environment  # noqa: E402
 from indexer.db import make_engine, migrate  # noqa: E402
 from indexer.service import Indexer, wait_until  # noqa: E402
 from indexer.settings import IndexerSettings  # noqa: E402
@@ -75,23 +76,7 @@ def _bar(label: str, *counts: str) -> Progress:
 
 
 def _compile_flood() -> tuple[list[dict[str, Any]], str]:
-    import solcx
-
-    source = (ROOT / "bench" / "contracts" / "EventFlood.sol").read_text()
-    out = solcx.compile_standard(
-        {
-            "language": "Solidity",
-            "sources": {"EventFlood.sol": {"content": source}},
-            "settings": {
-                "evmVersion": "prague",
-                "optimizer": {"enabled": True, "runs": 200},
-                "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
-            },
-        },
-        solc_binary=solc_binary(),
-    )
-    data = out["contracts"]["EventFlood.sol"]["EventFlood"]
-    return data["abi"], "0x" + data["evm"]["bytecode"]["object"]
+    return compile_bench_contract("EventFlood", optimizer_runs=200)
 
 
 def _deploy_flood(w3: Web3, sender: LocalAccount, home: Path) -> tuple[Any, Deployment]:
