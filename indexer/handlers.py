@@ -211,6 +211,14 @@ def _oracle_config_set(w: Working, ev: EventRow) -> None:
     )
 
 
+_NO_DOCUMENT = "0x" + "00" * 32
+
+
+def _capabilities(word: str | None) -> str | None:
+    """The capability document hash of a ``GpuAttested`` event, None for the zero word."""
+    return None if word is None or word == _NO_DOCUMENT else word.lower()
+
+
 @handles(
     "GpuAttested",
     lambda a: [
@@ -240,6 +248,7 @@ def _gpu_attested(w: Working, ev: EventRow) -> None:
         "memory_bandwidth_gbps": figures["memory_bandwidth_gbps"],
         "measured_at": args["measuredAt"],
         "expires_at": args["expiresAt"],
+        "capabilities": _capabilities(args.get("capabilities")),
         "config_version": version,
         "signers": signers,
     }

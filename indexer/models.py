@@ -188,6 +188,8 @@ class Attestation(Base):
     challenge: Mapped[str] = mapped_column(String(66))
     measured_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
+    #: keccak256 of the host's capability document the attestation names (None: no document)
+    capabilities: Mapped[str | None] = mapped_column(String(66))
     #: oracle config version the quorum signed under, and the signing oracles' addresses
     config_version: Mapped[int] = mapped_column(BigInteger)
     signers: Mapped[list[Any]]
@@ -345,6 +347,8 @@ class Gpu(Base):
     memory_bandwidth_gbps: Mapped[int] = mapped_column(BigInteger)
     measured_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: keccak256 of the host's capability document the latest attestation names (None: none)
+    capabilities: Mapped[str | None] = mapped_column(String(66), index=True)
     revoked: Mapped[bool] = mapped_column(Boolean)
     #: True if the provider retired it, False if an oracle quorum revoked it, None if not revoked
     revoked_by_provider: Mapped[bool | None] = mapped_column(Boolean)

@@ -98,6 +98,7 @@ class Scenario:
         model: str = H100,
         memory: int = 85_899_345_920,
         gops: int = 1_700_000,
+        capabilities: bytes = bytes(32),
     ) -> list[bytes]:
         now = self.now()
         entries = []
@@ -118,6 +119,7 @@ class Scenario:
                 challenge=secrets.token_bytes(32),
                 measured_at=now - 10,
                 expires_at=now + 86_400,
+                capabilities=capabilities,
             )
             entries.append((message, sign_digest(agent, message.digest(self.oracle.domain))))
             keys.append(gkey)
