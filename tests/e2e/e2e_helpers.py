@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -37,6 +39,44 @@ PASSWORD = "agent-password-1234"
 
 def depin_argv(*args: str) -> list[str]:
     return [sys.executable, "-c", "from depin.cli import main; main()", *args]
+
+
+def start_up(
+    home: Path, log: Path, chain_port: int, api_port: int, oracle_port: int, *extra: str
+) -> subprocess.Popen[bytes]:
+    """``depin up`` without an agent, in a session of its own (stop it with ``stop_group``),
+    on these ports, its output in ``log``, none of this environment's ``DEPIN_`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPIN_")}
+    argv = [
+        sys.executable, "-m", "depin", "up", "--home", str(home),
+        "--port", str(chain_port), "--api-port", str(api_port),
+        "--oracle-port", str(oracle_port), "--no-agent", *extra,
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    log: Path | None = None,
+    detail: Callable[[], str] | None = None,
+    every: float = 0.5,
+) -> Any:
+    """``check()``'s first truthy answer, asked every ``every`` seconds; past ``timeout`` the
+    test fails naming ``what``, with ``detail()`` and the tail of ``log``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    tail = log.read_text()[-3000:] if log and log.exists() else ""
+    more = detail() if detail else ""
+    pytest.fail(f"timed out waiting for {what}\n{more}\n{tail}")
 
 
 @dataclass

@@ -10,16 +10,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from e2e_helpers import start_up, wait_for
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from depin._cli.supervisor import stop_group
 from depin.chain import free_port
 from depin.keys import create_keystore
 from depin.toolchain import PROJECT_ROOT
@@ -60,40 +62,13 @@ class Stack:
         return str(relayed.json()["tx_hash"])
 
 
-def _wait(
-    what: str,
-    check: Callable[[], Any],
-    timeout: float,
-    log: Path | None = None,
-    detail: Callable[[], str] | None = None,
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    more = detail() if detail else ""
-    pytest.fail(f"timed out waiting for {what}\n{more}\n{tail}")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     home = tmp / "home"
     chain_port, api_port, oracle_port = free_port(), free_port(), free_port()
     log = tmp / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPIN_")}
-    argv = [
-        sys.executable, "-m", "depin", "up", "--home", str(home),
-        "--port", str(chain_port), "--api-port", str(api_port),
-        "--oracle-port", str(oracle_port), "--epoch-length", str(EPOCH), "--no-agent",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+    process = start_up(home, log, chain_port, api_port, oracle_port, "--epoch-length", str(EPOCH))
     stack = Stack(
         home,
         f"http://127.0.0.1:{api_port}",
@@ -103,14 +78,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         process,
     )
     try:
-        _wait("depin up to be ready", lambda: "ready in" in log.read_text(), 180, log)
+        wait_for("depin up to be ready", lambda: "ready in" in log.read_text(), 180, log)
         yield stack
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process, timeout=60)
 
 
 def _agent(stack: Stack, keystore: Path, provider: str, tmp: Path, *extra: str) -> list[str]:
@@ -137,7 +108,7 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
         {"provider": provider.address, "name": "Stack GPUs", "region": "eu-north"},
         provider,
     )
-    _wait(
+    wait_for(
         "the provider in /v1/providers",
         lambda: (
             httpx.get(f"{stack.api}/v1/providers/{provider.address}", timeout=5).status_code == 200
@@ -156,7 +127,7 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
         },
         provider,
     )
-    _wait(
+    wait_for(
         "the agent authorization to be indexed",
         lambda: any(
             a["agent"] == agent.address
@@ -184,7 +155,9 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
             ok = items and all(g["verified"] and g["online"] for g in items)
             return items if ok else []
 
-        gpus = _wait("the GPU verified and online in /v1/gpus", verified_and_online, 90, agent_log)
+        gpus = wait_for(
+            "the GPU verified and online in /v1/gpus", verified_and_online, 90, agent_log
+        )
         assert len(gpus) == 1
         assert gpus[0]["model"] == "sim:nvidia-rtx-4090-24gb" or gpus[0]["model"].startswith("sim:")
         assert gpus[0]["simulated"] is True
@@ -195,7 +168,7 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
         daemon.wait(timeout=30)
 
     # No more heartbeats: after the liveness window (3 epochs) the GPU is offline, on-chain.
-    _wait(
+    wait_for(
         "the GPU to go offline",
         lambda: all(
             not g["online"] for g in stack.get("/v1/gpus", provider=provider.address)["items"]
@@ -208,7 +181,7 @@ def test_provider_onboards_attests_goes_offline_and_is_revoked(
         {"provider": provider.address, "agent": agent.address},
         provider,
     )
-    _wait(
+    wait_for(
         "the revocation to be indexed",
         lambda: all(
             a["agent"] != agent.address or a.get("revoked")

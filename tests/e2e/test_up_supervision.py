@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_helpers import start_up, wait_for
 
 from depin._cli.supervisor import (
     EssentialServiceExited,
@@ -64,14 +65,7 @@ def _in_sessions(sessions: set[int]) -> list[int]:
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float, log: Path | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    pytest.fail(f"timed out waiting for {what}\n{tail}")
+    return wait_for(what, check, timeout, log, every=0.2)
 
 
 # --- the supervisor on small processes ------------------------------------------------------
@@ -248,16 +242,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     home = tmp / "home"
     chain_port, api_port, oracle_port = free_port(), free_port(), _free_run(3)
     log = tmp / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPIN_")}
-    argv = [
-        PY, "-m", "depin", "up", "--home", str(home),
-        "--port", str(chain_port), "--api-port", str(api_port),
-        "--oracle-port", str(oracle_port), "--no-agent",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+    process = start_up(home, log, chain_port, api_port, oracle_port)
     stack = Up(
         home,
         log,
