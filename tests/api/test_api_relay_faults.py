@@ -19,6 +19,7 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hexbytes import HexBytes
 from rpc_proxy import FaultyProxy
@@ -40,6 +41,34 @@ def _wallet_sign(account: LocalAccount, typed: dict[str, Any]) -> str:
     """Signs like a wallet's eth_signTypedData_v4: the full JSON, as the endpoint gave it."""
     signed = Account.sign_typed_data(account.key, full_message=typed)
     return "0x" + bytes(signed.signature).hex()
+
+
+def _behind(
+    proxy: FaultyProxy,
+    api_settings: ApiSettings,
+    registry: RegistryClient,
+    relayer: LocalAccount,
+    policy: RetryPolicy | None = None,
+) -> tuple[ChainContext, FastAPI]:
+    """The API, its reads and the relayer's sends all through ``proxy``."""
+    proxied = connect(proxy.url, policy=policy)
+    chain = ChainContext(
+        proxied, RegistryClient(proxied, registry.address), relayer, int(registry.w3.eth.chain_id)
+    )
+    settings = api_settings.model_copy(update={"rpc_url": proxy.url})
+    app = create_app(
+        settings, chain=chain, engine=read_only_engine(settings.url), check_migrations=False
+    )
+    return chain, app
+
+
+def _follow(chain: ChainContext, ledger: Any, relayer: LocalAccount, tries: int) -> None:
+    """Follows the relayer's transactions until none is sent and unsettled, ``tries`` at most."""
+    for _ in range(tries):
+        follow(chain, ledger, resend_after_s=60.0, max_fee=None)
+        if not ledger.sent(relayer.address):
+            return
+        time.sleep(0.1)
 
 
 def _retrying(send: Callable[[], httpx.Response], deadline: float) -> list[httpx.Response]:
@@ -84,14 +113,7 @@ def test_relayed_registrations_land_exactly_once_behind_a_flaky_node(
     providers = [make_account(fund=False) for _ in range(N)]
     answers: dict[str, list[httpx.Response]] = {}
     try:
-        proxied = connect(proxy.url)
-        chain = ChainContext(
-            proxied, RegistryClient(proxied, registry.address), relayer, int(w3.eth.chain_id)
-        )
-        settings = api_settings.model_copy(update={"rpc_url": proxy.url})
-        app = create_app(
-            settings, chain=chain, engine=read_only_engine(settings.url), check_migrations=False
-        )
+        chain, app = _behind(proxy, api_settings, registry, relayer)
         with TestClient(app, raise_server_exceptions=False) as client:
             deadline = time.monotonic() + 60
             for provider in providers:
@@ -106,11 +128,7 @@ def test_relayed_registrations_land_exactly_once_behind_a_flaky_node(
                     lambda r=relay: client.post("/v1/relay", json=r), deadline
                 )
             ledger = client.app.state.relay_ledger  # type: ignore[attr-defined]
-            for _ in range(5):
-                follow(chain, ledger, resend_after_s=60.0, max_fee=None)
-                if not ledger.sent(relayer.address):
-                    break
-                time.sleep(0.1)
+            _follow(chain, ledger, relayer, tries=5)
             states = ledger.states(relayer.address)
             records = ledger.ledger.records(relayer.address)
     finally:
@@ -153,14 +171,8 @@ def test_a_send_the_node_took_before_going_away_is_answered_and_followed(
     proxy.inject("reset", 1_000, method="eth_sendRawTransaction")
     provider = make_account(fund=False)
     try:
-        proxied = connect(proxy.url, policy=RetryPolicy(give_up_after=1.0, initial_wait=0.05))
-        chain = ChainContext(
-            proxied, RegistryClient(proxied, registry.address), relayer, int(w3.eth.chain_id)
-        )
-        settings = api_settings.model_copy(update={"rpc_url": proxy.url})
-        app = create_app(
-            settings, chain=chain, engine=read_only_engine(settings.url), check_migrations=False
-        )
+        policy = RetryPolicy(give_up_after=1.0, initial_wait=0.05)
+        chain, app = _behind(proxy, api_settings, registry, relayer, policy)
         with TestClient(app, raise_server_exceptions=False) as client:
             body = {"provider": provider.address, "name": "Acme GPU", "region": "eu-west"}
             typed = client.post("/v1/typed-data/registration", json=body)
@@ -171,11 +183,7 @@ def test_a_send_the_node_took_before_going_away_is_answered_and_followed(
             assert answer.status_code == 202, answer.text
             tx_hash = answer.json()["tx_hash"]
             ledger = client.app.state.relay_ledger  # type: ignore[attr-defined]
-            for _ in range(20):
-                follow(chain, ledger, resend_after_s=60.0, max_fee=None)
-                if not ledger.sent(relayer.address):
-                    break
-                time.sleep(0.1)
+            _follow(chain, ledger, relayer, tries=20)
             records = ledger.ledger.records(relayer.address)
     finally:
         proxy.stop()
