@@ -32,19 +32,21 @@ def _keystore(tmp_path: Path, w3: Web3, name: str = "provider") -> tuple[Path, P
     return path, password_file, account.address
 
 
+def _provider(anvil: Anvil, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``depin provider <args>`` run as a provider runs it: the installed command, in a process
+    of its own, its node and home from the environment."""
+    env = {**os.environ, "DEPIN_RPC_URL": anvil.rpc_url, "DEPIN_HOME": str(home)}
+    return subprocess.run(
+        [DEPIN, "provider", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_register_and_authorize_with_keystore_subprocess(
     registry: RegistryClient, anvil: Anvil, w3: Web3, home: Path, tmp_path: Path
 ) -> None:
     keystore, password_file, address = _keystore(tmp_path, w3)
-    env = {**os.environ, "DEPIN_RPC_URL": anvil.rpc_url, "DEPIN_HOME": str(home)}
     common = ["--keystore", str(keystore), "--password-file", str(password_file)]
-    done = subprocess.run(
-        [DEPIN, "provider", "register", "--name", "Keystore GPUs", "--region", "eu", *common],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _provider(anvil, home, "register", "--name", "Keystore GPUs", "--region", "eu", *common)
     assert done.returncode == 0, done.stderr
     assert "done in block" in done.stdout
     assert registry.record(address).status is Status.ACTIVE
@@ -54,23 +56,13 @@ def test_register_and_authorize_with_keystore_subprocess(
     request.write_text(
         json.dumps({"agent": agent, "expiresAt": w3.eth.get_block("latest")["timestamp"] + 86400})
     )
-    done = subprocess.run(
-        [DEPIN, "provider", "authorize-agent", "--request", str(request), "--gasless", *common],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = _provider(
+        anvil, home, "authorize-agent", "--request", str(request), "--gasless", *common
     )
     assert done.returncode == 0, done.stderr
     assert registry.is_authorized_agent(address, agent)
 
-    done = subprocess.run(
-        [DEPIN, "provider", "show", address, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _provider(anvil, home, "show", address, "--json")
     shown = json.loads(done.stdout)
     assert shown["status"] == "active" and shown["profile"]["name"] == "Keystore GPUs"
     assert shown["agents"] == [
@@ -213,15 +205,8 @@ def test_register_without_eth_says_to_fund_or_go_gasless(
 ) -> None:
     keystore, password_file, address = _keystore(tmp_path, w3, "empty")
     w3.provider.make_request("anvil_setBalance", [address, "0x0"])
-    env = {**os.environ, "DEPIN_RPC_URL": anvil.rpc_url, "DEPIN_HOME": str(home)}
     common = ["--keystore", str(keystore), "--password-file", str(password_file)]
-    done = subprocess.run(
-        [DEPIN, "provider", "register", "--name", "No ETH", "--region", "eu", *common],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _provider(anvil, home, "register", "--name", "No ETH", "--region", "eu", *common)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     (line,) = [x for x in done.stderr.splitlines() if x.strip()]
