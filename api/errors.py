@@ -174,6 +174,30 @@ class TokenLimitError(ApiError):
     title = "Too many API tokens"
 
 
+class InvalidWebhookUrlError(ApiError):
+    code = "invalid_webhook_url"
+    status = 422
+    title = "The webhook URL is not one the API calls"
+
+
+class PrivateWebhookUrlError(ApiError):
+    code = "private_webhook_url"
+    status = 422
+    title = "The webhook URL resolves to a private address"
+
+
+class UnresolvableWebhookUrlError(ApiError):
+    code = "unresolvable_webhook_url"
+    status = 422
+    title = "The webhook URL's host does not resolve"
+
+
+class SubscriptionLimitError(ApiError):
+    code = "subscription_limit"
+    status = 409
+    title = "Too many webhook subscriptions"
+
+
 class RateLimitedError(ApiError):
     code = "rate_limited"
     status = 429
@@ -236,6 +260,10 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     InsufficientScopeError,
     NotOwnerError,
     TokenLimitError,
+    InvalidWebhookUrlError,
+    PrivateWebhookUrlError,
+    UnresolvableWebhookUrlError,
+    SubscriptionLimitError,
     RateLimitedError,
     ContractRefusedError,
     ServiceUnavailableError,

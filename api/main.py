@@ -18,7 +18,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.alerts import AlertRunner, AlertStore, AlertWorker, policy_of
 from api.auth import NonceStore, Revocations, TokenSigner
+from api.capabilities import attach_state
 from api.chain import ChainContext
 from api.console.relayed import RelayedMessages
 from api.credentials import TokenStore
@@ -171,6 +173,16 @@ async def _follow_relayed(app: FastAPI, settings: ApiSettings) -> None:
         await asyncio.sleep(settings.relay_follow_s)
 
 
+def _alert_runner(app: FastAPI, settings: ApiSettings) -> AlertRunner | None:
+    """The webhook alert worker, started in this process unless switched off."""
+    if not settings.alerts_enabled:
+        return None
+    worker = AlertWorker(app.state.shared, app.state.session_factory, policy_of(settings))
+    runner = AlertRunner(worker, settings.alerts_poll_s)
+    runner.start()
+    return runner
+
+
 def create_app(
     settings: ApiSettings | None = None,
     *,
@@ -198,7 +210,10 @@ def create_app(
         if app.state.chain is not None:
             settings.check_secret(app.state.chain.chain_id)
         follower = asyncio.get_running_loop().create_task(_follow_relayed(app, settings))
+        alerts = _alert_runner(app, settings)
         yield
+        if alerts is not None:
+            await alerts.stop()
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
@@ -223,6 +238,7 @@ def create_app(
     app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
     shared = open_shared_state(settings.url, settings.shared_state_path)
     app.state.shared = shared
+    attach_state(engine, shared)  # the inventory's reads see the capability documents
     if chain is not None:
         chain.send_lock = shared.relay_lock()
     app.state.nonces = NonceStore(shared, settings.siwe_nonce_ttl)
@@ -230,6 +246,7 @@ def create_app(
     app.state.revocations = Revocations(shared)
     app.state.tokens = TokenStore(shared)
     app.state.relayed = RelayedMessages(shared, app.state.relay_ledger)
+    app.state.alerts = AlertStore(shared)
     app.state.token_signer = TokenSigner(
         settings.session_secret.get_secret_value().encode(), settings.session_ttl
     )

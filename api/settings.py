@@ -93,6 +93,37 @@ class ApiSettings(CommonSettings):
         "relayer's lock); by default api-state.sqlite3 in the home folder",
     )
 
+    alerts_enabled: bool = Field(
+        default=True, description="run the webhook alert worker in this process"
+    )
+    alerts_allow_private_urls: bool = Field(
+        default=False,
+        description="let webhook URLs resolve to loopback, private or link-local addresses "
+        "(`depin up`'s dev stack sets it)",
+    )
+    alerts_allow_http: bool | None = Field(
+        default=None, description="accept http:// webhook URLs (default: only on a dev chain)"
+    )
+    alerts_poll_s: float = Field(
+        default=2.0, gt=0, description="how often the alert worker reads the feed and sends"
+    )
+    alerts_timeout_s: float = Field(default=5.0, gt=0, description="one delivery's timeout")
+    alerts_backoff_s: float = Field(
+        default=10.0, gt=0, description="the first retry's delay; each next one doubles"
+    )
+    alerts_backoff_max_s: float = Field(default=3600.0, gt=0, description="the longest delay")
+    alerts_max_attempts: int = Field(
+        default=12, ge=1, description="attempts of one delivery before it is given up"
+    )
+    alerts_disable_after: int = Field(
+        default=10,
+        ge=1,
+        description="consecutive failed attempts after which a subscription is disabled",
+    )
+    alerts_max_subscriptions: int = Field(
+        default=20, ge=1, description="webhook subscriptions per provider"
+    )
+
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=200, ge=1)
     online_epochs: int = Field(

@@ -1,5 +1,6 @@
 """The provider's console (``/v1/console/...``): its API tokens, its fleet as the inventory
-has it (GPUs, agents, attestations, relayed transactions), and its own relay.
+has it (GPUs, agents, attestations, relayed transactions), its webhook subscriptions with
+their delivery log, and its own relay.
 
 Every route acts for the provider its credential names (a SIWE session or an API token) and
 declares the scope it needs through :func:`api.credentials.require`; nothing here takes a
@@ -12,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from api.alerts import AlertStore, Subscription, check_webhook_url, seed
 from api.auth import utc_iso
 from api.console.fleet import provider_agents, provider_attestations, provider_gpus
 from api.console.relayed import RelayedMessages
@@ -25,17 +27,21 @@ from api.errors import (
     InvalidFilterError,
     InvalidNonceError,
     InvalidSignatureError,
+    InvalidWebhookUrlError,
     NonceUsedError,
     NotFoundError,
     NotOwnerError,
+    PrivateWebhookUrlError,
     RateLimitedError,
     ServiceUnavailableError,
     SessionRevokedError,
+    SubscriptionLimitError,
     TokenExpiredError,
     TokenLimitError,
     TokenRevokedError,
     UnauthorizedError,
     UnknownTokenError,
+    UnresolvableWebhookUrlError,
     WrongDomainError,
 )
 from api.routes._problems import problems
@@ -44,8 +50,15 @@ from api.schemas.console import (
     ConsoleAgents,
     ConsoleAttestations,
     ConsoleGpuPage,
+    DeliveryItem,
+    DeliveryLog,
+    LogItem,
     RelayedItem,
     RelayedList,
+    SubscriptionCreated,
+    SubscriptionCreateRequest,
+    SubscriptionItem,
+    SubscriptionList,
     TokenCreated,
     TokenCreateRequest,
     TokenItem,
@@ -60,6 +73,7 @@ router = APIRouter(prefix="/v1/console", tags=["console"])
 Reader = Annotated[Principal, require("read")]
 TokenManager = Annotated[Principal, require(SESSION_SCOPE)]
 Relayer = Annotated[Principal, require("relay")]
+AlertWriter = Annotated[Principal, require("alerts:write")]
 
 #: what any console route may answer about its credential
 AUTH_PROBLEMS = (
@@ -73,6 +87,9 @@ AUTH_PROBLEMS = (
 Readable = Annotated[None, InventoryReadable]
 INVENTORY_PROBLEMS = (InvalidFilterError, ServiceUnavailableError, IndexerHaltedError)
 Limit = Annotated[int, Query(ge=1, le=200, description="at most this many")]
+SubscriptionId = Annotated[
+    str, Path(pattern=r"^sub_[0-9a-f]{16}$", description="a webhook subscription's id")
+]
 TokenId = Annotated[str, Path(pattern=r"^tok_[0-9a-f]{16}$", description="an API token's id")]
 
 
@@ -257,3 +274,153 @@ def relayed(principal: Reader, request: Request, limit: Limit = 50) -> RelayedLi
         for item in store.of(principal.provider, limit)
     ]
     return RelayedList(provider=principal.provider, items=items)
+
+
+def _alerts(request: Request) -> AlertStore:
+    store: AlertStore = request.app.state.alerts
+    return store
+
+
+def _subscription(sub: Subscription) -> SubscriptionItem:
+    return SubscriptionItem(
+        id=sub.id,
+        url=sub.url,
+        events=list(sub.events),
+        offline_epochs=sub.offline_epochs,
+        expiring_within_s=sub.expiring_within_s,
+        created_at=utc_iso(sub.created_at),
+        active=sub.active,
+        failures=sub.failures,
+        disabled_at=utc_iso(sub.disabled_at) if sub.disabled_at is not None else None,
+        disabled_reason=sub.disabled_reason,
+    )
+
+
+def _allow_http(request: Request, session: SessionDep, settings: SettingsDep) -> bool:
+    """http:// webhooks: as configured, else only on a dev chain (the inventory's chain)."""
+    if settings.alerts_allow_http is not None:
+        return settings.alerts_allow_http
+    from sqlalchemy import select
+
+    from api.inventory._tables import CP
+    from depin.settings import DEV_CHAIN_IDS
+
+    chain_id = session.execute(select(CP.chain_id).where(CP.id == 1)).scalar_one_or_none()
+    if chain_id is None and request.app.state.chain is not None:
+        chain_id = request.app.state.chain.chain_id
+    return chain_id is not None and int(chain_id) in DEV_CHAIN_IDS
+
+
+@router.post(
+    "/subscriptions",
+    response_model=SubscriptionCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=problems(
+        *AUTH_PROBLEMS,
+        *INVENTORY_PROBLEMS,
+        InvalidWebhookUrlError,
+        PrivateWebhookUrlError,
+        UnresolvableWebhookUrlError,
+        SubscriptionLimitError,
+    ),
+)
+def create_subscription(
+    principal: AlertWriter,
+    _readable: Readable,
+    request: Request,
+    body: SubscriptionCreateRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> SubscriptionCreated:
+    """Subscribes a webhook URL to the provider's alerts. The URL must be https (http on a
+    dev chain) and, unless the operator allows it, resolve only to public addresses. The
+    answer carries the signing secret, once. What already holds when it is made (GPUs offline,
+    attestations and agents expiring) is watched from now on; the past is not alerted."""
+    url = check_webhook_url(
+        body.url.strip(),
+        allow_http=_allow_http(request, session, settings),
+        allow_private=settings.alerts_allow_private_urls,
+    )
+    from api.inventory import snapshot
+    from api.shared import now as clock
+
+    known = snapshot(session)
+    at = clock()
+    sub = _alerts(request).create(
+        principal.provider,
+        url,
+        tuple(body.events),
+        offline_epochs=body.offline_epochs,
+        expiring_within_s=body.expiring_within_s,
+        since_change=known.change,
+        since_block=known.block,
+        limit=settings.alerts_max_subscriptions,
+        seed=lambda tx, new: seed(session, tx, new, at),
+    )
+    return SubscriptionCreated(**_subscription(sub).model_dump(), secret=sub.secret)
+
+
+@router.get("/subscriptions", response_model=SubscriptionList, responses=problems(*AUTH_PROBLEMS))
+def list_subscriptions(principal: Reader, request: Request) -> SubscriptionList:
+    """The provider's webhook subscriptions (never their secrets)."""
+    return SubscriptionList(
+        items=[_subscription(s) for s in _alerts(request).of(principal.provider)]
+    )
+
+
+@router.get(
+    "/subscriptions/{subscription_id}",
+    response_model=DeliveryLog,
+    responses=problems(*AUTH_PROBLEMS, NotFoundError, NotOwnerError),
+)
+def subscription_log(
+    principal: Reader, request: Request, subscription_id: SubscriptionId, limit: Limit = 50
+) -> DeliveryLog:
+    """One subscription with its latest deliveries and its log: every attempt's outcome, and
+    why it was disabled if it was. Another provider's is refused (403 `not_owner`)."""
+    store = _alerts(request)
+    sub = store.owned(subscription_id, principal.provider)
+    return DeliveryLog(
+        subscription=_subscription(sub),
+        deliveries=[
+            DeliveryItem(
+                **{
+                    **d,
+                    "created_at": utc_iso(d["created_at"]),
+                    "next_attempt_at": (
+                        utc_iso(d["next_attempt_at"]) if d["next_attempt_at"] else None
+                    ),
+                    "delivered_at": utc_iso(d["delivered_at"]) if d["delivered_at"] else None,
+                }
+            )
+            for d in store.deliveries(sub.id, limit)
+        ],
+        log=[LogItem(**{**e, "at": utc_iso(e["at"])}) for e in store.log(sub.id, limit)],
+    )
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=problems(*AUTH_PROBLEMS, NotFoundError, NotOwnerError),
+)
+def delete_subscription(
+    principal: AlertWriter, request: Request, subscription_id: SubscriptionId
+) -> Response:
+    """Deletes a subscription with its pending deliveries and log."""
+    _alerts(request).delete(subscription_id, principal.provider)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/subscriptions/{subscription_id}/enable",
+    response_model=SubscriptionItem,
+    responses=problems(*AUTH_PROBLEMS, NotFoundError, NotOwnerError),
+)
+def enable_subscription(
+    principal: AlertWriter, request: Request, subscription_id: SubscriptionId
+) -> SubscriptionItem:
+    """Enables a subscription disabled after failed deliveries; its pending deliveries are
+    tried again at once."""
+    return _subscription(_alerts(request).enable(subscription_id, principal.provider))

@@ -3,7 +3,7 @@ subscriptions and their deliveries."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,3 +124,90 @@ class RelayedItem(BaseModel):
 class RelayedList(BaseModel):
     provider: Address
     items: list[RelayedItem] = Field(description="newest first")
+
+
+AlertEvent = Literal[
+    "gpu_offline",
+    "gpu_unhealthy",
+    "attestation_expiring",
+    "agent_expiring",
+    "attestation_rejected",
+    "provider_changed",
+]
+
+
+class SubscriptionCreateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://ops.example/hooks/depin",
+                    "events": ["gpu_offline", "attestation_expiring"],
+                    "offline_epochs": 3,
+                    "expiring_within_s": 86400,
+                }
+            ]
+        },
+    )
+
+    url: str = Field(min_length=8, max_length=2048, description="https (http on a dev chain)")
+    events: list[AlertEvent] = Field(min_length=1, max_length=6)
+    offline_epochs: int = Field(
+        default=1, ge=1, le=1008, description="gpu_offline: after this many epochs offline"
+    )
+    expiring_within_s: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="attestation_expiring, agent_expiring: this long before the expiry",
+    )
+
+
+class SubscriptionItem(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    offline_epochs: int
+    expiring_within_s: int
+    created_at: str
+    active: bool
+    failures: int = Field(description="failed delivery attempts in a row")
+    disabled_at: str | None
+    disabled_reason: str | None
+
+
+class SubscriptionCreated(SubscriptionItem):
+    secret: str = Field(description="the HMAC-SHA256 key of `X-Depin-Signature`: shown this once")
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionItem]
+
+
+class DeliveryItem(BaseModel):
+    id: int
+    idempotency_key: str = Field(description="the same on every attempt of this alert")
+    event: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str | None
+    created_at: str
+    delivered_at: str | None
+    body: dict[str, Any] = Field(description="what is POSTed, byte for byte as JSON")
+
+
+class LogItem(BaseModel):
+    id: int
+    delivery_id: int | None
+    at: str
+    attempt: int | None
+    outcome: Literal["delivered", "failed", "disabled", "enabled"]
+    status: int | None = Field(description="the receiver's HTTP status, if it answered")
+    detail: str
+
+
+class DeliveryLog(BaseModel):
+    subscription: SubscriptionItem
+    deliveries: list[DeliveryItem] = Field(description="newest first")
+    log: list[LogItem] = Field(description="newest first")

@@ -287,6 +287,8 @@ def up(
                 "DEPIN_API_RELAYER_PASSWORD_FILE": str(
                     _write_secret(home / "api" / "relayer.pass", DEV_PASSWORD)
                 ),
+                # webhook receivers on this machine (a dev stack's own listeners) are allowed
+                "DEPIN_API_ALERTS_ALLOW_PRIVATE_URLS": "true",
             }
             api_url = f"http://127.0.0.1:{api_port}"
             services.append(

@@ -1,0 +1,547 @@
+"""Alerts evaluated incrementally: each step reads what the indexer added since the last one
+(the changes feed, and the agent and rejection events the feed leaves out), and the watches
+that came due; never every subscription.
+
+- ``provider_changed``, ``gpu_unhealthy``, ``attestation_rejected`` fire on their change or
+  event, for the subscriptions of the provider it concerns (an in-memory index by provider,
+  reloaded only when a subscription changes).
+- ``gpu_offline`` (for N epochs), ``attestation_expiring`` and ``agent_expiring`` (within T)
+  become *watches* when their change or event arrives (and when a subscription is made, from
+  what the inventory holds then): a row due at an epoch or a time, keyed by what it is about,
+  deleted when it fires or when a later change makes it moot (the GPU came back, was attested
+  again or revoked; the agent was authorized again or revoked). Before firing, a watch is
+  checked against the inventory, so one left by a reorged event does not fire.
+
+An alert is a delivery row unique on (subscription, alert key): whatever runs twice, it is made
+once (an expiring agent alerts once, not on every block). Each step is one transaction of the
+shared state under a lock, with the evaluator's cursors in it: two API processes never evaluate
+the same change twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from api.alerts.store import VERSION, Subscription, subscription
+from api.inventory import Snapshot, changes_after, snapshot
+from api.inventory._tables import AT, A, G
+from api.shared import State, Tx
+from depin.attestation import RejectReason
+from indexer.models import EVENTS
+
+EV = EVENTS.c
+#: the events the changes feed leaves out that alerts need
+EVENT_NAMES = ("AgentAuthorized", "AgentRevoked", "AttestationRejected")
+PROVIDER_CHANGES = ("provider_registered", "provider_updated", "provider_deregistered")
+LOCK = "depin.api.alerts.evaluate"
+#: an event cursor after every log of a block
+END_OF_BLOCK = 2**31 - 1
+
+_SUBS = (
+    "id, provider, url, events, offline_epochs, expiring_within_s, secret, created_at, "
+    "since_change, since_block, failures, disabled_at, disabled_reason"
+)
+
+
+def idempotency_key(sub_id: str, alert_key: str) -> str:
+    """The key a receiver deduplicates on: the same for every attempt of one alert."""
+    return "evt_" + hashlib.sha256(f"{sub_id}|{alert_key}".encode()).hexdigest()[:32]
+
+
+def _iso(at: float) -> str:
+    from api.auth import utc_iso
+
+    return utc_iso(at)
+
+
+@dataclass
+class Cursors:
+    change: int = 0
+    event_block: int = -1
+    event_log: int = END_OF_BLOCK
+    version: int = -1
+
+
+@dataclass
+class StepResult:
+    changes: int = 0
+    events: int = 0
+    fired: int = 0
+    due: int = 0
+    caught_up: bool = True
+
+
+@dataclass
+class _Step:
+    """What one step accumulates before it writes."""
+
+    tx: Tx
+    known: Snapshot
+    at: float
+    fired: int = 0
+    providers_of_gpus: dict[str, str | None] = field(default_factory=dict)
+
+
+class Evaluator:
+    """Turns the inventory's new changes and events, and the due watches, into deliveries."""
+
+    def __init__(
+        self,
+        state: State,
+        inventory: Callable[[], Session],
+        *,
+        clock: Callable[[], float] = time.time,
+        batch: int = 1000,
+    ) -> None:
+        self.state = state
+        self.inventory = inventory
+        self.clock = clock
+        self.batch = batch
+        self._version = -2
+        self._by_provider: dict[str, list[Subscription]] = {}
+
+    # ------------------------------------------------------------------ the step
+
+    def step(self) -> StepResult:
+        """One batch of changes, one of events, and the watches due; caught up when both
+        batches were short."""
+        result = StepResult()
+        with self.state.transaction() as tx:
+            tx.lock(LOCK)
+            cursors = self._cursors(tx)
+            self._load(tx, cursors.version)
+            with self.inventory() as session:
+                known = snapshot(session)
+                step = _Step(tx, known, self.clock())
+                changes = changes_after(session, cursors.change, self.batch)
+                for change in changes:
+                    self._change(session, step, cursors, change)
+                    cursors.change = int(change.id)
+                events = self._events(session, cursors, known.block)
+                for event in events:
+                    self._event(session, step, event)
+                    cursors.event_block, cursors.event_log = (
+                        int(event.block_number),
+                        int(event.log_index),
+                    )
+                if len(events) < self.batch:  # every event up to the snapshot's block is read
+                    cursors.event_block, cursors.event_log = known.block, END_OF_BLOCK
+                result.due = self._due(session, step)
+            self._save(tx, cursors)
+        result.changes, result.events, result.fired = len(changes), len(events), step.fired
+        result.caught_up = len(changes) < self.batch and len(events) < self.batch
+        return result
+
+    def run_until_caught_up(self, max_steps: int = 100) -> StepResult:
+        total = StepResult()
+        for _ in range(max_steps):
+            one = self.step()
+            total.changes += one.changes
+            total.events += one.events
+            total.fired += one.fired
+            total.due += one.due
+            if one.caught_up:
+                break
+        return total
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def _load(self, tx: Tx, version: int) -> None:
+        if version == self._version:
+            return
+        by_provider: dict[str, list[Subscription]] = defaultdict(list)
+        for row in tx.execute(
+            f"SELECT {_SUBS} FROM alert_subscriptions WHERE disabled_at IS NULL"
+        ).fetchall():
+            sub = subscription(row)
+            by_provider[sub.provider].append(sub)
+        self._by_provider = dict(by_provider)
+        self._version = version
+
+    def _subs(self, provider: str | None, event: str) -> list[Subscription]:
+        if provider is None:
+            return []
+        return [s for s in self._by_provider.get(provider, ()) if event in s.events]
+
+    # ------------------------------------------------------------------ cursors
+
+    @staticmethod
+    def _cursors(tx: Tx) -> Cursors:
+        values = {
+            str(n): int(v)
+            for n, v in tx.execute("SELECT name, value FROM alert_cursors").fetchall()
+        }
+        return Cursors(
+            values.get("change", 0),
+            values.get("event_block", -1),
+            values.get("event_log", END_OF_BLOCK),
+            values.get(VERSION, 0),
+        )
+
+    @staticmethod
+    def _save(tx: Tx, cursors: Cursors) -> None:
+        for name, value in (
+            ("change", cursors.change),
+            ("event_block", cursors.event_block),
+            ("event_log", cursors.event_log),
+        ):
+            moved = tx.execute("UPDATE alert_cursors SET value = ? WHERE name = ?", (value, name))
+            if moved.rowcount == 0:
+                tx.execute("INSERT INTO alert_cursors (name, value) VALUES (?, ?)", (name, value))
+
+    def start_at_head(self) -> None:
+        """Starts a new evaluator's cursors at the inventory's head (the past is not alerted;
+        subscriptions seed what matters from the inventory)."""
+        with self.state.transaction() as tx:
+            tx.lock(LOCK)
+            if tx.execute("SELECT 1 FROM alert_cursors WHERE name = 'change'").fetchone():
+                return
+            with self.inventory() as session:
+                known = snapshot(session)
+            self._save(tx, Cursors(known.change, known.block, END_OF_BLOCK))
+
+    # ------------------------------------------------------------------ changes
+
+    def _change(self, session: Session, step: _Step, cursors: Cursors, change: Any) -> None:
+        kind, subject, data = str(change.kind), change.subject, change.data or {}
+        change_id = int(change.id)
+        if kind == "reorg":  # the events above the ancestor were replaced: read them again
+            ancestor = int(change.block_number)
+            if ancestor < cursors.event_block:
+                cursors.event_block, cursors.event_log = ancestor, END_OF_BLOCK
+            return
+        if kind in PROVIDER_CHANGES:
+            for sub in self._subs(subject, "provider_changed"):
+                if change_id > sub.since_change:
+                    self._fire(
+                        step,
+                        sub,
+                        "provider_changed",
+                        f"provider_changed:{change_id}",
+                        str(subject),
+                        {"change": kind, **data, "block_number": int(change.block_number)},
+                    )
+            return
+        if subject is None:
+            return
+        gpu = str(subject)
+        if kind == "gpu_attested":
+            provider = data.get("provider")
+            step.providers_of_gpus[gpu] = provider
+            self._forget(step.tx, gpu, "attestation_expiring")
+            for sub in self._subs(provider, "attestation_expiring"):
+                if change_id > sub.since_change:
+                    self._watch_expiry(
+                        step.tx, sub, "attestation_expiring", gpu, data["expires_at"]
+                    )
+        elif kind == "gpu_revoked":
+            self._forget(step.tx, gpu, "attestation_expiring")
+            self._forget(step.tx, gpu, "gpu_offline")
+        elif kind == "gpu_online":
+            self._forget(step.tx, gpu, "gpu_offline")
+        elif kind == "gpu_offline":
+            epoch = int(data.get("epoch", 0))
+            for sub in self._subs(self._provider_of(session, step, gpu), "gpu_offline"):
+                if change_id > sub.since_change:
+                    self._watch_offline(step.tx, sub, gpu, epoch)
+        elif kind == "gpu_unhealthy":
+            epoch = int(data.get("epoch", 0))
+            for sub in self._subs(self._provider_of(session, step, gpu), "gpu_unhealthy"):
+                if change_id > sub.since_change:
+                    self._fire(
+                        step,
+                        sub,
+                        "gpu_unhealthy",
+                        f"gpu_unhealthy:{gpu}:{epoch}",
+                        gpu,
+                        {"gpu_key": gpu, "epoch": epoch, "gpu_index": data.get("gpu_index")},
+                    )
+
+    # ------------------------------------------------------------------ events
+
+    def _events(self, session: Session, cursors: Cursors, head: int) -> list[Any]:
+        return list(
+            session.execute(
+                select(EV.block_number, EV.log_index, EV.tx_hash, EV.name, EV.args)
+                .where(
+                    or_(
+                        EV.block_number > cursors.event_block,
+                        and_(
+                            EV.block_number == cursors.event_block,
+                            EV.log_index > cursors.event_log,
+                        ),
+                    ),
+                    EV.block_number <= head,
+                    EV.name.in_(EVENT_NAMES),
+                )
+                .order_by(EV.block_number, EV.log_index)
+                .limit(self.batch)
+            ).all()
+        )
+
+    def _event(self, session: Session, step: _Step, event: Any) -> None:
+        args: dict[str, Any] = event.args or {}
+        block = int(event.block_number)
+        if event.name == "AttestationRejected":
+            gpu = str(args.get("gpuKey"))
+            reason = int(args.get("reason", -1))
+            for sub in self._subs(self._provider_of(session, step, gpu), "attestation_rejected"):
+                if block > sub.since_block:
+                    self._fire(
+                        step,
+                        sub,
+                        "attestation_rejected",
+                        f"attestation_rejected:{event.tx_hash}:{event.log_index}",
+                        gpu,
+                        {
+                            "gpu_key": gpu,
+                            "reason": RejectReason.NAMES.get(reason, f"unknown ({reason})"),
+                            "tx_hash": event.tx_hash,
+                            "block_number": block,
+                        },
+                    )
+            return
+        provider, agent = str(args.get("provider")), str(args.get("agent"))
+        subs = self._subs(provider, "agent_expiring")
+        self._forget(step.tx, agent, "agent_expiring", [s.id for s in subs])
+        if event.name == "AgentAuthorized":
+            for sub in subs:
+                if block > sub.since_block:
+                    self._watch_expiry(step.tx, sub, "agent_expiring", agent, args["expiresAt"])
+
+    # ------------------------------------------------------------------ watches
+
+    @staticmethod
+    def _forget(tx: Tx, subject: str, kind: str, sub_ids: Iterable[str] | None = None) -> None:
+        if sub_ids is None:
+            tx.execute("DELETE FROM alert_watches WHERE subject = ? AND kind = ?", (subject, kind))
+            return
+        for sub_id in sub_ids:
+            tx.execute(
+                "DELETE FROM alert_watches WHERE subject = ? AND kind = ? AND subscription_id = ?",
+                (subject, kind, sub_id),
+            )
+
+    @staticmethod
+    def _watch_expiry(tx: Tx, sub: Subscription, kind: str, subject: str, expires_at: Any) -> None:
+        expires = int(expires_at)
+        tx.execute(
+            "INSERT INTO alert_watches (subscription_id, alert_key, kind, subject, due_epoch, "
+            "due_at, data) VALUES (?, ?, ?, ?, NULL, ?, ?) "
+            "ON CONFLICT (subscription_id, alert_key) DO NOTHING",
+            (
+                sub.id,
+                f"{kind}:{subject}:{expires}",
+                kind,
+                subject,
+                float(expires - sub.expiring_within_s),
+                json.dumps({"expires_at": expires, "provider": sub.provider}),
+            ),
+        )
+
+    @staticmethod
+    def _watch_offline(tx: Tx, sub: Subscription, gpu: str, since_epoch: int) -> None:
+        tx.execute(
+            "INSERT INTO alert_watches (subscription_id, alert_key, kind, subject, due_epoch, "
+            "due_at, data) VALUES (?, ?, 'gpu_offline', ?, ?, NULL, ?) "
+            "ON CONFLICT (subscription_id, alert_key) DO NOTHING",
+            (
+                sub.id,
+                f"gpu_offline:{gpu}:{since_epoch}",
+                gpu,
+                since_epoch + sub.offline_epochs - 1,
+                json.dumps({"since_epoch": since_epoch, "provider": sub.provider}),
+            ),
+        )
+
+    def _due(self, session: Session, step: _Step) -> int:
+        """Fires (or drops) the watches that came due: offline ones by the latest liveness
+        epoch, expiring ones by the clock."""
+        tx = step.tx
+        rows = []
+        if step.known.epoch is not None:
+            rows += tx.execute(
+                "SELECT subscription_id, alert_key, kind, subject, data FROM alert_watches "
+                "WHERE due_epoch <= ? ORDER BY due_epoch LIMIT ?",
+                (step.known.epoch, self.batch),
+            ).fetchall()
+        rows += tx.execute(
+            "SELECT subscription_id, alert_key, kind, subject, data FROM alert_watches "
+            "WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            (step.at, self.batch),
+        ).fetchall()
+        if not rows:
+            return 0
+        gpus = {str(r[3]) for r in rows if r[2] != "agent_expiring"}
+        gpu_rows = (
+            {
+                str(g.gpu_key): g
+                for g in session.execute(
+                    select(G.gpu_key, G.online, G.revoked, G.expires_at, G.last_seen_epoch).where(
+                        G.gpu_key.in_(sorted(gpus))
+                    )
+                ).all()
+            }
+            if gpus
+            else {}
+        )
+        agents = {str(r[3]) for r in rows if r[2] == "agent_expiring"}
+        agent_rows = (
+            {
+                (str(a.provider), str(a.agent)): a
+                for a in session.execute(
+                    select(A.provider, A.agent, A.expires_at, A.revoked).where(
+                        A.agent.in_(sorted(agents))
+                    )
+                ).all()
+            }
+            if agents
+            else {}
+        )
+        subs = {s.id: s for group in self._by_provider.values() for s in group}
+        for sub_id, alert_key, kind, subject, raw in rows:
+            tx.execute(
+                "DELETE FROM alert_watches WHERE subscription_id = ? AND alert_key = ?",
+                (sub_id, alert_key),
+            )
+            sub = subs.get(str(sub_id))
+            if sub is None:  # disabled meanwhile
+                continue
+            data = json.loads(raw)
+            subject = str(subject)
+            if kind == "gpu_offline":
+                row = gpu_rows.get(subject)
+                if row is None or row.online or row.revoked:
+                    continue
+                since = int(data["since_epoch"])
+                self._fire(
+                    step,
+                    sub,
+                    kind,
+                    str(alert_key),
+                    subject,
+                    {
+                        "gpu_key": subject,
+                        "offline_since_epoch": since,
+                        "epochs": int(step.known.epoch or since) - since + 1,
+                        "last_seen_epoch": row.last_seen_epoch,
+                    },
+                )
+            elif kind == "attestation_expiring":
+                row = gpu_rows.get(subject)
+                expires = int(data["expires_at"])
+                if row is None or row.revoked or int(row.expires_at) != expires:
+                    continue
+                self._fire(
+                    step,
+                    sub,
+                    kind,
+                    str(alert_key),
+                    subject,
+                    {
+                        "gpu_key": subject,
+                        "expires_at": expires,
+                        "expires_in_s": int(expires - step.at),
+                    },
+                )
+            elif kind == "agent_expiring":
+                agent = agent_rows.get((sub.provider, subject))
+                expires = int(data["expires_at"])
+                if agent is None or agent.revoked or int(agent.expires_at) != expires:
+                    continue
+                self._fire(
+                    step,
+                    sub,
+                    kind,
+                    str(alert_key),
+                    subject,
+                    {
+                        "agent": subject,
+                        "expires_at": expires,
+                        "expires_in_s": int(expires - step.at),
+                    },
+                )
+        return len(rows)
+
+    # ------------------------------------------------------------------ lookups and firing
+
+    def _provider_of(self, session: Session, step: _Step, gpu: str) -> str | None:
+        if gpu not in step.providers_of_gpus:
+            found = session.execute(select(G.provider).where(G.gpu_key == gpu)).scalar()
+            if found is None:
+                found = session.execute(
+                    select(AT.provider).where(AT.gpu_key == gpu).limit(1)
+                ).scalar()
+            step.providers_of_gpus[gpu] = None if found is None else str(found)
+        return step.providers_of_gpus[gpu]
+
+    @staticmethod
+    def _fire(
+        step: _Step,
+        sub: Subscription,
+        event: str,
+        alert_key: str,
+        subject: str,
+        data: dict[str, Any],
+    ) -> None:
+        key = idempotency_key(sub.id, alert_key)
+        body = json.dumps(
+            {
+                "id": key,
+                "event": event,
+                "provider": sub.provider,
+                "subscription": sub.id,
+                "subject": subject,
+                "created_at": _iso(step.at),
+                "as_of_block": step.known.block,
+                "data": data,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        inserted = step.tx.execute(
+            "INSERT INTO alert_deliveries (subscription_id, alert_key, idempotency_key, event, "
+            "body, state, attempts, next_attempt_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) "
+            "ON CONFLICT (subscription_id, alert_key) DO NOTHING",
+            (sub.id, alert_key, key, event, body, step.at, step.at),
+        )
+        step.fired += max(inserted.rowcount, 0)
+
+
+def seed(session: Session, tx: Tx, sub: Subscription, at: float) -> None:
+    """The watches of what the inventory holds when ``sub`` is made: its GPUs' attestations
+    and its agents' authorizations that have yet to expire, and its GPUs that are offline."""
+    if "attestation_expiring" in sub.events:
+        for gpu, expires in session.execute(
+            select(G.gpu_key, G.expires_at).where(
+                G.provider == sub.provider, G.revoked.is_(False), G.expires_at > int(at)
+            )
+        ).all():
+            Evaluator._watch_expiry(tx, sub, "attestation_expiring", str(gpu), expires)
+    if "agent_expiring" in sub.events:
+        for agent, expires in session.execute(
+            select(A.agent, A.expires_at).where(
+                A.provider == sub.provider, A.revoked.is_(False), A.expires_at > int(at)
+            )
+        ).all():
+            Evaluator._watch_expiry(tx, sub, "agent_expiring", str(agent), expires)
+    if "gpu_offline" in sub.events:
+        for gpu, seen in session.execute(
+            select(G.gpu_key, G.last_seen_epoch).where(
+                G.provider == sub.provider,
+                G.online.is_(False),
+                G.revoked.is_(False),
+                G.last_seen_epoch.is_not(None),
+            )
+        ).all():
+            Evaluator._watch_offline(tx, sub, str(gpu), int(seen) + 1)
