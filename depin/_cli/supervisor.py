@@ -170,13 +170,15 @@ class Service:
         self.process = None
 
 
-def stop_group(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def stop_group(
+    process: subprocess.Popen[bytes], timeout: float = 30.0, sig: int = signal.SIGTERM
+) -> None:
     """Stops a process started in a session of its own (``start_new_session``) and its whole
-    group: SIGTERM, then SIGKILL after ``timeout``."""
+    group: ``sig`` (SIGTERM), then SIGKILL after ``timeout``."""
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, sig)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,8 @@ from eth_account.signers.local import LocalAccount
 from test_api_relay import wallet_sign
 from test_api_siwe import sign, siwe_text
 
-from depin.chain import ANVIL_KEYS
+from depin._cli.supervisor import stop_group
+from depin.chain import ANVIL_KEYS, free_port
 from depin.registry import RegistryClient, Status
 from indexer.db import make_engine, migrate
 
@@ -33,12 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAYER: LocalAccount = Account.from_key(ANVIL_KEYS[1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -57,7 +51,7 @@ class ApiProcess:
         return self.home / "api.log"
 
     def start(self, timeout: float = 60.0) -> ApiProcess:
-        self.port = _free_port()
+        self.port = free_port()
         argv = [sys.executable, "-c", "from depin.cli import main; main()"]
         argv += ["api", "serve", "--port", str(self.port), "--log-level", "warning"]
         with self.log.open("ab") as log:
@@ -82,13 +76,8 @@ class ApiProcess:
         raise AssertionError(f"the API is not ready: {self.log.read_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout=15, sig=sig)
         self.process = None
 
     def client(self) -> httpx.Client:
@@ -159,13 +148,10 @@ def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def test_a_dropped_relay_transaction_of_a_killed_api_is_sent_again_by_its_successor(
-    make_api: Callable[..., ApiProcess],
-    sqlite_db: str,
-    registry: RegistryClient,
-    make_account: Callable[..., LocalAccount],
+    make_api: Callable[..., ApiProcess], sqlite_db: str, registry: RegistryClient
 ) -> None:
     w3 = registry.w3
-    provider = make_account(fund=False)
+    provider: LocalAccount = Account.create()
     first = make_api(sqlite_db, relay_follow_s=0.2).start()
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
@@ -218,14 +204,11 @@ def test_rate_limits_add_up_across_hosts(
 
 
 def test_concurrent_relays_on_two_hosts_never_reuse_a_relayer_nonce(
-    make_api: Callable[..., ApiProcess],
-    postgres_db: str,
-    registry: RegistryClient,
-    make_account: Callable[..., LocalAccount],
+    make_api: Callable[..., ApiProcess], postgres_db: str, registry: RegistryClient
 ) -> None:
     w3 = registry.w3
     hosts = [make_api(postgres_db, name=name).start() for name in ("a", "b")]
-    providers = [make_account(fund=False) for _ in range(50)]
+    providers: list[LocalAccount] = [Account.create() for _ in range(50)]
     with hosts[0].client() as a, hosts[1].client() as b:
         clients = (a, b)
         bodies = [_signed_registration(clients[i % 2], p) for i, p in enumerate(providers)]

@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from agent.keystore import create_keystore
-from depin._cli.supervisor import http_ready
+from depin._cli.supervisor import http_ready, stop_group
 from depin.attestation import ALL_WELL, Heartbeat, Liveness, gpu_key, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import Anvil
@@ -117,13 +117,8 @@ class OracleProcess:
         raise AssertionError(f"{self.name} not ready: {self.log.read_text()[-2000:]}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, timeout=10, sig=sig)
         self.process = None
 
 
