@@ -279,9 +279,7 @@ def make_oracle(
 
 @pytest.mark.integration
 def test_the_oracle_refuses_an_oversized_heartbeat_and_a_flooding_agent(
-    make_oracle: Callable[..., OracleClient],
-    make_provider: Callable[..., LocalAccount],
-    make_agent: Callable[..., LocalAccount],
+    make_oracle: Callable[..., OracleClient], provider: LocalAccount, agent: LocalAccount
 ) -> None:
     oracle = make_oracle(rate_per_agent=0.001, burst_per_agent=2)
     huge = oracle.http.post(
@@ -293,8 +291,6 @@ def test_the_oracle_refuses_an_oversized_heartbeat_and_a_flooding_agent(
     assert huge.headers["content-type"].startswith("application/problem+json")
     assert huge.json()["code"] == "body_too_large"
 
-    provider = make_provider()
-    agent = make_agent(provider)
     keys = [gpu_key("nvidia", f"GPU-flood-{i}") for i in range(1)]
     oracle.challenge(provider.address, agent.address, "sim:" + H100, keys)
     oracle.challenge(provider.address, agent.address, "sim:" + H100, keys)
@@ -305,13 +301,9 @@ def test_the_oracle_refuses_an_oversized_heartbeat_and_a_flooding_agent(
 
 @pytest.mark.integration
 def test_an_honest_round_of_eight_gpus_passes_the_default_limits(
-    make_oracle: Callable[..., OracleClient],
-    make_provider: Callable[..., LocalAccount],
-    make_agent: Callable[..., LocalAccount],
+    make_oracle: Callable[..., OracleClient], provider: LocalAccount, agent: LocalAccount
 ) -> None:
     oracle = make_oracle()
-    provider = make_provider()
-    agent = make_agent(provider)
     for _ in range(2):  # a round, and the re-attestation right after it
         keys = [gpu_key("nvidia", f"GPU-{i}-{provider.address}") for i in range(8)]
         oracle.info()
