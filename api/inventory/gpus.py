@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, false, func, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
+from api.capabilities import FACETS, document_of
 from api.inventory._tables import AT, GPU_SOURCE, G, L, P
 from api.inventory.cursor import Page, decode_cursor, encode_cursor, keyset, order
 from api.inventory.lru import LruCache
@@ -24,6 +25,7 @@ from api.inventory.shaping import attestation_item, gpu_item
 from api.inventory.snapshot import Snapshot, as_of, snapshot
 from api.inventory.totals import gpu_total
 from api.inventory.uptime import Uptimes
+from depin.capabilities import version_key
 from indexer.models import Attestation
 
 #: sort name -> (column, descending)
@@ -54,6 +56,19 @@ class GpuFilters:
     online_epochs: int = 3
     available: bool | None = None
     healthy: bool | None = None
+    #: capability filters (version keys as :func:`depin.capabilities.version_key` makes them)
+    min_driver: str | None = None
+    min_cuda: str | None = None
+    min_rocm: str | None = None
+    min_compute_capability: str | None = None
+    interconnect: str | None = None
+    mig: bool | None = None
+    pcie_gen: int | None = None
+    min_host_cpu_cores: int | None = None
+    min_host_ram_gib: int | None = None
+    min_host_disk_gib: int | None = None
+    container_runtime: str | None = None
+    min_gpus_per_host: int | None = None
 
     @property
     def on_liveness(self) -> bool:
@@ -127,7 +142,53 @@ def gpu_conditions(
     needs_join = filters.region is not None
     if filters.region is not None:
         where.append(P.region == filters.region)
+    facets = capability_conditions(filters)
+    if facets:
+        # the GPUs whose latest attestation names a stored document whose facets match
+        where.append(
+            tuple_(G.capabilities, G.gpu_key).in_(
+                select(FACETS.c.document_hash, FACETS.c.gpu_key).where(*facets)
+            )
+        )
     return where, needs_join
+
+
+_RUNTIME_COLUMNS = {
+    "docker": FACETS.c.runtime_docker,
+    "podman": FACETS.c.runtime_podman,
+    "nvidia-container-toolkit": FACETS.c.runtime_nvidia,
+}
+
+
+def capability_conditions(filters: GpuFilters) -> list[ColumnElement[bool]]:
+    """Conditions on the capability facets (empty: no capability filter given)."""
+    f = FACETS.c
+    where: list[ColumnElement[bool]] = []
+    for minimum, column in (
+        (filters.min_driver, f.driver_key),
+        (filters.min_cuda, f.cuda_key),
+        (filters.min_rocm, f.rocm_key),
+        (filters.min_compute_capability, f.compute_capability_key),
+    ):
+        if minimum is not None:
+            key = version_key(minimum)
+            where.append(column >= key if key is not None else false())
+    if filters.interconnect is not None:
+        where.append(f.interconnect == filters.interconnect)
+    if filters.mig is not None:
+        where.append(f.mig.is_(filters.mig))
+    for low, column in (
+        (filters.pcie_gen, f.pcie_gen),
+        (filters.min_host_cpu_cores, f.host_cpu_cores),
+        (filters.min_host_ram_gib, f.host_ram_gib),
+        (filters.min_host_disk_gib, f.host_disk_gib),
+        (filters.min_gpus_per_host, f.gpus_per_host),
+    ):
+        if low is not None:
+            where.append(column >= low)
+    if filters.container_runtime is not None:
+        where.append(_RUNTIME_COLUMNS[filters.container_runtime].is_(True))
+    return where
 
 
 GPU_COLUMNS = (
@@ -262,14 +323,21 @@ def _items(
 def get_gpu(
     session: Session, gpu_key: str, window: int, uptimes: Uptimes | None = None
 ) -> tuple[dict[str, Any] | None, Snapshot]:
+    """One GPU, with ``capabilities_hash`` (the document its latest attestation names) and
+    ``capabilities`` (that document's part for it and its host, when the API holds it)."""
     now = int(time.time())
     known = snapshot(session)
     row = session.execute(
-        select(*GPU_COLUMNS, P.region).select_from(GPU_SOURCE).where(G.gpu_key == gpu_key)
+        select(*GPU_COLUMNS, G.capabilities, P.region)
+        .select_from(GPU_SOURCE)
+        .where(G.gpu_key == gpu_key)
     ).first()
     if row is None:
         return None, known
-    return _items(session, [row], known, window, now, uptimes)[0], known
+    item = _items(session, [row], known, window, now, uptimes)[0]
+    item["capabilities_hash"] = row.capabilities
+    item["capabilities"] = document_of(session, row.capabilities, gpu_key)
+    return item, known
 
 
 def gpu_attestations(

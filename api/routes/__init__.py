@@ -6,7 +6,15 @@ from fastapi import APIRouter
 
 
 def explorer_routers() -> list[APIRouter]:
-    """The read-only explorer routers (GPUs, providers, stats, health, events)."""
-    from api.routes import events, gpus, health, providers, stats
+    """The explorer routers (GPUs, providers, stats, health, events) and the capability
+    documents' (written only with documents whose hash the chain attested)."""
+    from api.routes import capabilities, events, gpus, health, providers, stats
 
-    return [gpus.router, providers.router, stats.router, health.router, events.router]
+    return [
+        gpus.router,
+        providers.router,
+        stats.router,
+        health.router,
+        events.router,
+        capabilities.router,
+    ]

@@ -40,6 +40,8 @@ GpuKey = Annotated[
 ]
 #: a text filter; NUL is refused (PostgreSQL's text cannot hold it)
 Text = Annotated[str | None, Query(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
+#: a dotted version of one to four numbers (``550.54.15``, ``12.4``, ``9.0``)
+Version = Annotated[str | None, Query(max_length=35, pattern=r"^\d{1,8}(\.\d{1,8}){0,3}$")]
 #: the longest history ``/status`` answers (two weeks of 10-minute epochs)
 MAX_STATUS_EPOCHS = 2016
 
@@ -94,6 +96,56 @@ async def list_gpus(
         Query(description="online and reported healthy (false: online and unhealthy)"),
     ] = None,
     verified: Annotated[bool | None, Query(description="attested, unexpired and unrevoked")] = None,
+    min_driver: Annotated[
+        Version,
+        Query(
+            description="capability document: driver version ≥ this, compared numerically "
+            "(535.104 < 550.54); a driver version that is not dotted numbers never matches"
+        ),
+    ] = None,
+    min_cuda: Annotated[
+        Version, Query(description="capability document: CUDA version ≥ this (12.10 > 12.9)")
+    ] = None,
+    min_rocm: Annotated[
+        Version, Query(description="capability document: ROCm version ≥ this")
+    ] = None,
+    min_compute_capability: Annotated[
+        Version, Query(description="capability document: CUDA compute capability ≥ this (9.0)")
+    ] = None,
+    interconnect: Annotated[
+        Literal["nvlink", "xgmi", "pcie"] | None,
+        Query(
+            description="capability document: the GPU's fastest active link to its peers "
+            "(pcie: no active NVLink or xGMI link)"
+        ),
+    ] = None,
+    mig: Annotated[
+        bool | None, Query(description="capability document: MIG mode enabled (or not)")
+    ] = None,
+    pcie_gen: Annotated[
+        int | None,
+        Query(ge=1, le=16, description="capability document: widest PCIe generation ≥ this"),
+    ] = None,
+    min_host_cpu_cores: Annotated[
+        int | None,
+        Query(ge=0, le=2**32, description="capability document: the host's logical CPUs ≥ this"),
+    ] = None,
+    min_host_ram_gib: Annotated[
+        int | None,
+        Query(ge=0, le=2**32, description="capability document: the host's RAM ≥ this, GiB"),
+    ] = None,
+    min_host_disk_gib: Annotated[
+        int | None,
+        Query(ge=0, le=2**32, description="capability document: the host's free disk ≥ this, GiB"),
+    ] = None,
+    container_runtime: Annotated[
+        Literal["docker", "podman", "nvidia-container-toolkit"] | None,
+        Query(description="capability document: this container runtime is installed"),
+    ] = None,
+    min_gpus_per_host: Annotated[
+        int | None,
+        Query(ge=1, le=256, description="capability document: GPUs on the same host ≥ this"),
+    ] = None,
     online_epochs: Annotated[
         int | None, Query(ge=1, le=10_000, description="K for `online` (server default 3)")
     ] = None,
@@ -111,7 +163,11 @@ async def list_gpus(
 ) -> Response:
     """GPUs matching every given filter, `sort`ed, one keyset page at a time, with the total:
     exact up to 1,000 matching GPUs (`total_exact` true), an estimate beyond (`total_exact`
-    false). With `Accept: text/csv`, every matching GPU as CSV instead of a page."""
+    false). With `Accept: text/csv`, every matching GPU as CSV instead of a page.
+
+    The capability filters (`min_driver` to `min_gpus_per_host`) read the host's capability
+    document that the GPU's latest attestation names: a GPU whose document the API does not
+    hold (yet) matches none of them."""
     from eth_utils import to_checksum_address
 
     size = min(limit or settings.default_page_size, settings.max_page_size)
@@ -127,6 +183,18 @@ async def list_gpus(
         online_epochs=online_epochs or settings.online_epochs,
         available=available,
         healthy=healthy,
+        min_driver=min_driver,
+        min_cuda=min_cuda,
+        min_rocm=min_rocm,
+        min_compute_capability=min_compute_capability,
+        interconnect=interconnect,
+        mig=mig,
+        pcie_gen=pcie_gen,
+        min_host_cpu_cores=min_host_cpu_cores,
+        min_host_ram_gib=min_host_ram_gib,
+        min_host_disk_gib=min_host_disk_gib,
+        container_runtime=container_runtime,
+        min_gpus_per_host=min_gpus_per_host,
     )
     factory = request.app.state.session_factory
     counts = request.app.state.counts
@@ -204,7 +272,8 @@ def _dumps(body: object) -> bytes:
 def get_gpu(
     gpu_key: GpuKey, request: Request, session: SessionDep, settings: SettingsDep
 ) -> GpuResponse:
-    """One GPU's latest attestation, its liveness and its uptime."""
+    """One GPU's latest attestation, its liveness and its uptime, and the part of its host's
+    capability document about it (`capabilities`, when the API holds the attested one)."""
     item, known = inventory.get_gpu(
         session, gpu_key.lower(), settings.online_epochs, request.app.state.uptimes
     )
@@ -212,8 +281,16 @@ def get_gpu(
         raise NotFoundError(
             f"no GPU with key {gpu_key} (as of block {known.block})", as_of_block=known.block
         )
+    capabilities = item.pop("capabilities")
     return GpuResponse.model_validate(
-        {"gpu": item, "liveness": known.liveness(), "as_of_block": known.block}
+        {
+            "gpu": item,
+            "liveness": known.liveness(),
+            "as_of_block": known.block,
+            "capabilities_hash": item.pop("capabilities_hash"),
+            "capabilities_present": capabilities is not None,
+            "capabilities": capabilities,
+        }
     )
 
 

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.capabilities import GpuCapabilitiesView
+
 _KEY = "0x8f7a4c3e2d1b0a99887766554433221100ffeeddccbbaa998877665544332211"
 _PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 _AGENT = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
@@ -159,6 +161,19 @@ class GpuResponse(BaseModel):
     gpu: GpuItem
     liveness: LivenessState
     as_of_block: int
+    capabilities_hash: str | None = Field(
+        default=None,
+        description="the capability document its latest attestation names (null: none)",
+    )
+    capabilities_present: bool = Field(
+        default=False,
+        description="whether the API holds that document (put by an oracle or anyone, checked "
+        "against the attested hash); false until it arrives",
+    )
+    capabilities: GpuCapabilitiesView | None = Field(
+        default=None,
+        description="the document's part for this GPU, and its host (null while absent)",
+    )
 
 
 class EpochStatus(BaseModel):
