@@ -104,6 +104,12 @@ def _session_node_survives(request: pytest.FixtureRequest) -> Iterator[None]:
         tail = node.log_tail()
         Anvil.start(node)
         pytest.fail(f"the session's anvil node died during this test (exit {code}): {tail}")
+    # A test that switched automine off and did not switch it back would leave every later
+    # test's transactions unmined: the one that did it fails, the others go on.
+    probe = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 10}))
+    if probe.provider.make_request("anvil_getAutomine", []).get("result") is False:  # type: ignore[arg-type]
+        probe.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+        pytest.fail("this test left the node with automine off (switched back on)")
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ canonical dump of the inventory to compare databases."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -67,6 +68,16 @@ class Scenario:
 
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    @contextmanager
+    def dropped_branch(self, *accounts: LocalAccount) -> Iterator[None]:
+        """What the block sends lands on a branch the node then drops: anvil goes back to the
+        block before it, and ``accounts`` get back the ETH the dropped branch spent."""
+        snapshot = self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+        yield
+        assert self.w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
+        for account in accounts:
+            self.w3.provider.make_request("anvil_setBalance", [account.address, hex(10**19)])  # type: ignore[arg-type]
 
     def register(self, name: str | None = None, region: str = "eu-west") -> LocalAccount:
         provider = self.make_account()
@@ -217,6 +228,20 @@ def flood_agents(
     Returns the last block."""
     if one_block:
         w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        last = _send_authorizations(w3, registry, provider, count)
+    finally:
+        if one_block:
+            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    receipt = w3.eth.wait_for_transaction_receipt(last, timeout=60, poll_latency=0.02)
+    assert receipt["status"] == 1
+    return int(receipt["blockNumber"])
+
+
+def _send_authorizations(
+    w3: Web3, registry: RegistryClient, provider: LocalAccount, count: int
+) -> bytes:
     chain_id = w3.eth.chain_id
     nonce = w3.eth.get_transaction_count(provider.address, "pending")
     expiry = int(w3.eth.get_block("latest")["timestamp"]) + 86_400
@@ -237,12 +262,7 @@ def flood_agents(
             "type": 2,
         }
         last = w3.eth.send_raw_transaction(provider.sign_transaction(tx).raw_transaction)
-    if one_block:
-        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
-    receipt = w3.eth.wait_for_transaction_receipt(last, timeout=60, poll_latency=0.02)
-    assert receipt["status"] == 1
-    return int(receipt["blockNumber"])
+    return bytes(last)
 
 
 #: database backends the behaviour suites run on
