@@ -2,7 +2,7 @@
 per-GPU facets the inventory's filters read.
 
 Two tables of the API's state (the SQLite file beside the API, or the PostgreSQL database it
-shares with the inventory), never written by the indexer:
+shares with the inventory; made by the state's migration 0006), never written by the indexer:
 
 - ``capability_documents``: each document by its hash (keccak256 of its RFC 8785 bytes), the
   canonical bytes as text.
@@ -37,7 +37,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     event,
     select,
 )
@@ -56,7 +55,6 @@ __all__ = [
     "CapabilitiesTooLargeError",
     "InvalidCapabilitiesError",
     "attach_state",
-    "create_tables",
     "document_of",
     "store_document",
 ]
@@ -133,24 +131,11 @@ class CapabilitiesNotAttestedError(ApiError):
 # --------------------------------------------------------------------------- tables
 
 
-def create_tables(state_engine: Engine) -> None:
-    """Creates the two tables and their indexes where absent (the API's state database)."""
-    translated = state_engine.execution_options(schema_translate_map={SCHEMA_NAME: None})
-    _metadata.create_all(translated, checkfirst=True)
-
-
 def attach_state(inventory: Engine, state: Any) -> None:
-    """Lets the inventory's connections read the capability tables (see the module), and
-    creates the tables in the state database."""
+    """Lets the inventory's connections read the capability tables (see the module); the
+    state's own migrations (``api/migrations``, revision 0006) made them."""
     path: Path | None = getattr(state, "path", None)
     if inventory.dialect.name == "sqlite" and path is not None:
-        writable = create_engine(f"sqlite:///{path}")
-        try:
-            with writable.connect() as connection:
-                connection.exec_driver_sql("PRAGMA busy_timeout = 30000")
-            create_tables(writable)
-        finally:
-            writable.dispose()
 
         @event.listens_for(inventory, "connect")
         def _attach(dbapi_connection: Any, _record: Any) -> None:
@@ -159,9 +144,6 @@ def attach_state(inventory: Engine, state: Any) -> None:
             cursor.close()
 
         return
-    state_engine: Engine | None = getattr(state, "engine", None)
-    if state_engine is not None:
-        create_tables(state_engine)
     inventory.update_execution_options(schema_translate_map={SCHEMA_NAME: None})
 
 
