@@ -3,6 +3,9 @@
 Every error a user can meet derives from :class:`DepinError`, a plain exception with a stable
 ``code``. The edges turn them into what their users read: the ``depin`` command line into one
 sentence (:mod:`depin.cli`), the HTTP services into problem documents (:mod:`depin.problems`).
+
+A leaf error is declared by its facts: under :func:`facts`, its annotated attributes are its
+constructor's arguments and its ``template`` (or its ``describe()``) is its sentence.
 """
 
 from __future__ import annotations
