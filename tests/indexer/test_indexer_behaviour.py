@@ -162,22 +162,19 @@ def test_reorg_rolls_back_to_the_common_ancestor(
     scenario.attest(p, agent, 2)
     indexer = make_indexer("follower", finality=10)
     indexer.sync()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
     fork_block = w3.eth.block_number
-    # the branch that will be dropped: several blocks of changes
-    scenario.update(p, "dropped-region")
-    scenario.attest(p, agent, 1)
-    scenario.liveness([0, 1, 2])
-    scenario.revoke_agent(p, agent)
-    indexer.sync()
-    assert any(r["region"] == "dropped-region" for r in rows(indexer.engine, models.Provider))
-    dropped_tip = w3.eth.block_number
-    assert dropped_tip - fork_block >= 4
+    with scenario.dropped_branch(p, *scenario.oracles):
+        # the branch that will be dropped: several blocks of changes
+        scenario.update(p, "dropped-region")
+        scenario.attest(p, agent, 1)
+        scenario.liveness([0, 1, 2])
+        scenario.revoke_agent(p, agent)
+        indexer.sync()
+        assert any(r["region"] == "dropped-region" for r in rows(indexer.engine, models.Provider))
+        dropped_tip = w3.eth.block_number
+        assert dropped_tip - fork_block >= 4
 
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
     # the canonical branch: different transactions, and longer
-    for acct in [p, *scenario.oracles]:
-        w3.provider.make_request("anvil_setBalance", [acct.address, hex(10**19)])
     scenario.providers = [p]
     scenario.epoch = 0
     scenario.update(p, "canonical-region")
@@ -203,19 +200,17 @@ def test_reorg_deeper_than_finality_stops_and_writes_nothing(
     w3: Web3, scenario: Scenario, make_indexer: Callable[..., Indexer]
 ) -> None:
     p = scenario.register()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-    agent = scenario.authorize(p)
-    scenario.attest(p, agent, 1)
-    for _ in range(6):
-        scenario.update(p, "on-the-old-branch")
-    indexer = make_indexer("follower", finality=3)
-    indexer.sync()
-    before = dump(indexer.engine)
-    checkpoint_before = indexer.store.checkpoint()
-    blocks_before = indexer.store.blocks()
+    with scenario.dropped_branch(p):
+        agent = scenario.authorize(p)
+        scenario.attest(p, agent, 1)
+        for _ in range(6):
+            scenario.update(p, "on-the-old-branch")
+        indexer = make_indexer("follower", finality=3)
+        indexer.sync()
+        before = dump(indexer.engine)
+        checkpoint_before = indexer.store.checkpoint()
+        blocks_before = indexer.store.blocks()
 
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
-    w3.provider.make_request("anvil_setBalance", [p.address, hex(10**19)])
     for _ in range(12):
         scenario.update(p, "on-the-new-branch")
     with pytest.raises(DeepReorgError) as caught:
@@ -234,12 +229,10 @@ def test_a_shallow_reorg_is_not_a_deep_one(
     p = scenario.register()
     indexer = make_indexer("follower", finality=3)
     indexer.sync()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-    scenario.update(p, "a")
-    scenario.update(p, "b")
-    indexer.sync()
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
-    w3.provider.make_request("anvil_setBalance", [p.address, hex(10**19)])
+    with scenario.dropped_branch(p):
+        scenario.update(p, "a")
+        scenario.update(p, "b")
+        indexer.sync()
     for region in "cdefgh":
         scenario.update(p, region)
     indexer.sync()

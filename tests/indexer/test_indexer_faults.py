@@ -4,7 +4,7 @@ name, on what does not heal."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,14 @@ def _events(scenario: Scenario) -> None:
     scenario.attest(p, agent, 5)
     scenario.liveness([0, 1, 2])
     scenario.update(p, "elsewhere")
+
+
+@pytest.fixture
+def proxy(anvil: Anvil) -> Iterator[FaultyProxy]:
+    """A proxy in front of the session's node that passes everything until told otherwise."""
+    proxy = FaultyProxy(anvil.rpc_url, free_port()).start()
+    yield proxy
+    proxy.stop()
 
 
 def _same_as_direct(indexer: Indexer, make_indexer: Callable[..., Indexer]) -> int:
@@ -193,34 +201,26 @@ _KINDS = {
 
 @pytest.mark.parametrize("fault", sorted(_KINDS))
 def test_each_failure_that_heals_is_retried(
-    anvil: Anvil, scenario: Scenario, make_indexer: Callable[..., Indexer], fault: str
+    proxy: FaultyProxy, scenario: Scenario, make_indexer: Callable[..., Indexer], fault: str
 ) -> None:
     _events(scenario)
-    proxy = FaultyProxy(anvil.rpc_url, free_port()).start()
-    try:
-        indexer = make_indexer("proxied", rpc_url=proxy.url)
-        proxy.inject(fault, count=3, method="eth_blockNumber")
-        proxy.inject(fault, count=2, method="eth_getBlockByNumber")
-        indexer.sync()
-    finally:
-        proxy.stop()
+    indexer = make_indexer("proxied", rpc_url=proxy.url)
+    proxy.inject(fault, count=3, method="eth_blockNumber")
+    proxy.inject(fault, count=2, method="eth_getBlockByNumber")
+    indexer.sync()
     _same_as_direct(indexer, make_indexer)
     assert proxy.injected == {fault: 5}
     assert indexer.rpc.counter.snapshot() == {_KINDS[fault]: 5}
 
 
 def test_a_lagging_node_is_asked_again_not_for_less(
-    anvil: Anvil, scenario: Scenario, make_indexer: Callable[..., Indexer]
+    proxy: FaultyProxy, scenario: Scenario, make_indexer: Callable[..., Indexer]
 ) -> None:
     """ "header not found" for eth_getLogs is the node behind, not the range too large."""
     _events(scenario)
-    proxy = FaultyProxy(anvil.rpc_url, free_port()).start()
-    try:
-        indexer = make_indexer("proxied", rpc_url=proxy.url, initial_range=10_000)
-        proxy.inject("lag", count=4, method="eth_getLogs")
-        indexer.sync()
-    finally:
-        proxy.stop()
+    indexer = make_indexer("proxied", rpc_url=proxy.url, initial_range=10_000)
+    proxy.inject("lag", count=4, method="eth_getLogs")
+    indexer.sync()
     _same_as_direct(indexer, make_indexer)
     assert indexer.reader.splits == 0 and indexer.reader.receipt_reads == 0
     assert indexer.rpc.counter["lag"] == 4
@@ -230,19 +230,18 @@ def test_a_lagging_node_is_asked_again_not_for_less(
 
 
 def test_a_node_on_another_chain_halts_the_indexer(
-    anvil: Anvil, scenario: Scenario, make_indexer: Callable[..., Indexer]
+    anvil: Anvil,
+    proxy: FaultyProxy,
+    scenario: Scenario,
+    make_indexer: Callable[..., Indexer],
 ) -> None:
     _events(scenario)
-    proxy = FaultyProxy(anvil.rpc_url, free_port()).start()
-    try:
-        indexer = make_indexer("proxied", rpc_url=proxy.url)
+    indexer = make_indexer("proxied", rpc_url=proxy.url)
+    indexer.sync()
+    proxy.chain_id = 10  # the load balancer now routes to another network
+    indexer.chain_check_interval = 0
+    with pytest.raises(WrongChainError) as caught:
         indexer.sync()
-        proxy.chain_id = 10  # the load balancer now routes to another network
-        indexer.chain_check_interval = 0
-        with pytest.raises(WrongChainError) as caught:
-            indexer.sync()
-    finally:
-        proxy.stop()
     assert caught.value.code == "wrong_chain"
     assert (caught.value.expected, caught.value.actual) == (anvil.chain_id, 10)
     assert f"the node is on chain 10, but the inventory (chain {anvil.chain_id})" in str(

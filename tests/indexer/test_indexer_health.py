@@ -37,12 +37,10 @@ def _status(indexer: Indexer, anvil_url: str, home: Path) -> str:
 def _deep_reorg(w3: Web3, scenario: Scenario, indexer: Indexer) -> DeepReorgError:
     """Indexes a branch, then replaces it with a longer one that forks below the kept window."""
     p = scenario.register()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    for _ in range(6):
-        scenario.update(p, "on-the-old-branch")
-    indexer.sync()
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
-    w3.provider.make_request("anvil_setBalance", [p.address, hex(10**19)])  # type: ignore[arg-type]
+    with scenario.dropped_branch(p):
+        for _ in range(6):
+            scenario.update(p, "on-the-old-branch")
+        indexer.sync()
     for _ in range(12):
         scenario.update(p, "on-the-new-branch")
     with pytest.raises(DeepReorgError) as caught:
@@ -141,13 +139,11 @@ def test_each_reorg_rolled_back_is_logged_with_its_depth_and_range(
     indexer = make_indexer("follower", finality=3)
     indexer.sync()
     ancestor = w3.eth.block_number
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    scenario.update(p, "a")
-    scenario.update(p, "b")
-    indexer.sync()
-    dropped_tip = w3.eth.block_number
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
-    w3.provider.make_request("anvil_setBalance", [p.address, hex(10**19)])  # type: ignore[arg-type]
+    with scenario.dropped_branch(p):
+        scenario.update(p, "a")
+        scenario.update(p, "b")
+        indexer.sync()
+        dropped_tip = w3.eth.block_number
     for region in "cdefgh":
         scenario.update(p, region)
     with caplog.at_level(logging.WARNING, logger="indexer"):

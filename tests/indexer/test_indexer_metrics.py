@@ -68,12 +68,10 @@ def test_a_reorg_moves_the_reorg_counter_and_its_depth(
     p = scenario.register()
     indexer = make_indexer("follower", finality=10)
     indexer.sync()
-    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    scenario.update(p, "dropped-1")
-    scenario.update(p, "dropped-2")
-    indexer.sync()
-    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
-    w3.provider.make_request("anvil_setBalance", [p.address, hex(10**19)])  # type: ignore[arg-type]
+    with scenario.dropped_branch(p):
+        scenario.update(p, "dropped-1")
+        scenario.update(p, "dropped-2")
+        indexer.sync()
     for _ in range(3):
         scenario.update(p, "canonical")
     before = scrape(metrics_url)
