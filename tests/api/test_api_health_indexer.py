@@ -63,6 +63,14 @@ def _register(registry: RegistryClient, account: LocalAccount) -> None:
     registry.register(account, Profile(name="acme", region="eu-west"))
 
 
+@pytest.fixture
+def provider(registry: RegistryClient, make_account: Callable[..., LocalAccount]) -> LocalAccount:
+    """A funded account, registered as a provider."""
+    account = make_account()
+    _register(registry, account)
+    return account
+
+
 def _update(registry: RegistryClient, account: LocalAccount, region: str) -> None:
     registry.update_profile(account, Profile(name="renamed", region=region))
 
@@ -90,10 +98,8 @@ def test_a_replaced_checkpoint_makes_health_degraded_while_reads_still_answer(
     indexer: Indexer,
     w3: Web3,
     registry: RegistryClient,
-    make_account: Callable[..., LocalAccount],
+    provider: LocalAccount,
 ) -> None:
-    provider = make_account()
-    _register(registry, provider)
     indexer.sync()
     body = api.get("/v1/health").json()
     assert body["status"] == "ok", body
@@ -125,10 +131,8 @@ def test_a_deep_reorg_halts_health_and_every_inventory_read_until_a_rebuild(
     anvil: Anvil,
     w3: Web3,
     registry: RegistryClient,
-    make_account: Callable[..., LocalAccount],
+    provider: LocalAccount,
 ) -> None:
-    provider = make_account()
-    _register(registry, provider)
     snapshot = _rpc(w3, "evm_snapshot", [])
     for _ in range(6):
         _update(registry, provider, "on-the-old-branch")
