@@ -39,6 +39,8 @@ def test_agent_attests_a_replayed_host_through_the_oracles(network: Network) -> 
     assert all(e["provider"] == provider.address for e in events)
     # the proven int8 figure is the CPU proof's, far below an H100's
     assert all(0 < (e["figures"] & 0xFFFFFFFF) < 1_000_000 for e in events)
+    # every GPU of the host names the host's one capability document, checked by the oracles
+    assert len({e["capabilities"] for e in events}) == 1 and events[0]["capabilities"] != bytes(32)
 
     # the provider sees them, read from the chain
     shown = subprocess.run(
