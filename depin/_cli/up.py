@@ -247,6 +247,8 @@ def up(
                 **base_env,
                 "DEPIN_ORACLE_PASSWORD": DEV_PASSWORD,
                 "DEPIN_ORACLE_ALLOW_SIMULATED": "true",
+                # each checked capability document goes on to the local API
+                "DEPIN_ORACLE_INVENTORY_URL": f"http://127.0.0.1:{api_port}",
             }
             for i, index in enumerate(ORACLE_INDICES):
                 name = f"oracle-{i}"
