@@ -12,9 +12,12 @@ from api_helpers import assert_problem, bearer, sign_in
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from api import credentials
+from api import ApiSettings, credentials
 from depin.registry import RegistryClient, Status
+from indexer.db import make_engine, migrate
 
 
 def make_token(client: TestClient, session: str, *scopes: str, **extra: Any) -> dict[str, Any]:
@@ -140,3 +143,43 @@ def test_the_console_relay_takes_a_relay_token_for_its_own_provider_only(
     assert relayed.status_code == 202, relayed.text
     registry.w3.eth.wait_for_transaction_receipt(relayed.json()["tx_hash"])
     assert registry.record(provider.address).status is Status.ACTIVE
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=80),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def test_hostile_console_bodies_are_refused_by_name_never_a_5xx(
+    api_settings: ApiSettings, make_client: Callable[..., TestClient]
+) -> None:
+    migrate(make_engine(api_settings.url))  # an empty inventory: the routes answer, not 503
+    client = make_client(alerts_allow_private_urls=True)
+    session = bearer(sign_in(client, Account.create()))
+    fields = {
+        "/v1/console/tokens": ("name", "scopes", "expires_in"),
+        "/v1/console/subscriptions": ("url", "events", "offline_epochs", "expiring_within_s"),
+    }
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        path=st.sampled_from(sorted(fields)),
+        data=st.data(),
+    )
+    def post(path: str, data: st.DataObject) -> None:
+        body = data.draw(st.fixed_dictionaries({}, optional={f: JSON for f in fields[path]}) | JSON)
+        response = client.post(path, json=body, headers=session)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"]
+
+    post()
