@@ -38,7 +38,7 @@ from rich.table import Table  # noqa: E402
 from sqlalchemy import Engine, insert, select, update  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from api.alerts import ALERT_EVENTS, AlertStore, Evaluator  # noqa: E402
+from api.alerts import ALERT_EVENTS, AlertStore, Evaluator, subscribe  # noqa: E402
 from api.inventory._tables import A, G  # noqa: E402
 from api.shared import SharedState  # noqa: E402
 from indexer.db import make_engine, migrate  # noqa: E402
@@ -317,15 +317,16 @@ def main() -> None:
     with _bar("subscribing") as bar:
         task = bar.add_task("subscribe", total=args.subscriptions)
         for p in range(args.subscriptions):
-            store.create(
+            subscribe(
+                state,
+                factory,
                 _address(p + 1),
                 "https://hooks.example/x",
                 ALERT_EVENTS,
                 offline_epochs=2,
                 expiring_within_s=86_400,
-                since_change=0,
-                since_block=1,
                 limit=10**9,
+                at=time.time(),
             )
             bar.advance(task)
     evaluator = Evaluator(state, factory, batch=max(args.per_block, 1000))

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from api.alerts.deliver import Deliverer, Policy
-from api.alerts.evaluate import Evaluator, idempotency_key, seed
+from api.alerts.evaluate import Evaluator, idempotency_key, seed, subscribe
 from api.alerts.signing import HEADER, signature, verify
 from api.alerts.store import ALERT_EVENTS, AlertStore, Subscription
 from api.alerts.urls import check_webhook_url
@@ -33,5 +33,6 @@ __all__ = [
     "policy_of",
     "seed",
     "signature",
+    "subscribe",
     "verify",
 ]

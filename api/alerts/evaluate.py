@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from api.alerts.store import VERSION, Subscription, subscription
+from api.alerts.store import VERSION, Subscription, insert, new_subscription, subscription
 from api.inventory import Snapshot, changes_after, snapshot
 from api.inventory._tables import AT, A, G
 from api.shared import State, Tx
@@ -538,6 +538,39 @@ class Evaluator:
             (sub.id, alert_key, key, event, body, step.at, step.at),
         )
         step.fired += max(inserted.rowcount, 0)
+
+
+def subscribe(
+    state: State,
+    inventory: Callable[[], Session],
+    provider: str,
+    url: str,
+    events: tuple[str, ...],
+    *,
+    offline_epochs: int,
+    expiring_within_s: int,
+    limit: int,
+    at: float,
+) -> Subscription:
+    """Makes a subscription at the inventory's current position, with the watches of what the
+    inventory holds there, under the evaluator's lock: the evaluator cannot move past that
+    position meanwhile, so every later change is evaluated for it and no earlier one is."""
+    with state.transaction() as tx:
+        tx.lock(LOCK)
+        with inventory() as session:
+            known = snapshot(session)
+            sub = new_subscription(
+                provider,
+                url,
+                events,
+                offline_epochs=offline_epochs,
+                expiring_within_s=expiring_within_s,
+                since_change=known.change,
+                since_block=known.block,
+            )
+            insert(tx, sub, limit)
+            seed(session, tx, sub, at)
+    return sub
 
 
 def seed(session: Session, tx: Tx, sub: Subscription, at: float) -> None:

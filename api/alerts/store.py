@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +75,58 @@ def bump_version(tx: Tx) -> None:
         tx.execute("INSERT INTO alert_cursors (name, value) VALUES (?, 1)", (VERSION,))
 
 
-Seeder = Callable[[Tx, Subscription], None]
+def new_subscription(
+    provider: str,
+    url: str,
+    events: tuple[str, ...],
+    *,
+    offline_epochs: int,
+    expiring_within_s: int,
+    since_change: int,
+    since_block: int,
+) -> Subscription:
+    """A subscription with a fresh id and signing secret (not stored yet)."""
+    return Subscription(
+        "sub_" + secrets.token_hex(8),
+        provider,
+        url,
+        tuple(e for e in ALERT_EVENTS if e in events),
+        offline_epochs,
+        expiring_within_s,
+        "whsec_" + secrets.token_urlsafe(32),
+        now(),
+        since_change,
+        since_block,
+    )
+
+
+def insert(tx: Tx, sub: Subscription, limit: int) -> None:
+    """Stores ``sub``, unless its provider has ``limit`` subscriptions already."""
+    tx.lock(f"alerts:{sub.provider}")
+    count = tx.execute(
+        "SELECT count(*) FROM alert_subscriptions WHERE provider = ?", (sub.provider,)
+    ).fetchone()
+    if int(count[0]) >= limit:
+        raise SubscriptionLimitError(
+            f"{sub.provider} has {limit} webhook subscriptions; delete one first", limit=limit
+        )
+    tx.execute(
+        f"INSERT INTO alert_subscriptions ({_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL)",
+        (
+            sub.id,
+            sub.provider,
+            sub.url,
+            " ".join(sub.events),
+            sub.offline_epochs,
+            sub.expiring_within_s,
+            sub.secret,
+            sub.created_at,
+            sub.since_change,
+            sub.since_block,
+        ),
+    )
+    bump_version(tx)
 
 
 class AlertStore:
@@ -84,63 +134,6 @@ class AlertStore:
 
     def __init__(self, state: State) -> None:
         self.state = state
-
-    def create(
-        self,
-        provider: str,
-        url: str,
-        events: tuple[str, ...],
-        *,
-        offline_epochs: int,
-        expiring_within_s: int,
-        since_change: int,
-        since_block: int,
-        limit: int,
-        seed: Seeder | None = None,
-    ) -> Subscription:
-        """A new subscription of ``provider``'s; ``seed`` adds, in the same transaction, the
-        watches of what the inventory already holds."""
-        sub = Subscription(
-            "sub_" + secrets.token_hex(8),
-            provider,
-            url,
-            tuple(e for e in ALERT_EVENTS if e in events),
-            offline_epochs,
-            expiring_within_s,
-            "whsec_" + secrets.token_urlsafe(32),
-            now(),
-            since_change,
-            since_block,
-        )
-        with self.state.transaction() as tx:
-            tx.lock(f"alerts:{provider}")
-            count = tx.execute(
-                "SELECT count(*) FROM alert_subscriptions WHERE provider = ?", (provider,)
-            ).fetchone()
-            if int(count[0]) >= limit:
-                raise SubscriptionLimitError(
-                    f"{provider} has {limit} webhook subscriptions; delete one first", limit=limit
-                )
-            tx.execute(
-                f"INSERT INTO alert_subscriptions ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, NULL)",
-                (
-                    sub.id,
-                    provider,
-                    url,
-                    " ".join(sub.events),
-                    offline_epochs,
-                    expiring_within_s,
-                    sub.secret,
-                    sub.created_at,
-                    since_change,
-                    since_block,
-                ),
-            )
-            if seed is not None:
-                seed(tx, sub)
-            bump_version(tx)
-        return sub
 
     def of(self, provider: str) -> list[Subscription]:
         with self.state.transaction() as tx:

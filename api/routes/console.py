@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from api.alerts import AlertStore, Subscription, check_webhook_url, seed
+from api.alerts import AlertStore, Subscription, check_webhook_url, subscribe
 from api.auth import utc_iso
 from api.console.fleet import provider_agents, provider_attestations, provider_gpus
 from api.console.relayed import RelayedMessages
@@ -341,21 +341,16 @@ def create_subscription(
         allow_http=_allow_http(request, session, settings),
         allow_private=settings.alerts_allow_private_urls,
     )
-    from api.inventory import snapshot
-    from api.shared import now as clock
-
-    known = snapshot(session)
-    at = clock()
-    sub = _alerts(request).create(
+    sub = subscribe(
+        request.app.state.shared,
+        request.app.state.session_factory,
         principal.provider,
         url,
         tuple(body.events),
         offline_epochs=body.offline_epochs,
         expiring_within_s=body.expiring_within_s,
-        since_change=known.change,
-        since_block=known.block,
         limit=settings.alerts_max_subscriptions,
-        seed=lambda tx, new: seed(session, tx, new, at),
+        at=now(),
     )
     return SubscriptionCreated(**_subscription(sub).model_dump(), secret=sub.secret)
 
