@@ -89,6 +89,7 @@ class Stack:
         uuids: list[str] | None = None,
         age: int = 10,
         signers: tuple[int, ...] = (0, 1),
+        capabilities: bytes = bytes(32),
     ) -> list[AttestedGpu]:
         """Agent-signed attestations, co-signed by oracles ``signers``, submitted in one batch."""
         now = chain_now(self.w3)
@@ -109,6 +110,7 @@ class Stack:
                 challenge=os.urandom(32),
                 measured_at=now - age,
                 expires_at=now + 7 * 86400,
+                capabilities=capabilities,
             )
             entries.append((message, sign_digest(agent, message.digest(self.oracle.domain))))
         version = self.oracle.config_version()

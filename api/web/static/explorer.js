@@ -468,6 +468,52 @@ function epochStrip(status) {
     h("p", { class: "legend muted" }, legend));
 }
 
+const orDash = (v) => (v === null || v === undefined || v === "" ? "–" : String(v));
+
+/** What the GPU's host capability document says of it and of its host, or why it is absent. */
+function capabilitiesPanel(detail) {
+  const hash = pick(detail, "capabilities_hash");
+  const doc = pick(detail, "capabilities");
+  let body;
+  if (!hash) {
+    body = h("p", { class: "muted" }, "Its attestation names no capability document.");
+  } else if (!doc) {
+    body = h("p", { class: "muted", id: "capabilities-absent" },
+      "The attested capability document ", hexText(hash), " has not reached this explorer yet.");
+  } else {
+    const g = doc.gpu || {};
+    const host = doc.host || {};
+    const pcie = g.pcie || {};
+    const links = g.links;
+    const mig = g.mig_enabled === null || g.mig_enabled === undefined ? "not supported"
+      : g.mig_enabled ? `on (${(g.mig_instances || []).length} instances)` : "off";
+    body = facts([
+      ["Driver", orDash(g.driver_version)],
+      [g.rocm_version ? "ROCm" : "CUDA", orDash(g.rocm_version || g.cuda_version)],
+      ["Compute capability", g.compute_capability],
+      ["Architecture", g.architecture],
+      ["PCIe", pcie.generation ? `Gen ${pcie.generation}${pcie.width ? ` x${pcie.width}` : ""}` : "–"],
+      ["Interconnect", links && links.active_links
+        ? `${links.kind === "xgmi" ? "xGMI" : "NVLink"}${links.version ? ` ${links.version}` : ""}, ${links.active_links} of ${links.links} links active`
+        : "PCIe only"],
+      ["MIG", mig],
+      ["ECC", g.ecc_enabled === null || g.ecc_enabled === undefined ? "–" : g.ecc_enabled ? "on" : "off"],
+      ["Power limit", g.power_limit_watts ? `${g.power_limit_watts} W` : null],
+      ["VBIOS", g.vbios_version],
+      ["Host CPU", host.cpu_model || host.cpu_cores
+        ? `${host.cpu_model ?? "CPU"}${host.cpu_cores ? `, ${host.cpu_cores} cores` : ""}` : "–"],
+      ["Host RAM", host.ram_gib !== null && host.ram_gib !== undefined ? `${number(host.ram_gib)} GiB` : "–"],
+      ["Free disk", host.disk_free_gib !== null && host.disk_free_gib !== undefined ? `${number(host.disk_free_gib)} GiB` : "–"],
+      ["OS", host.os ? `${host.os}${host.kernel ? ` (kernel ${host.kernel})` : ""}` : orDash(host.kernel)],
+      ["Container runtimes", (host.container_runtimes || []).join(", ") || "none"],
+      ["GPUs on the host", doc.gpus_per_host],
+      ["Document", hexText(hash)],
+    ]);
+  }
+  return h("section", { "aria-labelledby": "capabilities-title", id: "capabilities" },
+    h("h3", { id: "capabilities-title" }, "Capabilities"), body);
+}
+
 async function renderGpu(view, key) {
   const [gpu, history, status] = await Promise.all([
     api(`/v1/gpus/${encodeURIComponent(key)}`),
@@ -508,6 +554,7 @@ async function renderGpu(view, key) {
         : null,
       status ? epochStrip(status) : h("p", { class: "muted" }, "Epoch history unavailable.")),
     h("section", { class: "figures" }, figuresTable(figuresOf(g))),
+    capabilitiesPanel(gpu),
     h("section", { "aria-labelledby": "history-title" },
       h("h3", { id: "history-title" }, "Attestation history"),
       chartPoints.length > 1
