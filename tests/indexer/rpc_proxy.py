@@ -17,6 +17,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from dataclasses import KW_ONLY, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -66,48 +67,40 @@ class _Reply:
         self.reset = reset
 
 
+@dataclass(eq=False)
 class FaultyProxy:
-    def __init__(
-        self,
-        upstream: str,
-        port: int,
-        *,
-        max_logs: int | None = None,
-        max_blocks: int | None = None,
-        fail_every: int = 0,
-        stall_every: int = 0,
-        stall_seconds: float = 1.0,
-        unsupported: frozenset[str] = frozenset(),
-        error_rate: float = 0.0,
-        drop_rate: float = 0.0,
-        latency: tuple[float, float] = (0.0, 0.0),
-        seed: int = 0,
-        retry_after: str = "0",
-        chain_id: int | None = None,
-    ) -> None:
-        self.upstream = upstream
-        self.port = port
-        self.max_logs = max_logs
-        self.max_blocks = max_blocks
-        self.fail_every = fail_every
-        self.stall_every = stall_every
-        self.stall_seconds = stall_seconds
-        self.unsupported = unsupported
-        self.methods: Counter[str] = Counter()
-        self.requests = 0
-        self.refused_ranges = 0
-        self.failures = 0
-        self.stalls = 0
-        self.error_rate = error_rate
-        self.drop_rate = drop_rate
-        self.latency = latency
-        self.retry_after = retry_after
-        self.chain_id = chain_id
-        self.injected: Counter[str] = Counter()
-        self._script: list[tuple[str, str | None]] = []
-        self._random = random.Random(seed)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+    """The proxy on ``port`` in front of ``upstream``; the keyword arguments choose its faults,
+    and what it saw and did is counted in the attributes after them."""
+
+    upstream: str
+    port: int
+    _: KW_ONLY
+    max_logs: int | None = None
+    max_blocks: int | None = None
+    fail_every: int = 0
+    stall_every: int = 0
+    stall_seconds: float = 1.0
+    unsupported: frozenset[str] = frozenset()
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    latency: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
+    retry_after: str = "0"
+    chain_id: int | None = None
+
+    methods: Counter[str] = field(default_factory=Counter, init=False)
+    requests: int = field(default=0, init=False)
+    refused_ranges: int = field(default=0, init=False)
+    failures: int = field(default=0, init=False)
+    stalls: int = field(default=0, init=False)
+    injected: Counter[str] = field(default_factory=Counter, init=False)
+    _script: list[tuple[str, str | None]] = field(default_factory=list, init=False)
+    _random: random.Random = field(init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _server: ThreadingHTTPServer | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
 
     @property
     def url(self) -> str:
