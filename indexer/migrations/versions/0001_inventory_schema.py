@@ -54,6 +54,14 @@ def _gpu() -> list[sa.Column[Any]]:
     ]
 
 
+def _signed() -> list[sa.Column[Any]]:
+    """Who signed a record: the oracle config's version and its signing oracles."""
+    return [
+        sa.Column("config_version", sa.BigInteger(), nullable=False),
+        sa.Column("signers", json_type(), nullable=False),
+    ]
+
+
 def _table(name: str, *columns: sa.Column[Any], key: Sequence[str], **kw: Any) -> None:
     """Creates the table, then its indexes."""
     op.create_table(name, *columns, sa.PrimaryKeyConstraint(*key, name=op.f(f"pk_{name}")), **kw)
@@ -129,8 +137,7 @@ def upgrade() -> None:
         sa.Column("challenge", sa.String(length=66), nullable=False),
         sa.Column("measured_at", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
-        sa.Column("config_version", sa.BigInteger(), nullable=False),
-        sa.Column("signers", json_type(), nullable=False),
+        *_signed(),
         key=["tx_hash", "log_index"],
     )
     _table(
@@ -187,8 +194,7 @@ def upgrade() -> None:
         sa.Column("revoked_by_provider", sa.Boolean(), nullable=True),
         sa.Column("last_seen_epoch", sa.BigInteger(), nullable=True),
         sa.Column("online", sa.Boolean(), nullable=False),
-        sa.Column("config_version", sa.BigInteger(), nullable=False),
-        sa.Column("signers", json_type(), nullable=False),
+        *_signed(),
         sa.Column("attestation_tx", sa.String(length=66), nullable=False),
         sa.Column("first_attested_block", sa.BigInteger(), nullable=False),
         sa.Column("attested_block", sa.BigInteger(), nullable=False),
@@ -202,8 +208,7 @@ def upgrade() -> None:
         sa.Column("gpu_indexes", json_type(), nullable=False),
         sa.Column("online_count", sa.Integer(), nullable=False),
         sa.Column("bitmap", sa.Text(), nullable=False),
-        sa.Column("config_version", sa.BigInteger(), nullable=False),
-        sa.Column("signers", json_type(), nullable=False),
+        *_signed(),
         key=["tx_hash", "log_index"],
     )
     _table(
