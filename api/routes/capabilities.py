@@ -39,12 +39,14 @@ DocumentHash = Annotated[
     ),
 ]
 
+#: the document's schema, its parts referenced from the components (the GPU detail's response
+#: puts them there)
+_DOCUMENT_SCHEMA = CapabilityDocument.model_json_schema(
+    by_alias=True, ref_template="#/components/schemas/{model}"
+)
+_DOCUMENT_SCHEMA.pop("$defs", None)
 _DOCUMENT_BODY: dict[str, Any] = {
-    "content": {
-        "application/json": {
-            "schema": CapabilityDocument.model_json_schema(by_alias=True),
-        }
-    },
+    "content": {"application/json": {"schema": _DOCUMENT_SCHEMA}},
     "required": True,
     "description": f"the capability document (schema `depin.capabilities/1`, at most "
     f"{MAX_DOCUMENT_BYTES // 1024} KiB)",
