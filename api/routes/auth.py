@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from eth_utils import to_checksum_address
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.auth import utc_iso
 from api.deps import ChainDep, CurrentSessionDep, IpLimited, SignerDep, VerifierDep
@@ -33,11 +36,26 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
     dependencies=[IpLimited],
     responses=problems(RateLimitedError, ServiceUnavailableError),
 )
-def nonce(chain: ChainDep, verifier: VerifierDep) -> NonceResponse:
+def nonce(
+    chain: ChainDep,
+    verifier: VerifierDep,
+    address: Annotated[
+        str | None,
+        Query(
+            pattern=r"^0x[0-9a-fA-F]{40}$",
+            description="the address that will sign in: answered back as the message must "
+            "spell it (EIP-55), for a wallet that shares it in lower case",
+        ),
+    ] = None,
+) -> NonceResponse:
     """A fresh single-use nonce for an EIP-4361 (SIWE) message."""
     value, expires = verifier.nonces.issue()
     return NonceResponse(
-        nonce=value, expires_at=utc_iso(expires), domain=verifier.domain, chain_id=chain.chain_id
+        nonce=value,
+        expires_at=utc_iso(expires),
+        domain=verifier.domain,
+        chain_id=chain.chain_id,
+        address=to_checksum_address(address) if address else None,
     )
 
 

@@ -25,6 +25,9 @@ class NonceResponse(BaseModel):
     expires_at: str = Field(description="when the nonce stops being accepted (ISO 8601)")
     domain: str = Field(description="the domain the SIWE message must name")
     chain_id: int = Field(description="the chain id the SIWE message must name")
+    address: Address | None = Field(
+        default=None, description="the `address` asked about, EIP-55 checksummed"
+    )
 
 
 class VerifyRequest(BaseModel):

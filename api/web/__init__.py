@@ -1,4 +1,5 @@
-"""The explorer and onboarding web pages: static HTML, CSS and JavaScript served by the API.
+"""The explorer, onboarding and console web pages: static HTML, CSS and JavaScript served by
+the API.
 
 Nothing is built or downloaded: the pages are plain files in ``static/`` that call the API's
 ``/v1`` routes from the browser. :func:`mount_web` adds them to an application.
@@ -33,8 +34,8 @@ def _page(name: str) -> FileResponse:
 
 
 def mount_web(app: FastAPI) -> None:
-    """Serves the explorer at ``/``, the onboarding page at ``/onboard`` and their assets under
-    ``/web/``. Mounting twice changes nothing."""
+    """Serves the explorer at ``/``, the onboarding page at ``/onboard``, the provider's
+    console at ``/console`` and their assets under ``/web/``. Mounting twice changes nothing."""
     if getattr(app.state, "web_mounted", False):
         return
     app.state.web_mounted = True
@@ -46,6 +47,10 @@ def mount_web(app: FastAPI) -> None:
     @app.get("/onboard", include_in_schema=False)
     def onboard() -> FileResponse:
         return _page("onboard.html")
+
+    @app.get("/console", include_in_schema=False)
+    def console() -> FileResponse:
+        return _page("console.html")
 
     app.mount("/web", StaticFiles(directory=STATIC_DIR), name="web")
 
