@@ -9,26 +9,18 @@ timestamps) is what the API compares the last record with, and a test moves it w
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attest_helpers import new_attestation
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from inventory_world import contracts_of, deploy_contracts, fund, new_indexer
 from sqlalchemy import Engine
 from web3 import Web3
 
-from depin.attestation import (
-    ALL_WELL,
-    GpuAttestation,
-    GpuStatus,
-    Liveness,
-    gpu_key,
-    model_bytes,
-    sign_digest,
-)
+from depin.attestation import ALL_WELL, GpuStatus, Liveness, sign_digest
 from depin.attestation_client import AttestationClient
 from depin.chain import transact
 from depin.registry import Profile, RegistryClient
@@ -97,24 +89,12 @@ def build_liveness_world(w3: Web3, home: Path) -> LivenessWorld:
     def attest(count: int) -> None:
         entries = []
         for _ in range(count):
-            key = gpu_key("nvidia", f"GPU-{uuid.uuid4()}")
-            message = GpuAttestation(
-                provider=provider.address,
-                agent=agent.address,
-                gpu_key=key,
-                vendor_id=0x10DE,
-                model=model_bytes("nvidia-h100-sxm5-80gb"),
-                memory_bytes=80 << 30,
-                fp32_gflops=60_000,
-                fp16_gflops=900_000,
-                memory_bandwidth_gbps=3000,
-                proven_int8_gops=1_800_000,
-                challenge=secrets.token_bytes(32),
-                measured_at=now - 600,
-                expires_at=now + 10**6,
-            )
+            message = new_attestation(
+                w3, provider, agent, memory_bandwidth_gbps=3000, proven_int8_gops=1_800_000,
+                measured_at=now - 600, expires_at=now + 10**6,
+            )  # fmt: skip
             entries.append((message, sign_digest(agent, message.digest(oracle.domain))))
-            world.keys.append("0x" + key.hex())
+            world.keys.append("0x" + message.gpu_key.hex())
         digest = oracle.batch_digest(version, [m for m, _ in entries])
         sigs = [(o.address, sign_digest(o, digest)) for o in oracles[:2]]
         oracle.submit(admin, version, entries, sigs, gas=5_000_000)
