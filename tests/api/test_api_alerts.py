@@ -148,8 +148,13 @@ class Stack:
             clock=clock,
         )
 
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)
+
     def session(self, account: LocalAccount) -> dict[str, str]:
-        return bearer(sign_in(self.client, account, domain=DOMAIN))
+        """A signed-in provider's Authorization header (one sign-in per provider)."""
+        if account.address not in self.sessions:
+            self.sessions[account.address] = bearer(sign_in(self.client, account, domain=DOMAIN))
+        return self.sessions[account.address]
 
     def subscribe(
         self, account: LocalAccount, url: str, *events: str, **extra: Any
@@ -181,6 +186,7 @@ def make_stack(world: World, url: str, home: Path, **settings: Any) -> Iterator[
         database_url=url,
         registry_address=world.registry.address,
         alerts_enabled=False,  # the test drives the worker
+        ip_burst=10_000,
         **settings,
     )
     chain = ChainContext(
@@ -388,13 +394,26 @@ def test_webhook_urls_that_are_private_or_plain_http_are_refused(
         assert refused(f"https://{secrets.token_hex(6)}.invalid/x")["code"] == (
             "unresolvable_webhook_url"
         )
-    with make_stack(world, url, tmp_path / "home2", alerts_allow_http=False) as stack:
+    with make_stack(
+        world,
+        url,
+        tmp_path / "home2",
+        alerts_allow_http=False,
+        alerts_allow_private_urls=True,
+        alerts_max_subscriptions=1,
+    ) as stack:
         body = stack.client.post(
             "/v1/console/subscriptions",
             json={"url": "http://example.com/hook", "events": ["gpu_offline"]},
             headers=stack.session(world.providers["eu-west"]),
         ).json()
         assert body["code"] == "invalid_webhook_url" and "https" in body["detail"]
+        headers = stack.session(world.providers["eu-west"])
+        hook = {"url": "https://127.0.0.1:9/hook", "events": ["gpu_offline"]}
+        first = stack.client.post("/v1/console/subscriptions", json=hook, headers=headers)
+        assert first.status_code == 201, first.text
+        again = stack.client.post("/v1/console/subscriptions", json=hook, headers=headers)
+        assert_problem(again, 409, "subscription_limit")
 
 
 def test_one_provider_cannot_read_or_delete_anothers_subscription(
@@ -420,3 +439,55 @@ def test_one_provider_cannot_read_or_delete_anothers_subscription(
         f"/v1/console/subscriptions/{sub['id']}", headers=stack.session(owner)
     )
     assert_problem(missing, 404, "not_found")
+
+
+def test_attestations_expiring_within_t_alert_once_each(
+    stack: Stack, receiver: Callable[..., Receiver]
+) -> None:
+    """Seeded from the inventory when the subscription is made: the world's GPUs expire in a
+    day; within two days each alerts, once, and one within an hour does not."""
+    provider = stack.world.providers["us-east"]
+    stack.indexer.sync()
+    clock = Clock()
+    clock.t = float(stack.world.w3.eth.get_block("latest")["timestamp"])
+    worker = stack.worker(clock)
+    worker.evaluate()
+    hook = receiver().start()
+    soon = stack.subscribe(provider, hook.url, "attestation_expiring", expiring_within_s=2 * 86400)
+    late = stack.subscribe(provider, hook.url, "attestation_expiring", expiring_within_s=3600)
+    for _ in range(3):
+        worker.run_once()
+        clock.advance(60)
+    alerts = [json.loads(r.body) for r in hook.received]
+    live = {
+        g["gpu_key"]
+        for g in stack.world.gpus
+        if g["provider"] == provider.address and g["gpu_key"] != stack.world.retired
+    }
+    got = [a["subject"] for a in alerts if a["subscription"] == soon["id"]]
+    assert sorted(got) == sorted(live)  # each once; the retired GPU not at all
+    assert all(0 < a["data"]["expires_in_s"] <= 86400 + 10 for a in alerts)
+    assert [a for a in alerts if a["subscription"] == late["id"]] == []
+
+
+def test_a_delivery_is_given_up_after_its_attempts_and_the_log_says_so(
+    stack: Stack, receiver: Callable[..., Receiver]
+) -> None:
+    provider = stack.world.providers["eu-west"]
+    stack.indexer.sync()
+    clock = Clock()
+    worker = stack.worker(clock, max_attempts=2, backoff_s=1.0)
+    worker.evaluate()
+    hook = receiver(status=404).start()
+    sub = stack.subscribe(provider, hook.url, "provider_changed")
+    update_profiles(stack, provider, 1)
+    for _ in range(4):
+        worker.run_once()
+        clock.advance(100)
+    assert len(hook.received) == 2
+    log = stack.log(provider, sub["id"])
+    (delivery,) = log["deliveries"]
+    assert (delivery["state"], delivery["attempts"]) == ("failed", 2)
+    assert "given up after 2 attempts" in log["log"][0]["detail"]
+    assert "HTTP 404" in log["log"][0]["detail"] and log["log"][0]["status"] == 404
+    assert log["subscription"]["active"]  # 2 failures: not yet disabled

@@ -97,6 +97,20 @@ def test_a_token_cannot_manage_tokens_and_a_scope_it_lacks_is_403(client: TestCl
     assert body["required_scope"] == "read"
 
 
+def test_a_provider_has_at_most_so_many_live_tokens(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(credentials, "MAX_TOKENS", 2)
+    session = sign_in(client, Account.create())
+    first = make_token(client, session, "read")
+    make_token(client, session, "read")
+    body = {"name": "third", "scopes": ["read"]}
+    refused = client.post("/v1/console/tokens", json=body, headers=bearer(session))
+    assert assert_problem(refused, 409, "token_limit")["limit"] == 2
+    client.delete(f"/v1/console/tokens/{first['id']}", headers=bearer(session))
+    make_token(client, session, "read")  # a revoked one no longer counts
+
+
 def test_unknown_scopes_and_bad_expiries_are_refused(client: TestClient) -> None:
     session = sign_in(client, Account.create())
     for body in (
