@@ -52,6 +52,8 @@ class LivenessWorld:
     #: the last recorded epoch
     last: int = 0
     indexer: Indexer | None = None
+    #: the provider of every GPU
+    provider: LocalAccount | None = None
 
     def epoch(self, offset: int) -> int:
         return self.last + offset
@@ -82,6 +84,7 @@ def build_liveness_world(w3: Web3, home: Path) -> LivenessWorld:
     provider = fund(w3, Account.from_key(secrets.token_bytes(32)))
     agent: LocalAccount = Account.from_key(secrets.token_bytes(32))
     now = int(w3.eth.get_block("latest")["timestamp"])
+    world.provider = provider
     registry.register(provider, Profile("uptime compute", "eu-west", "https://x.example"))
     registry.authorize_agent(provider, agent.address, now + 10**7)
     version = oracle.config_version()

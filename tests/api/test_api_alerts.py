@@ -22,11 +22,15 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from inventory_world import World, new_indexer
+from liveness_world import build_liveness_world
+from sqlalchemy.orm import sessionmaker
+from web3 import Web3
 
 from api import ApiSettings, create_app
-from api.alerts import AlertWorker, Policy, verify
+from api.alerts import AlertWorker, Policy, subscribe, verify
 from api.chain import ChainContext
 from api.db import read_only_engine
+from api.shared import SharedState
 from depin.chain import ANVIL_KEYS
 from depin.registry import Profile
 from indexer.service import Indexer
@@ -491,3 +495,61 @@ def test_a_delivery_is_given_up_after_its_attempts_and_the_log_says_so(
     assert "given up after 2 attempts" in log["log"][0]["detail"]
     assert "HTTP 404" in log["log"][0]["detail"] and log["log"][0]["status"] == 404
     assert log["subscription"]["active"]  # 2 failures: not yet disabled
+
+
+def test_offline_for_n_epochs_and_unhealthy_gpus_block_by_block(
+    w3: Web3, tmp_path: Path, receiver: Callable[..., Receiver]
+) -> None:
+    """The liveness world's history (:mod:`liveness_world`), indexed one block at a time with
+    the worker after each: GPU 2 drops out at -4 (back at -2) and at -1 (for good), GPU 1 at -2
+    (back at -1) and turns unhealthy at 0. Offline for 1 epoch alerts all three drop-outs,
+    for 2 epochs only the last, for 3 none yet; the unhealthy GPU alerts once."""
+    world = build_liveness_world(w3, tmp_path / "world")
+    assert world.provider is not None
+    url = f"sqlite:///{tmp_path / 'inventory.sqlite'}"
+    indexer = new_indexer(w3, world.contracts, url, tmp_path)
+    engine = read_only_engine(url)
+    inventory = sessionmaker(engine)
+    state = SharedState(tmp_path / "state.sqlite3")
+    hook = receiver().start()
+    worker = AlertWorker(state, inventory, Policy(allow_private=True), clock=Clock())
+    worker.evaluate()
+    subs = {
+        n: subscribe(
+            state,
+            inventory,
+            world.provider.address,
+            hook.url,
+            ("gpu_offline", "gpu_unhealthy"),
+            offline_epochs=n,
+            expiring_within_s=86400,
+            limit=10,
+            at=time.time(),
+        )
+        for n in (1, 2, 3)
+    }
+    start = min(int(c["block"]) for c in world.contracts.values())
+    for block in range(start, int(w3.eth.block_number) + 1):
+        indexer.sync(target=block)
+        worker.run_once()
+    alerts = [json.loads(r.body) for r in hook.received]
+    keys = world.keys
+
+    def of(n: int, event: str) -> list[tuple[str, int]]:
+        return sorted(
+            (a["subject"], a["data"].get("offline_since_epoch", a["data"].get("epoch")))
+            for a in alerts
+            if a["subscription"] == subs[n].id and a["event"] == event
+        )
+
+    e = world.epoch
+    assert of(1, "gpu_offline") == sorted([(keys[2], e(-4)), (keys[1], e(-2)), (keys[2], e(-1))])
+    assert of(2, "gpu_offline") == [(keys[2], e(-1))]
+    assert of(3, "gpu_offline") == []
+    for n in (1, 2, 3):
+        assert of(n, "gpu_unhealthy") == [(keys[1], e(0))]
+    assert len({a["id"] for a in alerts}) == len(alerts)  # each alert delivered once
+    worker.close()
+    state.close()
+    engine.dispose()
+    indexer.engine.dispose()
