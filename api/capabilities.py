@@ -42,7 +42,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError
 from depin.capabilities import CapabilityDocument, canonical_bytes, document_hash, gpu_facets
 from depin.crypto import to_hex
 
@@ -50,10 +49,6 @@ __all__ = [
     "DOCUMENTS",
     "FACETS",
     "SCHEMA_NAME",
-    "CapabilitiesHashMismatchError",
-    "CapabilitiesNotAttestedError",
-    "CapabilitiesTooLargeError",
-    "InvalidCapabilitiesError",
     "attach_state",
     "document_of",
     "store_document",
@@ -101,34 +96,7 @@ FACETS = Table(
 )
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class InvalidCapabilitiesError(ApiError):
-    code = "invalid_capabilities"
-    status = 422
-    title = "The capability document does not follow its schema"
-
-
-class CapabilitiesTooLargeError(ApiError):
-    code = "capabilities_too_large"
-    status = 413
-    title = "The capability document is too large"
-
-
-class CapabilitiesHashMismatchError(ApiError):
-    code = "capabilities_hash_mismatch"
-    status = 422
-    title = "The capability document does not hash to the hash it is put under"
-
-
-class CapabilitiesNotAttestedError(ApiError):
-    code = "capabilities_not_attested"
-    status = 409
-    title = "No attestation names this capability document"
-
-
-# --------------------------------------------------------------------------- tables
+# --------------------------------------------------------------------------- reading them
 
 
 def attach_state(inventory: Engine, state: Any) -> None:

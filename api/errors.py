@@ -214,6 +214,30 @@ class ContractRefusedError(ApiError):
     title = "The registry contract would refuse this transaction"
 
 
+class InvalidCapabilitiesError(ApiError):
+    code = "invalid_capabilities"
+    status = 422
+    title = "The capability document does not follow its schema"
+
+
+class CapabilitiesTooLargeError(ApiError):
+    code = "capabilities_too_large"
+    status = 413
+    title = "The capability document is too large"
+
+
+class CapabilitiesHashMismatchError(ApiError):
+    code = "capabilities_hash_mismatch"
+    status = 422
+    title = "The capability document does not hash to the hash it is put under"
+
+
+class CapabilitiesNotAttestedError(ApiError):
+    code = "capabilities_not_attested"
+    status = 409
+    title = "No attestation names this capability document"
+
+
 class ServiceUnavailableError(ApiError):
     code = "unavailable"
     status = 503
@@ -266,6 +290,10 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     SubscriptionLimitError,
     RateLimitedError,
     ContractRefusedError,
+    InvalidCapabilitiesError,
+    CapabilitiesTooLargeError,
+    CapabilitiesHashMismatchError,
+    CapabilitiesNotAttestedError,
     ServiceUnavailableError,
     IndexerHaltedError,
     InternalError,

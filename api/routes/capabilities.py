@@ -10,16 +10,19 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from api.capabilities import (
-    CapabilitiesHashMismatchError,
-    CapabilitiesNotAttestedError,
-    CapabilitiesTooLargeError,
-    InvalidCapabilitiesError,
     attested_gpus,
     document_text,
     store_document,
 )
 from api.deps import InventoryReadable, SessionDep
-from api.errors import NotFoundError, ServiceUnavailableError
+from api.errors import (
+    CapabilitiesHashMismatchError,
+    CapabilitiesNotAttestedError,
+    CapabilitiesTooLargeError,
+    InvalidCapabilitiesError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from api.routes._problems import problems
 from api.schemas.capabilities import CapabilitiesStored
 from depin.capabilities import MAX_DOCUMENT_BYTES, CapabilityDocument
