@@ -123,11 +123,13 @@ class Evaluator:
                 known = snapshot(session)
                 step = _Step(tx, known, self.clock())
                 changes = changes_after(session, cursors.change, self.batch)
-                events = self._events(session, cursors, known.block)
-                self._prefetch_providers(session, step, changes, events)
+                self._prefetch_providers(session, step, changes, ())
                 for change in changes:
                     self._change(session, step, cursors, change)
                     cursors.change = int(change.id)
+                # read after the changes: a reorg among them moved the event cursor back
+                events = self._events(session, cursors, known.block)
+                self._prefetch_providers(session, step, (), events)
                 for event in events:
                     self._event(session, step, event)
                     cursors.event_block, cursors.event_log = (

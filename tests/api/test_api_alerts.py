@@ -33,7 +33,9 @@ from api.db import read_only_engine
 from api.shared import SharedState
 from depin.chain import ANVIL_KEYS
 from depin.registry import Profile
+from indexer.db import make_engine, migrate
 from indexer.service import Indexer
+from indexer.settings import IndexerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -183,7 +185,18 @@ class Stack:
 
 @contextmanager
 def make_stack(world: World, url: str, home: Path, **settings: Any) -> Iterator[Stack]:
-    indexer = new_indexer(world.w3, world.contracts, url, home)
+    engine = make_engine(url)
+    migrate(engine)
+    indexer = Indexer(
+        IndexerSettings(
+            rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+            home=home,
+            database_url=url,
+            finality=16,  # recent block hashes kept: a shallow reorg is rolled back
+        ),
+        engine=engine,
+        contracts=world.contracts,
+    )
     app_settings = ApiSettings(
         rpc_url=world.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
         home=home,
@@ -553,3 +566,35 @@ def test_offline_for_n_epochs_and_unhealthy_gpus_block_by_block(
     state.close()
     engine.dispose()
     indexer.engine.dispose()
+
+
+def test_an_event_on_the_new_branch_of_a_reorg_is_evaluated(
+    stack: Stack, receiver: Callable[..., Receiver]
+) -> None:
+    """The worker has read the events up to the old branch's head; after the reorg the agent
+    authorized on the new branch, below that head, still alerts (the reorg row of the changes
+    feed moves the event cursor back to the common ancestor)."""
+    w3, provider = stack.world.w3, stack.world.providers["eu-west"]
+    stack.indexer.sync()
+    clock = Clock()
+    clock.t = float(w3.eth.get_block("latest")["timestamp"])
+    worker = stack.worker(clock)
+    worker.evaluate()
+    hook = receiver().start()
+    stack.subscribe(provider, hook.url, "agent_expiring", expiring_within_s=7 * 86400)
+    expires = int(clock()) + 86400
+    old, new = Account.create().address, Account.create().address
+
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    stack.world.registry.authorize_agent(provider, old, expires)
+    update_profiles(stack, provider, 2)
+    worker.run_once()
+    assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
+    stack.world.registry.authorize_agent(provider, new, expires)
+    for i in range(4):  # the new branch outgrows the old one
+        stack.world.registry.update_profile(provider, Profile(f"new branch {i}", "eu-west"))
+    stack.indexer.sync()  # rolls back to the common ancestor and replays
+    worker.run_once()
+    subjects = [json.loads(r.body)["subject"] for r in hook.received]
+    assert subjects.count(old) == 1  # alerted while it was on the chain, once
+    assert subjects.count(new) == 1
