@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -82,6 +83,7 @@ class Deliverer:
         client: httpx.Client | None = None,
         resolver: Resolver = resolve,
         batch: int = 100,
+        concurrency: int = 8,
     ) -> None:
         self.state = state
         self.policy = policy
@@ -91,15 +93,20 @@ class Deliverer:
         )
         self.resolver = resolver
         self.batch = batch
+        self.concurrency = concurrency
 
     def close(self) -> None:
         self.client.close()
 
     def run_once(self) -> int:
-        """Attempts every due delivery once; returns how many were attempted."""
+        """Attempts every due delivery once, ``concurrency`` at a time (a slow receiver holds
+        one sender, not the others); returns how many were attempted."""
         claimed = self._claim(self.clock())
-        for delivery in claimed:
-            outcome = self._send(delivery)
+        if not claimed:
+            return 0
+        with ThreadPoolExecutor(min(self.concurrency, len(claimed))) as pool:
+            outcomes = list(pool.map(self._send, claimed))
+        for delivery, outcome in zip(claimed, outcomes, strict=True):
             self._record(delivery, outcome, self.clock())
         return len(claimed)
 
