@@ -159,6 +159,26 @@ def discover_command(as_json: bool, replays: tuple[str, ...], sysfs_root: Path) 
         console.print(f"  backend {report.backend}: {state}")
 
 
+@agent.command("capabilities")
+@click.option("--simulated", is_flag=True, help="Describe replayed GPUs as sim:<model>.")
+@_replay_option
+@_sysfs_option
+def capabilities_command(simulated: bool, replays: tuple[str, ...], sysfs_root: Path) -> None:
+    """Print the host's capability document and the hash its attestations carry."""
+    from agent.capabilities import HostProbe, build_document
+    from agent.daemon import no_gpu_message, usable_gpus
+    from depin.capabilities import document_hash
+    from depin.crypto import to_hex
+
+    inventory = _collect(replays, sysfs_root)
+    claims, skipped = usable_gpus(inventory, simulated)
+    if not claims:
+        raise AgentError(no_gpu_message(inventory, skipped))
+    document = build_document(claims, HostProbe().host())
+    body = {"document_hash": to_hex(document_hash(document)), "document": document.as_json()}
+    click.echo(json.dumps(body, indent=2))
+
+
 @agent.command("benchmark")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option(

@@ -14,7 +14,9 @@ from eth_account.messages import encode_defunct
 from replayed import FIXTURES
 
 from agent.keystore import load_agent_key
+from depin.capabilities import CapabilityDocument, document_hash
 from depin.cli import main
+from depin.crypto import to_hex
 
 PASSWORD = "agent password 1"
 
@@ -83,6 +85,25 @@ def test_discover_refuses_a_malformed_replay(runner: CliRunner, tmp_path: Path) 
     result = runner.invoke(main, ["agent", "discover", "--replay", f"nvml={tmp_path}/none.json"])
     assert result.exit_code == 1
     assert f"cannot read recording {tmp_path}/none.json" in result.stderr
+
+
+def test_capabilities_prints_the_document_and_its_hash(runner: CliRunner, tmp_path: Path) -> None:
+    args = [*replay(nvml="nvml_4x_a100_sxm4_80gb"), "--sysfs-root", str(tmp_path)]
+    first = runner.invoke(main, ["agent", "capabilities", *args])
+    assert first.exit_code == 0, first.stderr
+    body = json.loads(first.stdout)
+    document = CapabilityDocument.model_validate(body["document"])
+    assert body["document_hash"] == to_hex(document_hash(document))
+    assert [g.model for g in document.gpus] == ["nvidia-a100-sxm4-80gb"] * 4
+    assert document.gpus[0].pcie.generation == 4 and document.host.cpu_cores
+    again = runner.invoke(main, ["agent", "capabilities", *args])
+    assert json.loads(again.stdout)["document_hash"] == body["document_hash"]
+
+
+def test_capabilities_of_a_host_without_gpu_says_why(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(main, ["agent", "capabilities", *NO_GPU, "--sysfs-root", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no GPU found" in result.stderr and "NVML Shared Library Not Found" in result.stderr
 
 
 def test_benchmark_json(runner: CliRunner) -> None:
