@@ -5,7 +5,8 @@ An attestation's ``capabilities`` word is the keccak256 of the host's document i
 (:mod:`depin.capabilities`). The oracle refuses an attestation whose request carries no document
 or another one (``capabilities_hash_mismatch``), and one whose document contradicts what the
 oracle verifies (``capabilities_contradiction``): the attested GPU must be listed, with the
-attested model and memory. A zero word names no document and needs none.
+attested model and memory, and no GPU it lists may be one the chain attests for another provider
+(a host's GPU count is its own). A zero word names no document and needs none.
 
 With ``DEPIN_ORACLE_INVENTORY_URL`` set, each document the oracle approved an attestation for is
 ``PUT`` to ``<url>/v1/capabilities/<hash>``. The API takes it only once the chain attested the
@@ -73,8 +74,14 @@ class CapabilitiesContradiction(Refusal):
         )
 
 
-def check_capabilities(message: GpuAttestation, document: CapabilityDocument | None) -> None:
-    """Refuses a document that is not the attested one or that contradicts the attestation."""
+def check_capabilities(
+    message: GpuAttestation,
+    document: CapabilityDocument | None,
+    gpu_provider: Callable[[bytes], str | None] | None = None,
+) -> None:
+    """Refuses a document that is not the attested one or that contradicts the attestation, or
+    (with ``gpu_provider``: the provider of a GPU's current attestation on the chain) one that
+    lists a GPU the chain attests for another provider."""
     if message.capabilities == NO_CAPABILITIES:
         if document is not None:
             raise CapabilitiesHashMismatch(NO_CAPABILITIES, document_hash(document))
@@ -91,6 +98,13 @@ def check_capabilities(message: GpuAttestation, document: CapabilityDocument | N
         raise CapabilitiesContradiction("model", gpu.model, model_text(message.model))
     if gpu.memory_bytes != message.memory_bytes:
         raise CapabilitiesContradiction("memoryBytes", gpu.memory_bytes, message.memory_bytes)
+    if gpu_provider is not None:
+        for listed in document.gpus:
+            owner = gpu_provider(bytes.fromhex(listed.gpu_key[2:]))
+            if owner is not None and owner != message.provider:
+                raise CapabilitiesContradiction(
+                    f"the provider of GPU {listed.gpu_key}", message.provider, owner
+                )
 
 
 Outcome = Literal["taken", "refused", "later"]

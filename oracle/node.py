@@ -145,6 +145,7 @@ class OracleNode:
                 require_proof=settings.require_proof,
                 allow_simulated=self.allow_simulated,
             ),
+            gpu_provider=self.current_provider,
         )
         self.proofs = ProofService(
             account,
@@ -168,6 +169,14 @@ class OracleNode:
         self.book.close()
         if self.forwarder is not None:
             self.forwarder.close()
+
+    def current_provider(self, key: bytes) -> str | None:
+        """The provider of the GPU's current (unrevoked, unexpired) attestation, as the chain's
+        events say."""
+        fact = self.facts.gpu(key)
+        if fact is None or fact.revoked or fact.expires_at <= self.facts.now():
+            return None
+        return fact.provider
 
     def position(self) -> int:
         oracles = self.chain.config().oracles

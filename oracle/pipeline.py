@@ -108,6 +108,7 @@ class Pipeline:
         store: Store,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
+        gpu_provider: Callable[[bytes], str | None] | None = None,
     ) -> None:
         self.account = account
         self.address = account.address
@@ -120,6 +121,8 @@ class Pipeline:
         self.store = store
         self.limits = limits or Limits()
         self.clock = clock
+        #: the provider of a GPU's current attestation on the chain (capability documents)
+        self.gpu_provider = gpu_provider
 
     def _digest(self, struct_hash: bytes) -> bytes:
         return keccak(b"\x19\x01" + self._separator + struct_hash)
@@ -172,7 +175,7 @@ class Pipeline:
             raise UnauthorizedAgent(message.provider, message.agent)
         self._check_times(message)
         self._check_plausible(message)
-        check_capabilities(message, request.capabilities)
+        check_capabilities(message, request.capabilities, self.gpu_provider)
         return message, digest
 
     def approve(self, request: AttestationRequest) -> Approval:

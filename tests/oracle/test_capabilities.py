@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from attest_helpers import host_document, new_attestation
+from attest_helpers import agent_sign, host_document, new_attestation, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
@@ -147,6 +147,44 @@ def test_a_document_that_contradicts_the_attestation_is_refused(
     document = host_document([listed])
     named = replace(message, capabilities=document_hash(document))
     _refused(_post(http, node, agent, named, document), "capabilities_contradiction", *words)
+
+
+def test_a_document_listing_another_providers_gpu_is_refused(
+    http: TestClient,
+    node: OracleNode,
+    w3: Web3,
+    provider: LocalAccount,
+    agent: LocalAccount,
+    make_provider: Callable[..., LocalAccount],
+    make_agent: Callable[..., LocalAccount],
+    oracle_accounts: list[LocalAccount],
+) -> None:
+    # another provider's GPU, attested on the chain and seen by the oracle
+    other = make_provider()
+    other_agent = make_agent(other)
+    theirs = new_attestation(w3, other, other_agent)
+    submit(
+        node.client,
+        other,
+        [(theirs, agent_sign(node.client, other_agent, theirs))],
+        oracle_accounts[:2],
+    )
+    node.facts.sync()
+    assert node.current_provider(theirs.gpu_key) == other.address
+
+    message = new_attestation(w3, provider, agent)
+    document = host_document([message, theirs])  # a host of two GPUs, one of them not its own
+    named = replace(message, capabilities=document_hash(document))
+    _refused(
+        _post(http, node, agent, named, document),
+        "capabilities_contradiction",
+        to_hex(theirs.gpu_key),
+        other.address,
+    )
+    # its own GPUs only: approved
+    alone = host_document([message])
+    response = _post(http, node, agent, replace(message, capabilities=document_hash(alone)), alone)
+    assert response.status_code == 200, response.text
 
 
 def test_a_document_outside_the_schema_is_malformed(
