@@ -99,7 +99,11 @@ def check_capabilities(
     if gpu.memory_bytes != message.memory_bytes:
         raise CapabilitiesContradiction("memoryBytes", gpu.memory_bytes, message.memory_bytes)
     if gpu_provider is not None:
+        # the attested GPU itself may move between providers (the contract lets it); the others
+        # the document counts must not be another provider's
         for listed in document.gpus:
+            if listed is gpu:
+                continue
             owner = gpu_provider(bytes.fromhex(listed.gpu_key[2:]))
             if owner is not None and owner != message.provider:
                 raise CapabilitiesContradiction(
