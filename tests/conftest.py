@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from depin.registry import Profile, RegistryClient
 from depin.toolchain import configure_environment
 
 configure_environment()
+# State a test makes without naming a home goes to a folder of this run, never to the
+# checkout's own .depin (which `depin up` uses, and which would carry over between runs).
+os.environ.setdefault("DEPIN_HOME", tempfile.mkdtemp(prefix="depin-tests-home-"))
 
 # `--hypothesis-profile=fuzz-long`: the boundary fuzz suite (tests/fuzz) at 20x its CI size.
 hypothesis.settings.register_profile("fuzz-long", max_examples=10_000, deadline=None)

@@ -99,6 +99,10 @@ def _cases(f: Files) -> dict[str, list[tuple[str, list[str]]]]:
             ("unreachable node", [*rpc, *signer, "--name", "GPUs"]),
         ],
         "agent benchmark": [("unknown engine", ["--engine", "abacus"])],
+        "agent capabilities": [
+            ("missing replay", ["--replay", str(f.missing)]),
+            ("malformed replay", ["--replay", "nvml"]),
+        ],
         "agent discover": [
             ("missing replay", ["--replay", str(f.missing)]),
         ],
