@@ -85,3 +85,61 @@ def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
     assert current_revision(create_engine(f"sqlite:///{path}")) == heads()
     for state in opened:
         state.close()
+
+
+def _state_at_0005(path: Path, script: str) -> None:
+    """A state file at revision 0005 with ``script``'s tables besides."""
+    from api.migrate import migrate_sqlite_file
+
+    migrate_sqlite_file(path, "0005")
+    db = sqlite3.connect(path)
+    db.executescript(script)
+    db.commit()
+    db.close()
+
+
+def _capability_schema(path: Path) -> tuple[set[str], set[str]]:
+    found = inspect(create_engine(f"sqlite:///{path}"))
+    return set(found.get_table_names()), {
+        str(i["name"]) for i in found.get_indexes("capability_facets")
+    }
+
+
+def test_a_state_whose_capability_tables_were_made_at_start_up_reaches_the_head(
+    tmp_path: Path,
+) -> None:
+    from api.capabilities import FACETS
+
+    path = tmp_path / "early.sqlite3"
+    _state_at_0005(path, "")
+    early = create_engine(f"sqlite:///{path}").execution_options(
+        schema_translate_map={"api_state": None}
+    )
+    FACETS.metadata.create_all(early)  # as the API's start-up made them at 7317aea
+    with early.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO capability_documents VALUES ('0xab', '{}', 1)")
+    early.dispose()
+    state = SharedState(path)
+    try:
+        assert state.query("SELECT document_hash FROM capability_documents") == [("0xab",)]
+        assert current_revision(create_engine(f"sqlite:///{path}")) == heads()
+    finally:
+        state.close()
+
+
+def test_a_state_left_part_way_through_the_capability_revision_gets_the_rest(
+    tmp_path: Path,
+) -> None:
+    from api.capabilities import FACETS
+
+    path = tmp_path / "partial.sqlite3"
+    _state_at_0005(
+        path,
+        "CREATE TABLE capability_documents (document_hash VARCHAR(66) PRIMARY KEY, "
+        "body TEXT NOT NULL, stored_at BIGINT NOT NULL);",
+    )
+    SharedState(path).close()
+    tables, indexes = _capability_schema(path)
+    assert {"capability_documents", "capability_facets"} <= tables
+    assert indexes == {str(index.name) for index in FACETS.indexes}
+    assert current_revision(create_engine(f"sqlite:///{path}")) == heads()

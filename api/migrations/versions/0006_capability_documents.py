@@ -38,25 +38,33 @@ FACETS: tuple[tuple[str, sa.types.TypeEngine[Any]], ...] = (
 
 def upgrade() -> None:
     # A state first opened by the API at 7317aea (whose start-up made these tables itself)
-    # already has them, as this revision makes them.
-    if sa.inspect(op.get_bind()).has_table("capability_documents"):
-        return
-    op.create_table(
-        "capability_documents",
-        sa.Column("document_hash", sa.String(66), primary_key=True),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("stored_at", sa.BigInteger(), nullable=False),
-    )
-    op.create_table(
-        "capability_facets",
-        sa.Column("document_hash", sa.String(66), nullable=False),
-        sa.Column("gpu_key", sa.String(66), nullable=False),
-        sa.Column("driver_version", sa.String(200), nullable=True),
-        *(sa.Column(name, kind, nullable=True) for name, kind in FACETS),
-        sa.PrimaryKeyConstraint("document_hash", "gpu_key", name="pk_capability_facets"),
-    )
+    # already has them, as this revision makes them; one whose earlier run of this revision
+    # stopped part-way (SQLite's DDL outside a transaction stays) has some of them. Each table
+    # and index is made when missing, so such a state reaches the head as a new one does.
+    inspector = sa.inspect(op.get_bind())
+    tables = set(inspector.get_table_names())
+    if "capability_documents" not in tables:
+        op.create_table(
+            "capability_documents",
+            sa.Column("document_hash", sa.String(66), primary_key=True),
+            sa.Column("body", sa.Text(), nullable=False),
+            sa.Column("stored_at", sa.BigInteger(), nullable=False),
+        )
+    indexes: set[str] = set()
+    if "capability_facets" in tables:
+        indexes = {str(i["name"]) for i in inspector.get_indexes("capability_facets")}
+    else:
+        op.create_table(
+            "capability_facets",
+            sa.Column("document_hash", sa.String(66), nullable=False),
+            sa.Column("gpu_key", sa.String(66), nullable=False),
+            sa.Column("driver_version", sa.String(200), nullable=True),
+            *(sa.Column(name, kind, nullable=True) for name, kind in FACETS),
+            sa.PrimaryKeyConstraint("document_hash", "gpu_key", name="pk_capability_facets"),
+        )
     for name, _ in FACETS:
-        op.create_index(f"ix_capability_facets_{name}", "capability_facets", [name])
+        if f"ix_capability_facets_{name}" not in indexes:
+            op.create_index(f"ix_capability_facets_{name}", "capability_facets", [name])
 
 
 def downgrade() -> None:
