@@ -6,20 +6,20 @@ the token would have expired anyway, and every check of a session looks here.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from api.migrations._ops import create_table
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "revoked_sessions",
-        sa.Column("jti", sa.Text(), primary_key=True),
-        sa.Column("expires_at", sa.Float(), nullable=False),
+        "jti text key, expires_at float",
+        indexes={"revoked_sessions_expiry": ["expires_at"]},
     )
-    op.create_index("revoked_sessions_expiry", "revoked_sessions", ["expires_at"])
 
 
 def downgrade() -> None:

@@ -7,24 +7,20 @@ relayed transactions with their outcomes from the ledger.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from api.migrations._ops import create_table
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "relayed_messages",
-        sa.Column("ref", sa.Text(), primary_key=True),
-        sa.Column("provider", sa.Text(), nullable=False),
-        sa.Column("primary_type", sa.Text(), nullable=False),
-        sa.Column("nonce", sa.Text(), nullable=False),
-        sa.Column("tx_hash", sa.Text(), nullable=False),
-        sa.Column("relayed_at", sa.Float(), nullable=False),
+        "ref text key, provider text, primary_type text, nonce text, tx_hash text,relayed_at float",
+        indexes={"relayed_messages_provider": ["provider", "relayed_at"]},
     )
-    op.create_index("relayed_messages_provider", "relayed_messages", ["provider", "relayed_at"])
 
 
 def downgrade() -> None:

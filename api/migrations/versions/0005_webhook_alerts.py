@@ -16,79 +16,50 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from api.migrations._ops import create_table
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 
-_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "alert_subscriptions",
-        sa.Column("id", sa.Text(), primary_key=True),
-        sa.Column("provider", sa.Text(), nullable=False),
-        sa.Column("url", sa.Text(), nullable=False),
-        sa.Column("events", sa.Text(), nullable=False),
-        sa.Column("offline_epochs", sa.Integer(), nullable=False),
-        sa.Column("expiring_within_s", sa.BigInteger(), nullable=False),
-        sa.Column("secret", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("since_change", sa.BigInteger(), nullable=False),
-        sa.Column("since_block", sa.BigInteger(), nullable=False),
-        sa.Column("failures", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("disabled_at", sa.Float(), nullable=True),
-        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        "id text key, provider text, url text, events text, offline_epochs int,"
+        "expiring_within_s bigint, secret text, created_at float, since_change bigint,"
+        "since_block bigint, failures int =0, disabled_at float?, disabled_reason text?",
+        indexes={"alert_subscriptions_provider": ["provider"]},
     )
-    op.create_index("alert_subscriptions_provider", "alert_subscriptions", ["provider"])
-    op.create_table(
+    create_table(
         "alert_watches",
-        sa.Column("subscription_id", sa.Text(), primary_key=True),
-        sa.Column("alert_key", sa.Text(), primary_key=True),
-        sa.Column("kind", sa.Text(), nullable=False),
-        sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("due_epoch", sa.BigInteger(), nullable=True),
-        sa.Column("due_at", sa.Float(), nullable=True),
-        sa.Column("data", sa.Text(), nullable=False),
+        "subscription_id text key, alert_key text key, kind text, subject text,"
+        "due_epoch bigint?, due_at float?, data text",
+        indexes={
+            "alert_watches_due_epoch": ["due_epoch"],
+            "alert_watches_due_at": ["due_at"],
+            "alert_watches_subject": ["subject", "kind"],
+        },
     )
-    op.create_index("alert_watches_due_epoch", "alert_watches", ["due_epoch"])
-    op.create_index("alert_watches_due_at", "alert_watches", ["due_at"])
-    op.create_index("alert_watches_subject", "alert_watches", ["subject", "kind"])
-    op.create_table(
+    create_table(
         "alert_deliveries",
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("subscription_id", sa.Text(), nullable=False),
-        sa.Column("alert_key", sa.Text(), nullable=False),
-        sa.Column("idempotency_key", sa.Text(), nullable=False),
-        sa.Column("event", sa.Text(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("state", sa.Text(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
-        sa.Column("next_attempt_at", sa.Float(), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("delivered_at", sa.Float(), nullable=True),
+        "id serial key, subscription_id text, alert_key text, idempotency_key text, event text,"
+        "body text, state text, attempts int =0, next_attempt_at float, created_at float,"
+        "delivered_at float?",
         sa.UniqueConstraint("subscription_id", "alert_key", name="alert_deliveries_once"),
+        indexes={
+            "alert_deliveries_due": ["state", "next_attempt_at"],
+            "alert_deliveries_subscription": ["subscription_id", "id"],
+        },
         sqlite_autoincrement=True,
     )
-    op.create_index("alert_deliveries_due", "alert_deliveries", ["state", "next_attempt_at"])
-    op.create_index("alert_deliveries_subscription", "alert_deliveries", ["subscription_id", "id"])
-    op.create_table(
+    create_table(
         "alert_log",
-        sa.Column("id", _ID, primary_key=True, autoincrement=True),
-        sa.Column("subscription_id", sa.Text(), nullable=False),
-        sa.Column("delivery_id", sa.BigInteger(), nullable=True),
-        sa.Column("at", sa.Float(), nullable=False),
-        sa.Column("attempt", sa.Integer(), nullable=True),
-        sa.Column("outcome", sa.Text(), nullable=False),
-        sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("detail", sa.Text(), nullable=False),
+        "id serial key, subscription_id text, delivery_id bigint?, at float, attempt int?,"
+        "outcome text, status int?, detail text",
+        indexes={"alert_log_subscription": ["subscription_id", "id"]},
         sqlite_autoincrement=True,
     )
-    op.create_index("alert_log_subscription", "alert_log", ["subscription_id", "id"])
-    op.create_table(
-        "alert_cursors",
-        sa.Column("name", sa.Text(), primary_key=True),
-        sa.Column("value", sa.BigInteger(), nullable=False),
-    )
+    create_table("alert_cursors", "name text key, value bigint")
 
 
 def downgrade() -> None:
