@@ -154,6 +154,17 @@ class Stack:
             clock=clock,
         )
 
+    def started(self, *, chain_time: bool = False, **policy: Any) -> tuple[Clock, AlertWorker]:
+        """The inventory indexed, then a worker (its clock at the chain's time with
+        ``chain_time``) that has read it to its head."""
+        self.indexer.sync()
+        clock = Clock()
+        if chain_time:
+            clock.t = float(self.world.w3.eth.get_block("latest")["timestamp"])
+        worker = self.worker(clock, **policy)
+        worker.evaluate()
+        return clock, worker
+
     sessions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def session(self, account: LocalAccount) -> dict[str, str]:
@@ -230,6 +241,20 @@ def update_profiles(stack: Stack, account: LocalAccount, count: int) -> None:
     stack.indexer.sync()
 
 
+def fail_an_alert(
+    stack: Stack, hook: Receiver, provider: LocalAccount, runs: int, **policy: Any
+) -> tuple[AlertWorker, dict[str, Any], dict[str, Any]]:
+    """One ``provider_changed`` alert to ``hook``, then ``runs`` runs of the worker (with
+    ``policy``) 100 s apart: the worker, the subscription and its log."""
+    clock, worker = stack.started(**policy)
+    sub = stack.subscribe(provider, hook.url, "provider_changed")
+    update_profiles(stack, provider, 1)
+    for _ in range(runs):
+        worker.run_once()
+        clock.advance(100)
+    return worker, sub, stack.log(provider, sub["id"])
+
+
 # --------------------------------------------------------------------------- the tests
 
 
@@ -237,10 +262,7 @@ def test_a_receiver_down_then_up_gets_every_alert_with_one_key_each(
     stack: Stack, receiver: Callable[..., Receiver]
 ) -> None:
     provider = stack.world.providers["eu-west"]
-    stack.indexer.sync()
-    clock = Clock()
-    worker = stack.worker(clock)
-    worker.evaluate()  # the worker starts at the inventory's head
+    clock, worker = stack.started()  # the worker starts at the inventory's head
     hook = receiver(fail_first=True)  # not started: connections are refused
     sub = stack.subscribe(provider, hook.url, "provider_changed")
     update_profiles(stack, provider, 3)
@@ -283,18 +305,9 @@ def test_an_always_failing_receiver_is_disabled_with_the_reason_logged(
     stack: Stack, receiver: Callable[..., Receiver]
 ) -> None:
     provider = stack.world.providers["us-east"]
-    stack.indexer.sync()
-    clock = Clock()
-    worker = stack.worker(clock, disable_after=3, backoff_s=1.0)
-    worker.evaluate()
     hook = receiver(status=500).start()
-    sub = stack.subscribe(provider, hook.url, "provider_changed")
-    update_profiles(stack, provider, 1)
-    for _ in range(6):
-        worker.run_once()
-        clock.advance(100)
+    worker, sub, log = fail_an_alert(stack, hook, provider, 6, disable_after=3, backoff_s=1.0)
     assert len(hook.received) == 3  # disabled after the third failure: no more attempts
-    log = stack.log(provider, sub["id"])
     assert log["subscription"]["active"] is False
     reason = log["subscription"]["disabled_reason"]
     assert "3 failed delivery attempts" in reason and "HTTP 500" in reason
@@ -317,11 +330,7 @@ def test_an_expiring_agent_alerts_once_not_on_every_block(
     stack: Stack, receiver: Callable[..., Receiver]
 ) -> None:
     provider = stack.world.providers["ap-south"]
-    stack.indexer.sync()
-    clock = Clock()
-    clock.t = float(stack.world.w3.eth.get_block("latest")["timestamp"])  # the chain's time
-    worker = stack.worker(clock)
-    worker.evaluate()
+    clock, worker = stack.started(chain_time=True)
     hook = receiver().start()
     sub = stack.subscribe(provider, hook.url, "agent_expiring", expiring_within_s=3600)
     agent = Account.create().address
@@ -464,11 +473,7 @@ def test_attestations_expiring_within_t_alert_once_each(
     """Seeded from the inventory when the subscription is made: the world's GPUs expire in a
     day; within two days each alerts, once, and one within an hour does not."""
     provider = stack.world.providers["us-east"]
-    stack.indexer.sync()
-    clock = Clock()
-    clock.t = float(stack.world.w3.eth.get_block("latest")["timestamp"])
-    worker = stack.worker(clock)
-    worker.evaluate()
+    clock, worker = stack.started(chain_time=True)
     hook = receiver().start()
     soon = stack.subscribe(provider, hook.url, "attestation_expiring", expiring_within_s=2 * 86400)
     late = stack.subscribe(provider, hook.url, "attestation_expiring", expiring_within_s=3600)
@@ -490,19 +495,10 @@ def test_attestations_expiring_within_t_alert_once_each(
 def test_a_delivery_is_given_up_after_its_attempts_and_the_log_says_so(
     stack: Stack, receiver: Callable[..., Receiver]
 ) -> None:
-    provider = stack.world.providers["eu-west"]
-    stack.indexer.sync()
-    clock = Clock()
-    worker = stack.worker(clock, max_attempts=2, backoff_s=1.0)
-    worker.evaluate()
     hook = receiver(status=404).start()
-    sub = stack.subscribe(provider, hook.url, "provider_changed")
-    update_profiles(stack, provider, 1)
-    for _ in range(4):
-        worker.run_once()
-        clock.advance(100)
+    provider = stack.world.providers["eu-west"]
+    _, _, log = fail_an_alert(stack, hook, provider, 4, max_attempts=2, backoff_s=1.0)
     assert len(hook.received) == 2
-    log = stack.log(provider, sub["id"])
     (delivery,) = log["deliveries"]
     assert (delivery["state"], delivery["attempts"]) == ("failed", 2)
     assert "given up after 2 attempts" in log["log"][0]["detail"]
@@ -575,11 +571,7 @@ def test_an_event_on_the_new_branch_of_a_reorg_is_evaluated(
     authorized on the new branch, below that head, still alerts (the reorg row of the changes
     feed moves the event cursor back to the common ancestor)."""
     w3, provider = stack.world.w3, stack.world.providers["eu-west"]
-    stack.indexer.sync()
-    clock = Clock()
-    clock.t = float(w3.eth.get_block("latest")["timestamp"])
-    worker = stack.worker(clock)
-    worker.evaluate()
+    clock, worker = stack.started(chain_time=True)
     hook = receiver().start()
     stack.subscribe(provider, hook.url, "agent_expiring", expiring_within_s=7 * 86400)
     expires = int(clock()) + 86400
