@@ -421,58 +421,32 @@ class Evaluator:
                 continue
             data = json.loads(raw)
             subject = str(subject)
+            payload: dict[str, Any]
             if kind == "gpu_offline":
                 row = gpu_rows.get(subject)
                 if row is None or row.online or row.revoked:
                     continue
                 since = int(data["since_epoch"])
-                self._fire(
-                    step,
-                    sub,
-                    kind,
-                    str(alert_key),
-                    subject,
-                    {
-                        "gpu_key": subject,
-                        "offline_since_epoch": since,
-                        "epochs": int(step.known.epoch or since) - since + 1,
-                        "last_seen_epoch": row.last_seen_epoch,
-                    },
-                )
-            elif kind == "attestation_expiring":
-                row = gpu_rows.get(subject)
+                payload = {
+                    "gpu_key": subject,
+                    "offline_since_epoch": since,
+                    "epochs": int(step.known.epoch or since) - since + 1,
+                    "last_seen_epoch": row.last_seen_epoch,
+                }
+            elif kind in ("attestation_expiring", "agent_expiring"):
+                gpu = kind == "attestation_expiring"
+                held = gpu_rows.get(subject) if gpu else agent_rows.get((sub.provider, subject))
                 expires = int(data["expires_at"])
-                if row is None or row.revoked or int(row.expires_at) != expires:
+                if held is None or held.revoked or int(held.expires_at) != expires:
                     continue
-                self._fire(
-                    step,
-                    sub,
-                    kind,
-                    str(alert_key),
-                    subject,
-                    {
-                        "gpu_key": subject,
-                        "expires_at": expires,
-                        "expires_in_s": int(expires - step.at),
-                    },
-                )
-            elif kind == "agent_expiring":
-                agent = agent_rows.get((sub.provider, subject))
-                expires = int(data["expires_at"])
-                if agent is None or agent.revoked or int(agent.expires_at) != expires:
-                    continue
-                self._fire(
-                    step,
-                    sub,
-                    kind,
-                    str(alert_key),
-                    subject,
-                    {
-                        "agent": subject,
-                        "expires_at": expires,
-                        "expires_in_s": int(expires - step.at),
-                    },
-                )
+                payload = {
+                    "gpu_key" if gpu else "agent": subject,
+                    "expires_at": expires,
+                    "expires_in_s": int(expires - step.at),
+                }
+            else:
+                continue
+            self._fire(step, sub, kind, str(alert_key), subject, payload)
         return len(rows)
 
     # ------------------------------------------------------------------ lookups and firing
@@ -578,20 +552,19 @@ def subscribe(
 def seed(session: Session, tx: Tx, sub: Subscription, at: float) -> None:
     """The watches of what the inventory holds when ``sub`` is made: its GPUs' attestations
     and its agents' authorizations that have yet to expire, and its GPUs that are offline."""
-    if "attestation_expiring" in sub.events:
-        for gpu, expires in session.execute(
-            select(G.gpu_key, G.expires_at).where(
-                G.provider == sub.provider, G.revoked.is_(False), G.expires_at > int(at)
+    expiring = (
+        ("attestation_expiring", G, G.gpu_key),
+        ("agent_expiring", A, A.agent),
+    )
+    for event, table, subject in expiring:
+        if event not in sub.events:
+            continue
+        for key, expires in session.execute(
+            select(subject, table.expires_at).where(
+                table.provider == sub.provider, table.revoked.is_(False), table.expires_at > int(at)
             )
         ).all():
-            Evaluator._watch_expiry(tx, sub, "attestation_expiring", str(gpu), expires)
-    if "agent_expiring" in sub.events:
-        for agent, expires in session.execute(
-            select(A.agent, A.expires_at).where(
-                A.provider == sub.provider, A.revoked.is_(False), A.expires_at > int(at)
-            )
-        ).all():
-            Evaluator._watch_expiry(tx, sub, "agent_expiring", str(agent), expires)
+            Evaluator._watch_expiry(tx, sub, event, str(key), expires)
     if "gpu_offline" in sub.events:
         for gpu, seen in session.execute(
             select(G.gpu_key, G.last_seen_epoch).where(
