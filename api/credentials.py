@@ -28,15 +28,13 @@ from fastapi import Depends, Header, Request
 from api.auth import Revocations, Session, TokenSigner
 from api.errors import (
     InsufficientScopeError,
-    NotFoundError,
-    NotOwnerError,
     TokenExpiredError,
     TokenLimitError,
     TokenRevokedError,
     UnauthorizedError,
     UnknownTokenError,
 )
-from api.shared import State, now
+from api.shared import State, now, owned
 
 TOKEN_PREFIX = "depin_pat_"
 #: the scopes an API token can hold
@@ -173,14 +171,7 @@ class TokenStore:
     def revoke(self, token_id: str, provider: str) -> ApiToken:
         """Revokes ``provider``'s token ``token_id`` (again: no change)."""
         with self.state.transaction() as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM api_tokens WHERE id = ?", (token_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFoundError(f"no API token {token_id}")
-            token = _token(row)
-            if token.provider != provider:
-                raise NotOwnerError(f"API token {token_id} is not one of {provider}'s")
+            token = owned(db, "api_tokens", _COLUMNS, "API token", token_id, provider, _token)
             db.execute(
                 "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (now(), token_id),

@@ -28,13 +28,14 @@ import fcntl
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
+from api.errors import NotFoundError, NotOwnerError
 from depin.locks import HeldLock
 from depin.postgres import AdvisoryLock, advisory_key, is_postgres, writable_engine
 from depin.sqlite import LocalDb
@@ -183,3 +184,34 @@ class ProcessLock(HeldLock):
 def now() -> float:
     """Wall-clock seconds: the one clock every process agrees on."""
     return time.time()
+
+
+class Owned(Protocol):
+    """A record that a provider owns."""
+
+    @property
+    def provider(self) -> str: ...
+
+
+OwnedT = TypeVar("OwnedT", bound=Owned)
+
+
+def owned(
+    tx: Tx,
+    table: str,
+    columns: str,
+    what: str,
+    key: str,
+    provider: str,
+    make: Callable[[Any], OwnedT],
+) -> OwnedT:
+    """Row ``key`` (its ``id``) of ``table`` as ``make`` makes it of its ``columns``, which must
+    be ``provider``'s: 404 if there is none, 403 if it is another provider's (``what`` names it
+    in the problem)."""
+    row = tx.execute(f"SELECT {columns} FROM {table} WHERE id = ?", (key,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no {what} {key}")
+    record = make(row)
+    if record.provider != provider:
+        raise NotOwnerError(f"{what} {key} is not one of {provider}'s")
+    return record

@@ -7,8 +7,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from api.errors import NotFoundError, NotOwnerError, SubscriptionLimitError
-from api.shared import State, Tx, now
+from api.errors import SubscriptionLimitError
+from api.shared import State, Tx, now, owned
 
 #: the alerts a subscription can ask for
 ALERT_EVENTS = (
@@ -152,15 +152,15 @@ class AlertStore:
 
     @staticmethod
     def _owned(tx: Tx, sub_id: str, provider: str) -> Subscription:
-        row = tx.execute(
-            f"SELECT {_COLUMNS} FROM alert_subscriptions WHERE id = ?", (sub_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no webhook subscription {sub_id}")
-        sub = subscription(row)
-        if sub.provider != provider:
-            raise NotOwnerError(f"webhook subscription {sub_id} is not one of {provider}'s")
-        return sub
+        return owned(
+            tx,
+            "alert_subscriptions",
+            _COLUMNS,
+            "webhook subscription",
+            sub_id,
+            provider,
+            subscription,
+        )
 
     def delete(self, sub_id: str, provider: str) -> None:
         """Deletes the subscription, its watches, deliveries and log."""
