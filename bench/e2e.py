@@ -37,7 +37,7 @@ from depin._cli.supervisor import Service, Supervisor, http_ready  # noqa: E402
 from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest  # noqa: E402
 from depin.attestation_client import AttestationClient  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, free_port  # noqa: E402
-from depin.deploy import deploy_attestation_oracle, deploy_registry  # noqa: E402
+from depin.deploy import deploy_registry_and_oracle  # noqa: E402
 from depin.keys import create_keystore  # noqa: E402
 from depin.registry import Profile, RegistryClient  # noqa: E402
 
@@ -54,16 +54,11 @@ def main() -> None:
             w3 = connect(anvil.rpc_url)
             deployer = Account.from_key(ANVIL_KEYS[0])
             oracle_keys = [Account.from_key(ANVIL_KEYS[i]) for i in (2, 3, 4)]
-            registry = RegistryClient(
-                w3, deploy_registry(w3, deployer, home / "deployments").address
+            registry_at, oracle_at = deploy_registry_and_oracle(
+                w3, deployer, home / "deployments", [o.address for o in oracle_keys]
             )
-            client = AttestationClient(
-                w3,
-                deploy_attestation_oracle(
-                    w3, deployer, home / "deployments", registry=registry.address,
-                    oracles=[o.address for o in oracle_keys], threshold=2,
-                ).address,
-            )  # fmt: skip
+            registry = RegistryClient(w3, registry_at.address)
+            client = AttestationClient(w3, oracle_at.address)
             ports = [free_port() for _ in oracle_keys]
             urls = [f"http://127.0.0.1:{p}" for p in ports]
             env = {

@@ -44,7 +44,7 @@ from depin.attestation import (  # noqa: E402
 )
 from depin.attestation_client import AttestationClient  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, deploy, transact  # noqa: E402
-from depin.deploy import deploy_attestation_oracle, deploy_registry  # noqa: E402
+from depin.deploy import deploy_registry_and_oracle  # noqa: E402
 from depin.registry import Profile, RegistryClient  # noqa: E402
 from depin.toolchain import NODE_MODULES, configure_environment  # noqa: E402
 
@@ -180,18 +180,11 @@ def main() -> None:
     with Anvil(extra_args=["--gas-limit", "100000000"]) as node:
         w3 = connect(node.rpc_url)
         folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"depin-bench-{secrets.token_hex(4)}"
-        registry = RegistryClient(w3, deploy_registry(w3, deployer, folder).address)
-        client = AttestationClient(
-            w3,
-            deploy_attestation_oracle(
-                w3,
-                deployer,
-                folder,
-                registry=registry.address,
-                oracles=[o.address for o in oracles],
-                threshold=2,
-            ).address,
+        registry_at, oracle_at = deploy_registry_and_oracle(
+            w3, deployer, folder, [o.address for o in oracles]
         )
+        registry = RegistryClient(w3, registry_at.address)
+        client = AttestationClient(w3, oracle_at.address)
         fleet = Fleet(w3, registry, deployer)
         sizes = (1, 10, 100)
         layouts = (("8 GPUs per agent", GPUS_PER_HOST), ("1 GPU per agent", 1))

@@ -78,7 +78,7 @@ from depin.attestation import (  # noqa: E402
 from depin.attestation_client import AttestationClient  # noqa: E402
 from depin.chain import ANVIL_KEYS, Anvil, connect, deploy, free_port  # noqa: E402
 from depin.crypto import DigestSigner, keccak  # noqa: E402
-from depin.deploy import deploy_attestation_oracle, deploy_registry  # noqa: E402
+from depin.deploy import deploy_registry_and_oracle  # noqa: E402
 from depin.keys import create_keystore  # noqa: E402
 from depin.messages import AgentAuthorization  # noqa: E402
 from depin.registry import Profile, RegistryClient  # noqa: E402
@@ -234,17 +234,10 @@ def set_up_chain(
     deployer: LocalAccount = Account.from_key(ANVIL_KEYS[DEPLOYER_INDEX])
     relayer: LocalAccount = Account.from_key(ANVIL_KEYS[RELAYER_INDEX])
     oracles = [Account.from_key(ANVIL_KEYS[i]) for i in ORACLE_INDICES]
-    folder = home / "deployments"
-    registry = RegistryClient(w3, deploy_registry(w3, deployer, folder).address)
-    deployment = deploy_attestation_oracle(
-        w3,
-        deployer,
-        folder,
-        registry=registry.address,
-        oracles=[o.address for o in oracles],
-        threshold=2,
-        epoch_length=epoch_length,
+    registry_at, deployment = deploy_registry_and_oracle(
+        w3, deployer, home / "deployments", [o.address for o in oracles], epoch_length=epoch_length
     )
+    registry = RegistryClient(w3, registry_at.address)
     client = AttestationClient(w3, deployment.address)
     forwarder_artifact = artifacts.load("TestBatchForwarder")
     forwarder = w3.eth.contract(

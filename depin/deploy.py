@@ -7,6 +7,7 @@ the same through ape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -78,3 +79,29 @@ def deploy_attestation_oracle(
     )
     deployments.record(folder, w3.eth.chain_id, deployment)
     return deployment
+
+
+def deploy_registry_and_oracle(
+    w3: Web3,
+    deployer: LocalAccount,
+    folder: Path,
+    oracles: Sequence[str],
+    *,
+    threshold: int = 2,
+    epoch_length: int = DEFAULT_EPOCH_LENGTH,
+    contract: str = "AttestationOracle",
+) -> tuple[Deployment, Deployment]:
+    """A ProviderRegistry and an AttestationOracle (or ``contract``) against it whose oracle set
+    is ``oracles`` (``threshold`` of them sign a batch), both of ``deployer`` and recorded in
+    ``folder``: (the registry, the oracle)."""
+    registry = deploy_registry(w3, deployer, folder)
+    return registry, deploy_attestation_oracle(
+        w3,
+        deployer,
+        folder,
+        registry=registry.address,
+        oracles=list(oracles),
+        threshold=threshold,
+        epoch_length=epoch_length,
+        contract=contract,
+    )

@@ -36,7 +36,7 @@ from depin._cli.supervisor import (
     http_ready,
 )
 from depin.chain import ANVIL_KEYS, Anvil, connect
-from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.deploy import deploy_registry_and_oracle
 from depin.errors import DeploymentNotFoundError
 from depin.keys import create_keystore
 from depin.registry import Profile, RegistryClient, Status
@@ -107,17 +107,9 @@ def _ensure_contracts(w3: Web3, home: Path, epoch_length: int) -> tuple[str, str
     if registry and oracle:
         return registry, oracle, False
     deployer: LocalAccount = Account.from_key(ANVIL_KEYS[0])
-    registry = deploy_registry(w3, deployer, folder).address
-    oracle = deploy_attestation_oracle(
-        w3,
-        deployer,
-        folder,
-        registry=registry,
-        oracles=[Account.from_key(ANVIL_KEYS[i]).address for i in ORACLE_INDICES],
-        threshold=2,
-        epoch_length=epoch_length,
-    ).address
-    return registry, oracle, True
+    oracles = [Account.from_key(ANVIL_KEYS[i]).address for i in ORACLE_INDICES]
+    made = deploy_registry_and_oracle(w3, deployer, folder, oracles, epoch_length=epoch_length)
+    return made[0].address, made[1].address, True
 
 
 def _ensure_provider(

@@ -19,7 +19,7 @@ from web3 import Web3
 
 from depin.attestation import ALL_WELL, GpuAttestation, Liveness, gpu_key, model_bytes, sign_digest
 from depin.attestation_client import AttestationClient
-from depin.deploy import deploy_attestation_oracle, deploy_registry
+from depin.deploy import deploy_registry_and_oracle
 from depin.deployments import Deployment
 from depin.registry import Profile, RegistryClient
 from depin.specs import PCI_VENDOR_IDS
@@ -60,16 +60,8 @@ def deploy_contracts(
     w3: Web3, admin: LocalAccount, oracles: list[LocalAccount], home: Path, **oracle: Any
 ) -> tuple[Deployment, Deployment]:
     """A registry and an oracle of ``oracles`` (threshold 2) that ``admin`` deploys."""
-    folder = home / "deployments"
-    registry = deploy_registry(w3, admin, folder)
-    return registry, deploy_attestation_oracle(
-        w3,
-        admin,
-        folder,
-        registry=registry.address,
-        oracles=[o.address for o in oracles],
-        threshold=2,
-        **oracle,
+    return deploy_registry_and_oracle(
+        w3, admin, home / "deployments", [o.address for o in oracles], **oracle
     )
 
 
