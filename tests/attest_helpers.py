@@ -163,6 +163,18 @@ def submit(
     return client.submit(sender, v, entries, sigs)
 
 
+def submit_by(
+    client: AttestationClient,
+    sender: LocalAccount,
+    agent: LocalAccount,
+    messages: Sequence[GpuAttestation],
+    oracles: Sequence[LocalAccount],
+) -> Any:
+    """``messages``, each signed by ``agent`` and the batch by ``oracles``, submitted by
+    ``sender`` under the oracle set's current version."""
+    return submit(client, sender, [(m, agent_sign(client, agent, m)) for m in messages], oracles)
+
+
 def settled_epoch(node: Any, margin_s: float = 8.0) -> int:
     """The oracle's epoch just ended, once the current one has ``margin_s`` seconds left, so
     that a test's heartbeats for it stay within the accepted epochs (current or previous)."""

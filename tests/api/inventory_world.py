@@ -104,21 +104,31 @@ class World:
     oracles: list[LocalAccount] = field(default_factory=list)
 
 
-def build_world(w3: Web3, home: Path) -> World:
+def fresh_contracts(
+    w3: Web3, home: Path
+) -> tuple[
+    RegistryClient, AttestationClient, dict[str, dict[str, Any]], LocalAccount, list[LocalAccount]
+]:
+    """A registry and an oracle that a funded deployer just deployed, of three funded oracles:
+    (the registry, the oracle, the indexer's contracts, the deployer, the oracles ascending)."""
     deployer = fund(w3, Account.from_key(secrets.token_bytes(32)))
     oracles = sorted(
         (fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)),
         key=lambda a: int(a.address, 16),
     )
     reg, orc = deploy_contracts(w3, deployer, oracles, home)
-    world = World(
-        w3,
+    return (
         RegistryClient(w3, reg.address),
         AttestationClient(w3, orc.address),
         contracts_of(reg, orc),
-        deployer=deployer,
-        oracles=oracles,
+        deployer,
+        oracles,
     )
+
+
+def build_world(w3: Web3, home: Path) -> World:
+    registry, oracle, contracts, deployer, oracles = fresh_contracts(w3, home)
+    world = World(w3, registry, oracle, contracts, deployer=deployer, oracles=oracles)
     now = int(w3.eth.get_block("latest")["timestamp"])
     entries: list[tuple[GpuAttestation, LocalAccount]] = []
     for region, fleet in FLEET.items():

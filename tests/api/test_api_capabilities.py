@@ -16,15 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import assert_problem, postgres_database
+from attest_helpers import new_attestation, submit_by
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
-from inventory_world import contracts_of, deploy_contracts, fund, new_indexer
+from inventory_world import fresh_contracts, fund, new_indexer
 from web3 import Web3
 
 from api import ApiSettings, create_app
 from api.db import read_only_engine
-from depin.attestation import GpuAttestation, gpu_key, model_bytes, sign_digest
+from depin.attestation import gpu_key, model_bytes
 from depin.attestation_client import AttestationClient
 from depin.capabilities import (
     CapabilityDocument,
@@ -156,52 +157,28 @@ class Fleet:
             capabilities = document_hash(document)
         model, memory, vendor_id = spec["spec"]
         messages = [
-            GpuAttestation(
-                provider=provider.address,
-                agent=agent.address,
+            new_attestation(
+                self.w3,
+                provider,
+                agent,
                 gpu_key=key,
                 vendor_id=vendor_id,
                 model=model_bytes(model),
                 memory_bytes=memory,
-                fp32_gflops=60_000,
-                fp16_gflops=900_000,
                 memory_bandwidth_gbps=3_000,
-                proven_int8_gops=1_700_000,
-                challenge=secrets.token_bytes(32),
                 measured_at=now - 10,
                 expires_at=now + 86_400,
                 capabilities=capabilities,
             )
             for key in keys
         ]
-        domain = self.oracle.domain
-        version = self.oracle.config_version()
-        digest = self.oracle.batch_digest(version, messages)
-        receipt = self.oracle.submit(
-            self.deployer,
-            version,
-            [(m, sign_digest(agent, m.digest(domain))) for m in messages],
-            [(o.address, sign_digest(o, digest)) for o in self.oracles[:2]],
-        )
+        receipt = submit_by(self.oracle, self.deployer, agent, messages, self.oracles[:2])
         assert not self.oracle.rejections(receipt)
         self.keys[name] = [to_hex(k) for k in keys]
 
 
 def deploy_fleet(w3: Web3, home: Path) -> Fleet:
-    deployer = fund(w3, Account.from_key(secrets.token_bytes(32)))
-    oracles = sorted(
-        (fund(w3, Account.from_key(secrets.token_bytes(32))) for _ in range(3)),
-        key=lambda a: int(a.address, 16),
-    )
-    registry, oracle = deploy_contracts(w3, deployer, oracles, home)
-    return Fleet(
-        w3,
-        RegistryClient(w3, registry.address),
-        AttestationClient(w3, oracle.address),
-        contracts_of(registry, oracle),
-        deployer,
-        oracles,
-    )
+    return Fleet(w3, *fresh_contracts(w3, home))
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from api_helpers import assert_problem, bearer, sign_in, world_client
+from attest_helpers import submit_by
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from inventory_world import World
 
 from api.chain import ChainContext
 from api.relay import follow
-from depin.attestation import GpuAttestation, RejectReason, model_bytes, sign_digest
+from depin.attestation import GpuAttestation, RejectReason, model_bytes
 from depin.specs import PCI_VENDOR_IDS
 
 pytestmark = pytest.mark.integration
@@ -52,15 +53,7 @@ def reject_two(world: World) -> list[tuple[str, str]]:
                 expires_at=expires,
             )
         )
-    domain = world.oracle.domain
-    version = world.oracle.config_version()
-    digest = world.oracle.batch_digest(version, entries)
-    receipt = world.oracle.submit(
-        world.deployer,
-        version,
-        [(m, sign_digest(agent, m.digest(domain))) for m in entries],
-        [(o.address, sign_digest(o, digest)) for o in world.oracles[:2]],
-    )
+    receipt = submit_by(world.oracle, world.deployer, agent, entries, world.oracles[:2])
     rejected = world.oracle.rejections(receipt)
     assert [r for _, r in rejected] == [RejectReason.STALE_MEASUREMENT, RejectReason.EXPIRED]
     return [
