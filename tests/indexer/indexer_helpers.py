@@ -25,6 +25,7 @@ from depin.attestation import (
 from depin.attestation_client import AttestationClient
 from depin.registry import Profile, RegistryClient
 from indexer import models
+from indexer.service import Indexer
 
 H100 = "nvidia-h100-sxm5-80gb"
 MI300 = "amd-mi300x-192gb"
@@ -78,6 +79,22 @@ class Scenario:
         assert self.w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
         for account in accounts:
             self.w3.provider.make_request("anvil_setBalance", [account.address, hex(10**19)])  # type: ignore[arg-type]
+
+    def replace_branch(
+        self,
+        indexer: Indexer,
+        provider: LocalAccount,
+        dropped: Sequence[str],
+        canonical: Sequence[str],
+    ) -> None:
+        """``indexer`` indexes ``provider``'s profile updates to the ``dropped`` regions on a
+        branch the node then drops for updates to the ``canonical`` ones (not yet indexed)."""
+        with self.dropped_branch(provider):
+            for region in dropped:
+                self.update(provider, region)
+            indexer.sync()
+        for region in canonical:
+            self.update(provider, region)
 
     def register(self, name: str | None = None, region: str = "eu-west") -> LocalAccount:
         provider = self.make_account()

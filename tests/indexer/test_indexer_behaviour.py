@@ -229,12 +229,7 @@ def test_a_shallow_reorg_is_not_a_deep_one(
     p = scenario.register()
     indexer = make_indexer("follower", finality=3)
     indexer.sync()
-    with scenario.dropped_branch(p):
-        scenario.update(p, "a")
-        scenario.update(p, "b")
-        indexer.sync()
-    for region in "cdefgh":
-        scenario.update(p, region)
+    scenario.replace_branch(indexer, p, "ab", "cdefgh")
     indexer.sync()
     assert {r["region"] for r in rows(indexer.engine, models.Provider)} == {"h"}
 

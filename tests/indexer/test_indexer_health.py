@@ -37,12 +37,7 @@ def _status(indexer: Indexer, anvil_url: str, home: Path) -> str:
 def _deep_reorg(w3: Web3, scenario: Scenario, indexer: Indexer) -> DeepReorgError:
     """Indexes a branch, then replaces it with a longer one that forks below the kept window."""
     p = scenario.register()
-    with scenario.dropped_branch(p):
-        for _ in range(6):
-            scenario.update(p, "on-the-old-branch")
-        indexer.sync()
-    for _ in range(12):
-        scenario.update(p, "on-the-new-branch")
+    scenario.replace_branch(indexer, p, ["on-the-old-branch"] * 6, ["on-the-new-branch"] * 12)
     with pytest.raises(DeepReorgError) as caught:
         indexer.sync()
     return caught.value

@@ -68,12 +68,7 @@ def test_a_reorg_moves_the_reorg_counter_and_its_depth(
     p = scenario.register()
     indexer = make_indexer("follower", finality=10)
     indexer.sync()
-    with scenario.dropped_branch(p):
-        scenario.update(p, "dropped-1")
-        scenario.update(p, "dropped-2")
-        indexer.sync()
-    for _ in range(3):
-        scenario.update(p, "canonical")
+    scenario.replace_branch(indexer, p, ["dropped-1", "dropped-2"], ["canonical"] * 3)
     before = scrape(metrics_url)
     indexer.sync()
     after = scrape(metrics_url)
