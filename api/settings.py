@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from depin.errors import ConfigurationError
 from depin.settings import DEV_CHAIN_IDS, CommonSettings
 
 PLACEHOLDER_SECRET = "insecure-dev-session-secret-change-me"
+
+#: block explorers of well-known chains (Etherscan-style ``/address/<a>`` and ``/tx/<hash>``
+#: pages); a dev chain has none
+DEFAULT_BLOCK_EXPLORERS: dict[int, str] = {
+    1: "https://etherscan.io",
+    10: "https://optimistic.etherscan.io",
+    137: "https://polygonscan.com",
+    8453: "https://basescan.org",
+    17000: "https://holesky.etherscan.io",
+    42161: "https://arbiscan.io",
+    84532: "https://sepolia.basescan.org",
+    421614: "https://sepolia.arbiscan.io",
+    11155111: "https://sepolia.etherscan.io",
+    11155420: "https://sepolia-optimism.etherscan.io",
+}
+_EXPLORERS_ENV = "DEPIN_API_BLOCK_EXPLORERS"
+
+
+def _explorer_url(chain_id: int, value: object) -> str | None:
+    """A block explorer's base URL: https, a host, an optional path; no query or fragment."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # no explorer for this chain (overrides a default)
+    if not isinstance(value, str):
+        raise ValueError(f"{_EXPLORERS_ENV}: chain {chain_id}'s explorer must be a URL string")
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            f"{_EXPLORERS_ENV}: chain {chain_id}'s explorer {value.strip()[:100]!r} is not an "
+            "https:// URL such as https://etherscan.io (no query or fragment)"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{_EXPLORERS_ENV}: chain {chain_id}'s explorer URL holds credentials")
+    return f"https://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
 class ApiSettings(CommonSettings):
@@ -131,6 +166,16 @@ class ApiSettings(CommonSettings):
     )
     sse_poll_interval: float = Field(default=0.5, gt=0, description="SSE database poll, seconds")
     sse_keepalive: float = Field(default=15.0, gt=0)
+    block_explorers: Annotated[dict[int, str | None], NoDecode] = Field(
+        default_factory=dict,
+        description="block explorer base URLs by chain id, as JSON (e.g. "
+        '`{"1": "https://etherscan.io", "8453": "https://basescan.org"}`): the web page links '
+        "addresses to `<url>/address/<address>` and transactions to `<url>/tx/<hash>`. Each "
+        "entry overrides the built-in default for its chain (Ethereum, Base, Optimism, "
+        "Arbitrum, Polygon and their testnets; none for a dev chain); an empty string or null "
+        "removes it. Only https:// URLs",
+        examples=[{"1": "https://etherscan.io", "8453": "https://basescan.org"}],
+    )
 
     @field_validator("public_url")
     @classmethod
@@ -144,6 +189,47 @@ class ApiSettings(CommonSettings):
                 "http://127.0.0.1:8000 (scheme, host, optional port; no path)"
             )
         return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @field_validator("block_explorers", mode="before")
+    @classmethod
+    def _explorers(cls, value: Any) -> dict[int, str | None]:
+        if value is None:
+            return {}
+        if isinstance(value, (str, bytes)):
+            text = value.decode() if isinstance(value, bytes) else value
+            if not text.strip():
+                return {}
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{_EXPLORERS_ENV} is not JSON ({exc}); give an object of chain ids to "
+                    'https URLs, e.g. {"1": "https://etherscan.io"}'
+                ) from None
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"{_EXPLORERS_ENV} must be a JSON object of chain ids to https URLs, e.g. "
+                '{"1": "https://etherscan.io"}'
+            )
+        out: dict[int, str | None] = {}
+        for key, url in value.items():
+            try:
+                chain_id = int(str(key).strip())
+            except ValueError:
+                chain_id = -1
+            if chain_id <= 0 or chain_id >= 2**64 or isinstance(key, bool):
+                raise ValueError(f"{_EXPLORERS_ENV}: {str(key)[:40]!r} is not a chain id")
+            out[chain_id] = _explorer_url(chain_id, url)
+        return out
+
+    def block_explorer(self, chain_id: int | None) -> str | None:
+        """The block explorer's base URL for ``chain_id``: the configured one, else the
+        well-known chain's default; None for a dev chain or an unknown one."""
+        if chain_id is None:
+            return None
+        if chain_id in self.block_explorers:
+            return self.block_explorers[chain_id]
+        return DEFAULT_BLOCK_EXPLORERS.get(chain_id)
 
     @property
     def public_origin(self) -> str | None:

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 
 def explorer_routers() -> list[APIRouter]:
-    """The explorer routers (GPUs, providers, stats, health, events) and the capability
-    documents' (written only with documents whose hash the chain attested)."""
-    from api.routes import capabilities, events, gpus, health, providers, stats
+    """The explorer routers (GPUs, providers, stats, health, events, the page's config) and
+    the capability documents' (written only with documents whose hash the chain attested)."""
+    from api.routes import capabilities, config, events, gpus, health, providers, stats
 
     return [
         gpus.router,
@@ -17,4 +17,5 @@ def explorer_routers() -> list[APIRouter]:
         health.router,
         events.router,
         capabilities.router,
+        config.router,
     ]

@@ -54,7 +54,8 @@ _CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
                 "example": "gpu_key,provider,agent,region,...\n0x8f7a...,0x7099...,...\n",
             }
         },
-        "description": "A page as JSON; with `Accept: text/csv`, every matching GPU as CSV "
+        "description": "A page as JSON; with `Accept: text/csv` (or `format=csv`, for a plain "
+        "link a browser downloads), every matching GPU as CSV "
         "(a header row, then the rows in the keyset order of `sort`, streamed in chunks of "
         f"{inventory.EXPORT_CHUNK:,} rows read from one snapshot, whose block is the "
         "`X-As-Of-Block` header; `limit` does not apply, `cursor` starts after a page)",
@@ -160,10 +161,19 @@ async def list_gpus(
     cursor: Annotated[
         str | None, Query(max_length=512, description="`next_cursor` of the previous page")
     ] = None,
+    output: Annotated[
+        Literal["json", "csv"] | None,
+        Query(
+            alias="format",
+            description="`csv`: every matching GPU as a CSV download, as with `Accept: text/csv` "
+            "(for a link); `json` or absent: a page, unless the Accept header asks for CSV",
+        ),
+    ] = None,
 ) -> Response:
     """GPUs matching every given filter, `sort`ed, one keyset page at a time, with the total:
     exact up to 1,000 matching GPUs (`total_exact` true), an estimate beyond (`total_exact`
-    false). With `Accept: text/csv`, every matching GPU as CSV instead of a page.
+    false). With `Accept: text/csv` or `format=csv`, every matching GPU as CSV instead of a
+    page.
 
     The capability filters (`min_driver` to `min_gpus_per_host`) read the host's capability
     document that the GPU's latest attestation names: a GPU whose document the API does not
@@ -200,7 +210,7 @@ async def list_gpus(
     counts = request.app.state.counts
     uptimes = request.app.state.uptimes
     cache: PageCache = request.app.state.gpu_pages
-    if "text/csv" in request.headers.get("accept", ""):
+    if output == "csv" or (output is None and "text/csv" in request.headers.get("accept", "")):
         return await _export(factory, filters, sort, cursor)
 
     def compute(known: Snapshot) -> bytes:

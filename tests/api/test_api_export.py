@@ -125,3 +125,17 @@ def test_a_filter_holding_a_nul_character_is_refused(
 ) -> None:
     response = client.get("/v1/gpus", params={"model": "nvidia\x00"}, headers=headers)
     assert_problem(response, 400, "invalid_filter")
+
+
+def test_format_csv_exports_as_the_accept_header_does(client: TestClient) -> None:
+    """A plain link (no Accept header) downloads the same CSV with ``format=csv``."""
+    params = {"vendor": "nvidia", "sort": "-memory"}
+    response = client.get("/v1/gpus", params={**params, "format": "csv"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert list(csv.DictReader(io.StringIO(response.text))) == exported(client, params)
+    # format=json answers a page whatever the Accept header says
+    page = client.get("/v1/gpus", params={**params, "format": "json"}, headers=CSV)
+    assert page.headers["content-type"].startswith("application/json")
+    assert_problem(client.get("/v1/gpus", params={"format": "xml"}), 400, "invalid_filter")

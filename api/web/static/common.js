@@ -92,6 +92,72 @@ export function hexText(value, head, tail) {
   return h("code", { class: "hex", title: value, "aria-label": value }, shortHex(value, head, tail));
 }
 
+/** Puts `text` on the clipboard: the Clipboard API where the page may use it (a secure
+ * context), else a hidden text area and execCommand("copy"). Answers whether it worked. */
+export async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // refused (no permission, no focus): try the older way below
+    }
+  }
+  const area = h("textarea", { readonly: true, "aria-hidden": "true", tabindex: "-1", class: "copy-buffer" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+function copyIcon() {
+  return s("svg", { viewBox: "0 0 16 16", width: 13, height: 13, "aria-hidden": "true", focusable: "false" },
+    s("rect", { x: 5.5, y: 5.5, width: 8.5, height: 8.5, rx: 1.5 }),
+    s("path", { d: "M10.5 3.5v-1a1 1 0 0 0-1-1h-7a1 1 0 0 0-1 1v7a1 1 0 0 0 1 1h1" }));
+}
+
+/** A screen reader's notice of a copy (one polite live region for the page). */
+function announce(message) {
+  let region = document.getElementById("copy-status");
+  if (!region) {
+    region = h("span", { id: "copy-status", class: "sr-only", role: "status" });
+    document.body.append(region);
+  }
+  region.textContent = message;
+}
+
+/** A button that copies `value` (a hash, an address) and shows "copied" for a moment. */
+export function copyButton(value, what = "value") {
+  const label = `Copy ${what}`;
+  const button = h("button", { type: "button", class: "copy", title: `${label} ${value}`, "aria-label": label, "data-copy": value });
+  let timer = null;
+  const idle = () => {
+    delete button.dataset.state;
+    button.setAttribute("aria-label", label);
+    fill(button, copyIcon());
+  };
+  idle();
+  button.addEventListener("click", async (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    const ok = await copyText(String(value));
+    clearTimeout(timer);
+    button.dataset.state = ok ? "copied" : "failed";
+    fill(button, ok ? "✓ copied" : "copy failed");
+    button.setAttribute("aria-label", ok ? `${what} copied` : `could not copy the ${what}`);
+    announce(ok ? `${what} copied` : `could not copy the ${what}`);
+    timer = setTimeout(idle, 2000);
+  });
+  return button;
+}
+
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
 export function bytes(n) {

@@ -1,8 +1,10 @@
-// The explorer: GPU inventory with filters and cursor pages, live totals, a chart of verified
-// capacity, and hash-routed GPU (#/gpu/<key>) and provider (#/provider/<address>) views.
+// The explorer: GPU inventory with filters, sortable columns, cursor pages and CSV export,
+// live totals, a chart of verified capacity, one search box, and hash-routed GPU (#/gpu/<key>)
+// and provider (#/provider/<address>) views. Hashes and addresses carry a copy button and, where
+// the API names a block explorer for its chain, a link to it.
 
 import {
-  api, badge, bytes, fill, h, hexText, items, number, pick, query, s, say, time,
+  api, badge, bytes, copyButton, fill, h, hexText, items, number, pick, query, s, say, time,
 } from "/web/common.js";
 
 const PAGE_SIZE = 25;
@@ -24,6 +26,8 @@ const state = {
   nextCursor: null,
   providerPaging: null, // {address, cursors} of the provider page's GPU pager
   live: false,
+  explorer: null, // {url, address, transaction} of the chain's block explorer, from /v1/config
+  searchSeq: 0,
 };
 
 // ---------------------------------------------------------------- shared bits
@@ -102,17 +106,45 @@ function throughputText(value) {
   return value === undefined ? "–" : `${number(value)} GOPS`;
 }
 
+/** A link to the block explorer's page of an address or a transaction (none configured: none). */
+function explorerLink(kind, value) {
+  const template = state.explorer && state.explorer[kind === "tx" ? "transaction" : "address"];
+  if (!template || !value) return null;
+  const href = template.replace(kind === "tx" ? "{hash}" : "{address}", encodeURIComponent(value));
+  let host = "the block explorer";
+  try {
+    host = new URL(state.explorer.url).host;
+  } catch {
+    // keep the words
+  }
+  return h("a", { href, class: "ext", target: "_blank", rel: "noopener noreferrer nofollow",
+    title: `View on ${host}`, "aria-label": `${shortText(value)} on ${host}`, "data-explorer": kind }, "↗");
+}
+
+const shortText = (v) => (String(v).length > 14 ? `${String(v).slice(0, 8)}…${String(v).slice(-4)}` : String(v));
+
+/** `shown` (a shortened hash, a link) with a copy button for `value` and, for an address or a
+ * transaction (`explore`: "address" or "tx"), a link to the block explorer. */
+function withTools(shown, value, what, explore, wrap = false) {
+  if (!value) return shown ?? "–";
+  return h("span", { class: wrap ? "hexbox wrap" : "hexbox" }, shown,
+    copyButton(value, what), explore ? explorerLink(explore, value) : null);
+}
+
+const addressText = (address, what = "address") => withTools(hexText(address), address, what, "address");
+
 function providerLink(address, label) {
   if (!address) return "–";
-  return h("a", { href: `#/provider/${address}` }, label ? label : hexText(address));
+  return withTools(h("a", { href: `#/provider/${address}` }, label ? label : hexText(address)),
+    address, "provider address", "address");
 }
 
 function gpuLink(key) {
-  return h("a", { href: `#/gpu/${key}`, class: "gpu-link" }, hexText(key, 10, 6));
+  return withTools(h("a", { href: `#/gpu/${key}`, class: "gpu-link" }, hexText(key, 10, 6)), key, "GPU key");
 }
 
 function txText(hash) {
-  return hash ? hexText(hash, 10, 8) : "–";
+  return hash ? withTools(hexText(hash, 10, 8), hash, "transaction hash", "tx") : "–";
 }
 
 // ---------------------------------------------------------------- totals
@@ -344,12 +376,73 @@ function apiParams(filters) {
   return p;
 }
 
+/** The CSV of the filter in view: a link the browser downloads (and streams) itself. */
+function exportHref(filters) {
+  const { limit: _limit, ...rest } = apiParams(filters);
+  return `/v1/gpus${query({ ...rest, format: "csv" })}`;
+}
+
+/** The sort in effect: the one in the address, else the default. */
+const sortOf = (filters) => filters.sort || DEFAULT_SORT;
+
+/** Marks the sorted column (aria-sort and an arrow) among the sortable headers. */
+function showSort(sort) {
+  for (const th of $("gpus").tHead.querySelectorAll("th[data-sort]")) {
+    const field = th.dataset.sort;
+    const arrow = th.querySelector(".arrow");
+    if (sort === field) {
+      th.setAttribute("aria-sort", "ascending");
+      arrow.textContent = "▲";
+    } else if (sort === `-${field}`) {
+      th.setAttribute("aria-sort", "descending");
+      arrow.textContent = "▼";
+    } else {
+      th.removeAttribute("aria-sort");
+      arrow.textContent = "↕";
+    }
+    th.classList.toggle("sorted", th.hasAttribute("aria-sort"));
+  }
+}
+
+/** Sortable headers: a click orders by the column through the API's `sort` (a second click
+ * reverses it); the sort lands in the address with the other filters. */
+function initSortHeaders() {
+  for (const th of $("gpus").tHead.querySelectorAll("th[data-sort]")) {
+    const field = th.dataset.sort;
+    const button = h("button", { type: "button", class: "sort" }, th.textContent.trim(),
+      h("span", { class: "arrow", "aria-hidden": "true" }, "↕"));
+    fill(th, button);
+    button.addEventListener("click", () => {
+      const current = sortOf(state.filters);
+      let next;
+      if (current === `-${field}`) next = field;
+      else if (current === field) next = `-${field}`;
+      else next = field === "gpu_key" ? field : `-${field}`; // figures: biggest first
+      const filters = { ...state.filters, sort: next };
+      if (next === DEFAULT_SORT) delete filters.sort;
+      location.hash = `#/${query(filters)}`;
+    });
+  }
+}
+
+/** The inventory's header without its sort buttons (for another table of GPUs). */
+function plainHead() {
+  const head = $("gpus").tHead.cloneNode(true);
+  for (const th of head.querySelectorAll("th[data-sort]")) {
+    th.textContent = th.querySelector("button.sort")?.firstChild?.textContent ?? th.textContent;
+    th.removeAttribute("aria-sort");
+    th.removeAttribute("data-sort");
+    th.classList.remove("sorted");
+  }
+  return head;
+}
+
 function gpuRow(g) {
   const key = gpuKeyOf(g);
   const provider = providerOf(g);
   const name = pick(g, "provider_name") ?? state.providerNames.get(provider);
   return h("tr", { "data-gpu": key },
-    h("th", { scope: "row" }, gpuLink(key)),
+    h("th", { scope: "row", class: "key" }, gpuLink(key)),
     h("td", {}, pick(g, "model") ?? "–"),
     h("td", {}, pick(g, "vendor") ?? "–"),
     h("td", { class: "num" }, bytes(memoryOf(g))),
@@ -365,6 +458,8 @@ async function loadInventory() {
   const cursor = state.cursors[state.cursors.length - 1];
   const size = Number(state.filters.limit) || PAGE_SIZE;
   const seq = ++state.inventorySeq; // a slower, older answer must not overwrite a newer one
+  showSort(sortOf(state.filters));
+  $("export").href = exportHref(state.filters);
   const page = await api(`/v1/gpus${query({ limit: size, ...apiParams(state.filters), cursor })}`);
   if (seq !== state.inventorySeq) return;
   asOf(page);
@@ -434,7 +529,8 @@ function figuresTable(benchmark) {
 function signersList(att) {
   const signers = pick(att, "signers", "oracle_signers", "oracles") || [];
   if (!signers.length) return "–";
-  return h("ul", { class: "signers" }, signers.map((a) => h("li", {}, hexText(typeof a === "object" ? pick(a, "address") : a))));
+  return h("ul", { class: "signers" }, signers.map((a) => h("li", {},
+    addressText(typeof a === "object" ? pick(a, "address") : a, "oracle address"))));
 }
 
 const ratioText = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)}%`);
@@ -507,7 +603,7 @@ function capabilitiesPanel(detail) {
       ["OS", host.os ? `${host.os}${host.kernel ? ` (kernel ${host.kernel})` : ""}` : orDash(host.kernel)],
       ["Container runtimes", (host.container_runtimes || []).join(", ") || "none"],
       ["GPUs on the host", doc.gpus_per_host],
-      ["Document", hexText(hash)],
+      ["Document", withTools(hexText(hash), hash, "document hash")],
     ]);
   }
   return h("section", { "aria-labelledby": "capabilities-title", id: "capabilities" },
@@ -532,12 +628,12 @@ async function renderGpu(view, key) {
     h("p", {}, h("a", { href: "#/" }, "← All GPUs")),
     h("h2", { id: "detail-title" }, `${pick(g, "model") ?? "GPU"} `, statusBadges(g)),
     facts([
-      ["GPU key", h("code", { class: "hex wrap" }, key)],
+      ["GPU key", withTools(h("code", { class: "hex wrap" }, key), key, "GPU key", null, true)],
       ["Vendor", pick(g, "vendor")],
       ["Memory", bytes(memoryOf(g))],
       ["Verified throughput", throughputText(throughputOf(g))],
       ["Provider", providerLink(provider, pick(g, "provider_name") ?? state.providerNames.get(provider))],
-      ["Agent", pick(g, "agent") && hexText(pick(g, "agent"))],
+      ["Agent", pick(g, "agent") && addressText(pick(g, "agent"), "agent address")],
       ["Region", regionOf(g)],
       ["Liveness index", pick(g, "gpu_index", "index")],
       ["Last seen epoch", pick(g, "last_seen_epoch")],
@@ -571,7 +667,7 @@ async function renderGpu(view, key) {
             , h("td", {}, time(measuredOf(a)))
             , h("td", {}, time(pick(a, "expires_at")))
             , h("td", { class: "num" }, throughputText(throughputOf(a)))
-            , h("td", {}, pick(a, "agent") ? hexText(pick(a, "agent")) : "–")
+            , h("td", {}, pick(a, "agent") ? addressText(pick(a, "agent"), "agent address") : "–")
             , h("td", {}, signersList(a), pick(a, "config_version") !== undefined
               ? h("span", { class: "muted" }, ` config v${pick(a, "config_version")}`) : null)
             , h("td", { class: "tx" }, txText(pick(a, "tx_hash", "transaction_hash"))),
@@ -601,7 +697,8 @@ async function renderProvider(view, address) {
     h("h2", { id: "detail-title" }, pick(p, "name") || "Provider", " ",
       status ? badge(status, status === "active" ? "ok" : "off") : null),
     facts([
-      ["Address", h("code", { class: "hex wrap" }, pick(p, "address") ?? address)],
+      ["Address", withTools(h("code", { class: "hex wrap" }, pick(p, "address") ?? address),
+        pick(p, "address") ?? address, "provider address", "address", true)],
       ["Region", pick(p, "region")],
       ["Endpoint", endpoint && /^https?:\/\//.test(endpoint)
         ? h("a", { href: endpoint, rel: "noopener nofollow" }, endpoint) : endpoint],
@@ -621,7 +718,7 @@ async function renderProvider(view, address) {
           const revoked = pick(a, "revoked");
           const authorized = pick(a, "authorized") ?? !revoked;
           return h("tr", { "data-agent": addr },
-            h("th", { scope: "row" }, hexText(addr)),
+            h("th", { scope: "row" }, addressText(addr, "agent address")),
             h("td", {}, time(pick(a, "expires_at"))),
             h("td", {}, authorized ? badge("authorized", "ok") : badge(revoked ? "revoked" : "expired", "off")));
         }) : h("tr", {}, h("td", { colspan: 3, class: "empty" }, "No agent authorized."))))),
@@ -630,7 +727,7 @@ async function renderProvider(view, address) {
       gpuPages.count,
       h("div", { class: "scroll" }, h("table", { class: "data", id: "provider-gpus" },
         h("caption", { class: "sr-only" }, "GPUs of this provider"),
-        $("gpus").tHead.cloneNode(true),
+        plainHead(),
         gpuPages.body)),
       gpuPages.pager),
   );
@@ -693,12 +790,119 @@ async function renderProviders(view) {
       h("thead", {}, h("tr", {}, ["Name", "Address", "Region", "GPUs", "Status"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, list.length ? list.map((p) => h("tr", {},
         h("th", { scope: "row" }, h("a", { href: `#/provider/${pick(p, "address")}` }, pick(p, "name") || "(unnamed)")),
-        h("td", {}, hexText(pick(p, "address"))),
+        h("td", {}, addressText(pick(p, "address"), "provider address")),
         h("td", {}, pick(p, "region") || "–"),
         h("td", { class: "num" }, number(pick(p, "gpu_count", "gpus"))),
         h("td", {}, pick(p, "status") ? badge(pick(p, "status"), pick(p, "status") === "active" ? "ok" : "off") : "–"),
       )) : h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No provider registered yet."))))),
   );
+}
+
+// ---------------------------------------------------------------- search
+
+const SEARCH_KINDS = { gpu: "GPU", provider: "Provider", agent: "Agent", transaction: "Transaction", model: "Model" };
+
+/** The last path segment of one of a search result's API links (a GPU key, an address). */
+function linkTail(item, name) {
+  const link = pick(item.links, name);
+  return link ? decodeURIComponent(String(link).split("?")[0].split("/").pop()) : null;
+}
+
+/** Where a search result leads in this page: its GPU, its provider (an agent's provider), the
+ * GPU a transaction attested, or the inventory of a model; null when this page has no view. */
+function searchTarget(item) {
+  switch (item.kind) {
+    case "gpu": return `#/gpu/${item.key}`;
+    case "provider": return `#/provider/${item.key}`;
+    case "agent": {
+      const provider = linkTail(item, "provider");
+      return provider ? `#/provider/${provider}` : null;
+    }
+    case "transaction": {
+      const gpu = linkTail(item, "gpu");
+      return gpu ? `#/gpu/${gpu}` : null;
+    }
+    case "model": return `#/${query({ model: item.key })}`;
+    default: return null;
+  }
+}
+
+function searchResult(item) {
+  const target = searchTarget(item);
+  const hex = /^0x[0-9a-fA-F]+$/.test(item.key);
+  const what = { gpu: "GPU key", provider: "provider address", agent: "agent address", transaction: "transaction hash" }[item.kind];
+  const shown = hex ? hexText(item.key, 10, 6) : item.key;
+  const explore = item.kind === "transaction" ? "tx" : item.kind === "provider" || item.kind === "agent" ? "address" : null;
+  return h("li", { "data-kind": item.kind },
+    h("span", { class: "badge badge-info" }, SEARCH_KINDS[item.kind] ?? item.kind), " ",
+    target ? h("a", { href: target, class: "found-link" }, shown) : shown,
+    hex ? [" ", copyButton(item.key, what ?? "value"), explore ? explorerLink(explore, item.key) : null] : null,
+    item.label && item.label !== item.key ? h("span", { class: "muted" }, ` ${item.label}`) : null);
+}
+
+function hideSearch() {
+  $("search-results").hidden = true;
+  fill($("search-list"));
+  say($("search-status"), "");
+}
+
+/** Asks /v1/search what `q` names: goes straight to the one thing it names, lists several, or
+ * says that nothing matched (or why the API refused the query). */
+async function search(q) {
+  const seq = ++state.searchSeq;
+  const panel = $("search-results");
+  const status = $("search-status");
+  const list = $("search-list");
+  if (!q) {
+    hideSearch();
+    return;
+  }
+  panel.hidden = false;
+  fill(list);
+  say(status, `Searching for “${q}”…`);
+  let found;
+  try {
+    found = await api(`/v1/search${query({ q })}`);
+  } catch (error) {
+    if (seq !== state.searchSeq) return;
+    say(status, error.status && error.status < 500
+      ? `Cannot search for “${q}”: ${error.message}`
+      : `The search failed: ${error.message}`, "error");
+    return;
+  }
+  if (seq !== state.searchSeq) return;
+  const results = items(found);
+  if (!results.length) {
+    say(status, `Nothing found for “${q}”: no GPU key, provider or agent address, transaction or model matches.`, "error");
+    return;
+  }
+  const wanted = q.toLowerCase();
+  const exact = results.filter((i) => String(i.key).toLowerCase() === wanted && searchTarget(i));
+  const only = exact.length === 1 ? exact[0] : results.length === 1 && searchTarget(results[0]) ? results[0] : null;
+  if (only) {
+    hideSearch();
+    focusOnRender = true;
+    const target = searchTarget(only);
+    if (location.hash === target) route();
+    else location.hash = target;
+    return;
+  }
+  say(status, `${results.length} match${results.length === 1 ? "" : "es"} for “${q}”:`, "ok");
+  fill(list, results.map(searchResult));
+}
+
+function initSearch() {
+  const form = $("search");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = String(new FormData(form).get("q") ?? "").trim();
+    search(q).catch(showError);
+  });
+}
+
+async function loadConfig() {
+  const config = await api("/v1/config");
+  state.explorer = pick(config, "block_explorer") ?? null;
 }
 
 // ---------------------------------------------------------------- routing
@@ -829,11 +1033,14 @@ function connectEvents() {
 // ---------------------------------------------------------------- start
 
 initFilters();
+initSortHeaders();
+initSearch();
 window.addEventListener("hashchange", () => {
+  hideSearch();
   focusOnRender = true;
   state.providerPaging = null;
   route();
 });
-loadProviderNames().catch(() => null).then(route);
+Promise.all([loadProviderNames().catch(() => null), loadConfig().catch(() => null)]).then(route);
 loadStats().then(loadChart).catch(showError);
 connectEvents();
