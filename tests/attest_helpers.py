@@ -137,6 +137,26 @@ def host_document(messages: Sequence[GpuAttestation], **host: Any) -> Capability
     return CapabilityDocument(host=HostCapabilities(**{**defaults, **host}), gpus=gpus)
 
 
+def challenged(
+    http: Any,
+    node: OracleNode,
+    signer: LocalAccount,
+    message: GpuAttestation,
+    token: dict[str, Any] | None = None,
+) -> tuple[GpuAttestation, dict[str, Any]]:
+    """``message`` under a fresh challenge of the node that ``http`` reaches (or ``token``),
+    signed by ``signer``: the message and the body ``POST /v1/attestations`` takes."""
+    from depin.wire import AttestationBody
+
+    token = token or http.get("/v1/challenge").json()
+    message = replace(message, challenge=bytes.fromhex(token["challenge"][2:]))
+    return message, {
+        "attestation": AttestationBody.of(message).model_dump(mode="json"),
+        "signature": to_hex(sign_digest(signer, message.digest(node.client.domain))),
+        "challenge": token,
+    }
+
+
 def agent_sign(client: AttestationClient, agent: LocalAccount, message: GpuAttestation) -> bytes:
     return sign_digest(agent, message.digest(client.domain))
 

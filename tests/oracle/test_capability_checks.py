@@ -10,15 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from attest_helpers import agent_sign, host_document, new_attestation, submit
+from attest_helpers import agent_sign, challenged, host_document, new_attestation, submit
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from web3 import Web3
 
 from depin.attestation import GpuAttestation, model_bytes
 from depin.capabilities import CapabilityDocument, document_hash
-from depin.crypto import sign_digest, to_hex
-from depin.wire import AttestationBody
+from depin.crypto import to_hex
 from oracle.capabilities import InventoryForwarder
 from oracle.node import OracleNode
 
@@ -37,14 +36,7 @@ def _post(
     message: GpuAttestation,
     document: CapabilityDocument | dict[str, Any] | None,
 ) -> httpx.Response:
-    token = http.get("/v1/challenge").json()
-    message = replace(message, challenge=bytes.fromhex(token["challenge"][2:]))
-    signature = sign_digest(agent, message.digest(node.client.domain))
-    body: dict[str, Any] = {
-        "attestation": AttestationBody.of(message).model_dump(mode="json"),
-        "signature": to_hex(signature),
-        "challenge": token,
-    }
+    _, body = challenged(http, node, agent, message)
     if document is not None:
         body["capabilities"] = (
             document.as_json() if isinstance(document, CapabilityDocument) else document

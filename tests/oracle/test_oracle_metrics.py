@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from attest_helpers import agent_sign, new_attestation, settled_epoch, submit
+from attest_helpers import agent_sign, challenged, new_attestation, settled_epoch, submit
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -17,7 +17,7 @@ from web3 import Web3
 from depin.attestation import ALL_WELL, Heartbeat
 from depin.attestation_client import AttestationClient
 from depin.crypto import sign_digest
-from depin.wire import AttestationBody, HeartbeatRequest
+from depin.wire import HeartbeatRequest
 from oracle.node import OracleNode
 
 pytestmark = pytest.mark.integration
@@ -39,14 +39,7 @@ def node(make_node: Callable[..., OracleNode]) -> OracleNode:
 def _attestation_body(
     http: TestClient, node: OracleNode, w3: Web3, provider: LocalAccount, signer: LocalAccount
 ) -> dict[str, Any]:
-    token = http.get("/v1/challenge").json()
-    message = new_attestation(w3, provider, signer, challenge=bytes.fromhex(token["challenge"][2:]))
-    signature = sign_digest(signer, message.digest(node.client.domain))
-    return {
-        "attestation": AttestationBody.of(message).model_dump(mode="json"),
-        "signature": "0x" + signature.hex(),
-        "challenge": token,
-    }
+    return challenged(http, node, signer, new_attestation(w3, provider, signer))[1]
 
 
 def test_attestations_approved_and_refused_move_their_counters_by_reason(

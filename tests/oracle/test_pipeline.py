@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
-from attest_helpers import H100, chain_now, new_attestation
+from attest_helpers import H100, chain_now, challenged, new_attestation
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -18,7 +17,6 @@ from depin.attestation import AttestationApproval, GpuAttestation, model_bytes
 from depin.crypto import recover, sign_digest
 from depin.errors import ConfigurationError
 from depin.registry import RegistryClient
-from depin.wire import AttestationBody
 from oracle.node import OracleNode
 from oracle.settings import OracleSettings
 
@@ -40,17 +38,8 @@ def _request(
     token: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> tuple[GpuAttestation, dict[str, Any]]:
-    token = token or http.get("/v1/challenge").json()
-    message = new_attestation(w3, provider, agent, challenge=bytes.fromhex(token["challenge"][2:]))
-    if overrides:
-        message = replace(message, **overrides)
-    signature = sign_digest(signer or agent, message.digest(node.client.domain))
-    body = {
-        "attestation": AttestationBody.of(message).model_dump(mode="json"),
-        "signature": "0x" + signature.hex(),
-        "challenge": token,
-    }
-    return message, body
+    message = new_attestation(w3, provider, agent, **overrides)
+    return challenged(http, node, signer or agent, message, token)
 
 
 def _refused(response: Any, code: str) -> None:
