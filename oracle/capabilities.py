@@ -27,6 +27,7 @@ import httpx
 from depin.attestation import NO_CAPABILITIES, GpuAttestation, model_text
 from depin.capabilities import CapabilityDocument, document_hash
 from depin.crypto import to_hex
+from depin.errors import facts
 from depin.wire import RefusalCode
 from oracle.errors import Refusal
 
@@ -60,18 +61,15 @@ class CapabilitiesHashMismatch(Refusal):
         super().__init__(detail)
 
 
+@facts
 class CapabilitiesContradiction(Refusal):
     """The capability document says otherwise than the attestation it came with."""
 
     code = RefusalCode.CAPABILITIES_CONTRADICTION
-
-    def __init__(self, field: str, documented: object, attested: object) -> None:
-        self.field = field
-        self.documented = documented
-        self.attested = attested
-        super().__init__(
-            f"the capability document says {field} is {documented}, the attestation {attested}"
-        )
+    template = "the capability document says {field} is {documented}, the attestation {attested}"
+    field: str
+    documented: object
+    attested: object
 
 
 def check_capabilities(

@@ -188,16 +188,17 @@ class VendorMismatch(Refusal):
     attested: int
 
 
+@facts
 class ImplausibleMemory(Refusal):
     code = RefusalCode.IMPLAUSIBLE_MEMORY
+    model: str
+    expected_bytes: int
+    attested_bytes: int
 
-    def __init__(self, model: str, expected_bytes: int, attested_bytes: int) -> None:
-        self.model = model
-        self.expected_bytes = expected_bytes
-        self.attested_bytes = attested_bytes
-        super().__init__(
-            f"{model} has {expected_bytes / 2**30:.0f} GiB, "
-            f"the attestation says {attested_bytes / 2**30:.1f} GiB"
+    def describe(self) -> str:
+        return (
+            f"{self.model} has {self.expected_bytes / 2**30:.0f} GiB, "
+            f"the attestation says {self.attested_bytes / 2**30:.1f} GiB"
         )
 
 
