@@ -24,7 +24,11 @@ from api.errors import (
     ServiceUnavailableError,
 )
 from api.routes._problems import problems
-from api.schemas.capabilities import CapabilitiesStored
+from api.schemas.capabilities import (
+    CAPABILITIES_EXAMPLE,
+    CAPABILITIES_HASH_EXAMPLE,
+    CapabilitiesStored,
+)
 from depin.capabilities import MAX_DOCUMENT_BYTES, CapabilityDocument
 from depin.capabilities import document_hash as hash_of
 from depin.crypto import to_hex
@@ -38,7 +42,7 @@ DocumentHash = Annotated[
     Path(
         pattern=r"^0x[0-9a-fA-F]{64}$",
         description="keccak256 of the document's RFC 8785 bytes, as GPU attestations name it",
-        examples=["0x5c1f0e7d9a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d"],
+        examples=[CAPABILITIES_HASH_EXAMPLE],
     ),
 ]
 
@@ -49,7 +53,7 @@ _DOCUMENT_SCHEMA = CapabilityDocument.model_json_schema(
 )
 _DOCUMENT_SCHEMA.pop("$defs", None)
 _DOCUMENT_BODY: dict[str, Any] = {
-    "content": {"application/json": {"schema": _DOCUMENT_SCHEMA}},
+    "content": {"application/json": {"schema": _DOCUMENT_SCHEMA, "example": CAPABILITIES_EXAMPLE}},
     "required": True,
     "description": f"the capability document (schema `depin.capabilities/1`, at most "
     f"{MAX_DOCUMENT_BYTES // 1024} KiB)",
