@@ -214,6 +214,30 @@ class ContractRefusedError(ApiError):
     title = "The registry contract would refuse this transaction"
 
 
+class UnknownAgentError(ApiError):
+    """No provider ever authorized this agent key (as far as the inventory has indexed)."""
+
+    code = "unknown_agent"
+    status = 404
+    title = "No provider authorized this agent key"
+
+
+class AgentRevokedError(ApiError):
+    """The agent key's authorization is revoked already: there is nothing left to revoke."""
+
+    code = "agent_revoked"
+    status = 409
+    title = "The agent key is revoked already"
+
+
+class InvalidExpiryError(ApiError):
+    """An agent authorization's expiry the registry would refuse (not after the chain's now)."""
+
+    code = "invalid_expiry"
+    status = 422
+    title = "The registry does not accept this expiry"
+
+
 class InvalidCapabilitiesError(ApiError):
     code = "invalid_capabilities"
     status = 422
@@ -290,6 +314,9 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     SubscriptionLimitError,
     RateLimitedError,
     ContractRefusedError,
+    UnknownAgentError,
+    AgentRevokedError,
+    InvalidExpiryError,
     InvalidCapabilitiesError,
     CapabilitiesTooLargeError,
     CapabilitiesHashMismatchError,

@@ -9,21 +9,27 @@ provider from the path, and a resource of another provider's is refused (403 ``n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.alerts import AlertStore, Subscription, check_webhook_url, subscribe
 from api.auth import utc_iso
+from api.console.agents import owned_agent, revocable
 from api.console.fleet import provider_agents, provider_attestations, provider_gpus
 from api.console.relayed import RelayedMessages
 from api.credentials import SESSION_SCOPE, ApiToken, Principal, TokenStore, require
 from api.deps import ChainDep, InventoryReadable, SessionDep, SettingsDep
 from api.errors import (
+    AgentRevokedError,
+    ApiError,
     ContractRefusedError,
     ExpiredDeadlineError,
     IndexerHaltedError,
     InsufficientScopeError,
+    InvalidExpiryError,
     InvalidFilterError,
     InvalidNonceError,
     InvalidSignatureError,
@@ -40,12 +46,13 @@ from api.errors import (
     TokenLimitError,
     TokenRevokedError,
     UnauthorizedError,
+    UnknownAgentError,
     UnknownTokenError,
     UnresolvableWebhookUrlError,
     WrongDomainError,
 )
 from api.routes._problems import problems
-from api.routes.onboarding import relay_message
+from api.routes.onboarding import _answer, relay_message
 from api.schemas.console import (
     ConsoleAgents,
     ConsoleAttestations,
@@ -65,8 +72,11 @@ from api.schemas.console import (
     TokenList,
     WhoAmI,
 )
-from api.schemas.onboarding import RelayRequest, RelayResponse
+from api.schemas.console_agents import AgentRenewalRequest, AgentRevocationBody
+from api.schemas.onboarding import RelayRequest, RelayResponse, TypedDataResponse
 from api.shared import now
+from depin.eip712 import Message
+from depin.registry import RegistryClient
 
 router = APIRouter(prefix="/v1/console", tags=["console"])
 
@@ -89,6 +99,14 @@ INVENTORY_PROBLEMS = (InvalidFilterError, ServiceUnavailableError, IndexerHalted
 Limit = Annotated[int, Query(ge=1, le=200, description="at most this many")]
 SubscriptionId = Annotated[
     str, Path(pattern=r"^sub_[0-9a-f]{16}$", description="a webhook subscription's id")
+]
+AgentAddress = Annotated[
+    str,
+    Path(
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="one of the provider's agent keys (any case)",
+        examples=["0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"],
+    ),
 ]
 TokenId = Annotated[str, Path(pattern=r"^tok_[0-9a-f]{16}$", description="an API token's id")]
 
@@ -185,6 +203,97 @@ def console_relay(
     """`/v1/relay` for a provider's scripts: the same checks, with a credential holding the
     `relay` scope, for the credential's own provider's messages only (else 403 `not_owner`)."""
     return relay_message(request, body, chain, only_for=principal.provider)
+
+
+#: what the agent routes may answer besides the credential's refusals
+AGENT_PROBLEMS = (
+    NotOwnerError,
+    UnknownAgentError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    IndexerHaltedError,
+)
+
+
+def _chain_time(chain: ChainDep) -> int:
+    try:
+        return int(chain.w3.eth.get_block("latest")["timestamp"])
+    except Exception as exc:
+        raise ServiceUnavailableError(f"the chain did not answer: {exc}") from None
+
+
+def _typed(chain: ChainDep, build: Callable[[RegistryClient], Message]) -> TypedDataResponse:
+    try:
+        return _answer(chain, build)
+    except ApiError:
+        raise
+    except Exception as exc:
+        raise ServiceUnavailableError(f"the chain did not answer: {exc}") from None
+
+
+@router.post(
+    "/agents/{agent}/renewal",
+    response_model=TypedDataResponse,
+    responses=problems(*AUTH_PROBLEMS, *AGENT_PROBLEMS, InvalidExpiryError),
+    tags=["typed-data"],
+)
+def agent_renewal(
+    principal: Relayer,
+    _readable: Readable,
+    request: Request,
+    agent: AgentAddress,
+    body: AgentRenewalRequest,
+    session: SessionDep,
+    chain: ChainDep,
+    settings: SettingsDep,
+) -> TypedDataResponse:
+    """The `AgentAuthorization` the provider signs to renew one of its agent keys until
+    `expires_at` (a revoked one is authorized again): the same message as
+    `/v1/typed-data/agent-authorization`, for the credential's provider and an agent key it
+    authorized only (else 403 `not_owner`, or 404 `unknown_agent` for a key no provider
+    authorized). The expiry must be after the chain's current time (422 `invalid_expiry`).
+    Relay the signature through `POST /v1/console/relay` (or `/v1/relay`); the new expiry
+    shows in `GET /v1/console/agents` once indexed."""
+    request.app.state.address_bucket.take(principal.provider)
+    owned = owned_agent(session, principal.provider, to_checksum_address(agent))
+    now = _chain_time(chain)
+    if body.expires_at <= now:
+        raise InvalidExpiryError(
+            f"expires_at {body.expires_at} is not after the chain's current time {now}",
+            field="expires_at",
+            chain_time=now,
+        )
+    ttl = body.ttl or settings.signature_ttl
+    return _typed(
+        chain,
+        lambda c: c.agent_authorization(owned.provider, owned.agent, body.expires_at, ttl=ttl),
+    )
+
+
+@router.post(
+    "/agents/{agent}/revocation",
+    response_model=TypedDataResponse,
+    responses=problems(*AUTH_PROBLEMS, *AGENT_PROBLEMS, AgentRevokedError),
+    tags=["typed-data"],
+)
+def agent_revocation(
+    principal: Relayer,
+    _readable: Readable,
+    request: Request,
+    agent: AgentAddress,
+    session: SessionDep,
+    chain: ChainDep,
+    settings: SettingsDep,
+    body: AgentRevocationBody | None = None,
+) -> TypedDataResponse:
+    """The `AgentRevocation` the provider signs to revoke one of its agent keys: for the
+    credential's provider and an agent key it authorized only (else 403 `not_owner`, or 404
+    `unknown_agent`); one revoked already is refused (409 `agent_revoked`). Relay the
+    signature through `POST /v1/console/relay` (or `/v1/relay`)."""
+    request.app.state.address_bucket.take(principal.provider)
+    owned = revocable(owned_agent(session, principal.provider, to_checksum_address(agent)))
+    ttl = (body.ttl if body is not None else None) or settings.signature_ttl
+    return _typed(chain, lambda c: c.agent_revocation(owned.provider, owned.agent, ttl=ttl))
 
 
 @router.get(

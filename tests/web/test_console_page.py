@@ -1,9 +1,14 @@
 """The provider console in headless Chromium: sign-in with the injected EIP-1193 test wallet
 (personal_sign of the EIP-4361 message, signed in Python by eth-account), the fleet the
-indexer mirrored, an API token made and revoked, a webhook URL refused by name, sign-out."""
+indexer mirrored, an agent key renewed and another revoked (typed data the wallet signs,
+relayed, then indexed), an API token made and revoked, a webhook URL refused by name,
+sign-out."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +16,9 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 from test_onboard_page import InjectedWallet
-from web_helpers import Stack
+from web_helpers import Stack, chain_now
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -46,9 +52,12 @@ class ConsoleWallet(InjectedWallet):
 
 
 def test_a_provider_signs_in_sees_its_fleet_and_manages_tokens(
-    stack: Stack, page: Any, tmp_path: Path
+    stack: Stack, page: Any, tmp_path: Path, make_account: Callable[..., LocalAccount]
 ) -> None:
     acme = stack.providers["acme"]
+    spare = make_account(fund=False)  # a second agent key of acme's, to revoke
+    stack.registry.authorize_agent(acme, spare.address, chain_now(stack.w3) + 10 * 86400)
+    stack.sync()
     wallet = ConsoleWallet(acme)
     wallet.install(page, int(stack.w3.eth.chain_id))
     page.goto(stack.url + "/console")
@@ -71,6 +80,47 @@ def test_a_provider_signs_in_sees_its_fleet_and_manages_tokens(
     page.locator(
         f"#agents tr[data-agent='{stack.agents['acme'].address}']", has_text="authorized"
     ).wait_for()
+
+    # renew acme's agent key until a date: typed data signed, relayed, the new expiry indexed
+    agent = stack.agents["acme"].address
+    row = page.locator(f"#agents tr[data-agent='{agent}']")
+    row.get_by_role("button", name="Renew").click()
+    page.locator("#agent-action-title", has_text=f"Renew agent {agent}").wait_for()
+    page.get_by_label("New expiry").select_option("date")
+    day = datetime.fromtimestamp(time.time() + 200 * 86400, UTC).date()
+    page.get_by_label("Expires on (UTC)").fill(day.isoformat())
+    page.get_by_role("button", name="Sign and renew").click()
+    page.locator('#agent-progress[data-indexed="1"]').wait_for(timeout=60_000)
+    page.locator("#agent-status", has_text=f"Agent {agent} renewed until").wait_for()
+    (renewal,) = wallet.signed
+    assert renewal["primaryType"] == "AgentAuthorization"
+    assert renewal["message"]["provider"] == acme.address and renewal["message"]["agent"] == agent
+    expires = int(renewal["message"]["expiresAt"])
+    assert datetime.fromtimestamp(expires, UTC).date() == day
+    row.locator(f"td[data-expires='{expires}']", has_text=day.isoformat()).wait_for()
+    assert stack.registry.agent_expiry(acme.address, agent) == expires
+    assert row.filter(has_text="authorized").count() == 1
+
+    # revoke the other: a refusal in the wallet is shown, then the confirmed revocation lands
+    spare_row = page.locator(f"#agents tr[data-agent='{spare.address}']")
+    spare_row.filter(has_text="authorized").wait_for()
+    spare_row.get_by_role("button", name="Revoke").click()
+    page.locator("#agent-action-title", has_text=f"Revoke agent {spare.address}").wait_for()
+    wallet.refuse = True
+    page.get_by_role("button", name="Sign and revoke").click()
+    page.locator("#agent-status", has_text="User rejected the request").wait_for()
+    page.locator("#agent-progress li[data-state='failed']", has_text="Signing failed").wait_for()
+    wallet.refuse = False
+    page.get_by_role("button", name="Sign and revoke").click()
+    page.locator("#agent-status", has_text=f"Agent {spare.address} revoked.").wait_for(
+        timeout=60_000
+    )
+    spare_row.filter(has_text="revoked").wait_for()
+    assert spare_row.get_by_role("button", name="Revoke").count() == 0
+    assert [t["primaryType"] for t in wallet.signed] == ["AgentAuthorization", "AgentRevocation"]
+    assert not stack.registry.is_authorized_agent(acme.address, spare.address)
+    assert stack.registry.is_authorized_agent(acme.address, agent)
+    page.screenshot(path=str(tmp_path / "console-agents.png"), full_page=True)
 
     # an API token, shown once, that works until it is revoked
     page.fill("#t-name", "ci")

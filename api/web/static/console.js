@@ -1,8 +1,10 @@
 // The provider's console: Sign-In with Ethereum from an EIP-1193 wallet (personal_sign of an
 // EIP-4361 message), then the provider's fleet, API tokens and webhook subscriptions through
 // /v1/console with the session token. The token lives in this tab's sessionStorage only.
+// An agent key is renewed or revoked by typed data the wallet signs (eth_signTypedData_v4),
+// relayed gaslessly and followed until the indexer shows its effect.
 
-import { ApiProblem, badge, duration, fill, h, hexText, number, say, time } from "/web/common.js";
+import { ApiProblem, badge, duration, fill, h, hexText, number, say, sleep, time } from "/web/common.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "depin.console.session";
@@ -15,7 +17,12 @@ const EVENTS = {
   provider_changed: "provider changed",
 };
 
+const INDEX_TIMEOUT_MS = 180000;
+const POLL_MS = 1000;
+const DAY = 86400;
+
 let session = null; // { token, address, expires_at }
+let agentAction = null; // { agent, kind: "renew" | "revoke", busy }
 
 // ---------------------------------------------------------------- the API, with the session
 
@@ -123,6 +130,8 @@ function signedOut(message) {
   $("sign-in").hidden = false;
   $("sign-out").hidden = true;
   delete $("signin").dataset.done;
+  agentAction = null;
+  $("agent-action").hidden = true;
   say($("signin-status"), message, "info");
 }
 
@@ -172,8 +181,11 @@ async function loadFleet() {
     ? agents.items.map((a) => h("tr", { "data-agent": a.agent },
       h("th", { scope: "row" }, h("code", { class: "hex wrap" }, a.agent)),
       h("td", {}, a.authorized ? badge("authorized", "ok") : badge(a.revoked ? "revoked" : "expired", "bad")),
-      h("td", {}, until(a.expires_at))))
-    : h("tr", {}, h("td", { class: "empty", colspan: 3 }, "No agent authorized yet.")));
+      h("td", { "data-expires": a.expires_at }, a.revoked ? "–" : until(a.expires_at)),
+      h("td", { class: "row-actions" },
+        h("button", { type: "button", class: "secondary", "aria-label": `Renew ${a.agent}`, onclick: () => openAgentAction(a, "renew") }, "Renew"), " ",
+        a.revoked ? "" : h("button", { type: "button", class: "secondary", "aria-label": `Revoke ${a.agent}`, onclick: () => openAgentAction(a, "revoke") }, "Revoke"))))
+    : h("tr", {}, h("td", { class: "empty", colspan: 4 }, "No agent authorized yet.")));
   fill($("attestations").tBodies[0], attestations.items.length
     ? attestations.items.map((a) => h("tr", { "data-outcome": a.outcome },
       h("td", {}, number(a.block_number)),
@@ -181,6 +193,148 @@ async function loadFleet() {
       h("td", {}, a.outcome === "accepted" ? badge("accepted", "ok") : [badge("rejected", "bad"), ` ${a.reason}`]),
       h("td", {}, hexText(a.tx_hash, 10, 6))))
     : h("tr", {}, h("td", { class: "empty", colspan: 4 }, "No attestation yet.")));
+}
+
+// ---------------------------------------------------------------- agents: renew, revoke
+
+function isoDate(seconds) {
+  return new Date(seconds * 1000).toISOString().slice(0, 10);
+}
+
+function openAgentAction(agent, kind) {
+  if (agentAction?.busy) return;
+  agentAction = { agent: agent.agent, kind, busy: false };
+  const renew = kind === "renew";
+  $("agent-action-title").textContent = `${renew ? "Renew" : "Revoke"} agent ${agent.agent}`;
+  $("renew-box").hidden = !renew;
+  $("revoke-box").hidden = renew;
+  fill($("agent-progress"));
+  delete $("agent-progress").dataset.indexed;
+  say($("agent-status"), renew
+    ? `Choose the new expiry (it now ${agent.revoked ? "is revoked" : `expires ${until(agent.expires_at)}`}), then sign.`
+    : "Confirm to sign the revocation in your wallet.");
+  const today = Math.floor(Date.now() / 1000);
+  $("renew-date").min = isoDate(today + DAY);
+  $("renew-date").max = "9999-12-31";
+  if (!$("renew-date").value) $("renew-date").value = isoDate(today + 90 * DAY);
+  $("renew-date-field").hidden = $("renew-period").value !== "date";
+  $("agent-action").hidden = false;
+  (renew ? $("renew-period") : $("revoke-form").querySelector("button[type=submit]")).focus();
+}
+
+function closeAgentAction() {
+  if (agentAction?.busy) return;
+  agentAction = null;
+  $("agent-action").hidden = true;
+  say($("agent-status"), "");
+}
+
+/** The renewed authorization's end, in unix seconds, from the form. */
+function renewalExpiry() {
+  const period = $("renew-period").value;
+  if (period !== "date") return Math.floor(Date.now() / 1000) + Number(period) * DAY;
+  const value = $("renew-date").value;
+  if (!value) throw new Error("choose the date the authorization ends");
+  const seconds = Math.floor(Date.parse(`${value}T23:59:59Z`) / 1000);
+  if (!(seconds > Date.now() / 1000)) throw new Error("choose a date after today");
+  return seconds;
+}
+
+/** The wallet's account that is the signed-in provider (an EOA, or a contract wallet such as
+ * a Safe whose wallet signs for it), on the registry's chain. */
+async function signingAccount(chainId) {
+  const eth = window.ethereum;
+  if (!eth) throw new Error("no wallet found: install or unlock a browser wallet (EIP-1193)");
+  const accounts = await eth.request({ method: "eth_requestAccounts" });
+  const account = (accounts || []).find((a) => a.toLowerCase() === session.address.toLowerCase());
+  if (!account) {
+    throw new Error(`switch your wallet to ${session.address}, the provider signed in (it offers ${accounts?.[0] ?? "no account"})`);
+  }
+  const walletChain = Number.parseInt(await eth.request({ method: "eth_chainId" }), 16);
+  if (walletChain !== Number(chainId)) {
+    throw new Error(`switch your wallet to chain ${chainId} (it is on ${walletChain})`);
+  }
+  return account;
+}
+
+function track(list, steps) {
+  fill(list, steps.map((text, i) => h("li", { "data-step": i }, text)));
+  const set = (i, state, text) => {
+    list.children[i].dataset.state = state;
+    if (text) list.children[i].textContent = text;
+  };
+  return {
+    at: (i, text) => set(i, "active", text),
+    done: (i, text) => set(i, "done", text),
+    fail: (i, text) => set(i, "failed", text),
+  };
+}
+
+/** Builds the typed data, has the wallet sign it, relays it and waits for the indexer. */
+async function runAgentAction(event) {
+  event.preventDefault();
+  if (!agentAction || agentAction.busy) return;
+  const { agent, kind } = agentAction;
+  const renew = kind === "renew";
+  const what = renew ? "The renewal" : "The revocation";
+  const status = $("agent-status");
+  const list = $("agent-progress");
+  const steps = track(list, ["Prepare the message", "Sign in your wallet", "Relay the transaction", "Wait for the indexer"]);
+  let stage = 0;
+  delete status.dataset.code;
+  agentAction.busy = true;
+  for (const button of $("agent-action").querySelectorAll("button")) button.disabled = true;
+  try {
+    steps.at(0);
+    const body = renew ? { expires_at: renewalExpiry() } : {};
+    const answer = await call(`/v1/console/agents/${agent}/${renew ? "renewal" : "revocation"}`, { method: "POST", body });
+    const typed = answer.typed_data;
+    steps.done(0, `${typed.primaryType}: nonce ${answer.nonce}, signature valid until ${time(answer.deadline)}`);
+    stage = 1;
+    steps.at(1);
+    say(status, "Sign the message in your wallet…");
+    const account = await signingAccount(typed.domain.chainId);
+    const signature = await window.ethereum.request({
+      method: "eth_signTypedData_v4", params: [account, JSON.stringify(typed)],
+    });
+    steps.done(1, "Signed");
+    stage = 2;
+    steps.at(2);
+    const relayed = await call("/v1/console/relay", { method: "POST", body: { typed_data: typed, signature } });
+    steps.done(2, `Transaction sent: ${relayed.tx_hash}`);
+    list.children[2].dataset.tx = relayed.tx_hash;
+    stage = 3;
+    steps.at(3);
+    const expires = renew ? Number(typed.message.expiresAt) : null;
+    const started = Date.now();
+    for (;;) {
+      const agents = await call("/v1/console/agents");
+      const found = agents.items.find((a) => a.agent.toLowerCase() === agent.toLowerCase());
+      if (found && (renew ? !found.revoked && Number(found.expires_at) === expires : found.revoked)) {
+        steps.done(3, `Indexed at block ${agents.as_of_block}`);
+        list.dataset.indexed = "1";
+        break;
+      }
+      if (Date.now() - started > INDEX_TIMEOUT_MS) {
+        throw new Error("the transaction was sent but the indexer has not shown it yet; check again later");
+      }
+      await sleep(POLL_MS);
+    }
+    agentAction = null;
+    $("renew-box").hidden = true;
+    $("revoke-box").hidden = true;
+    $("agent-action-title").textContent = `${renew ? "Renewed" : "Revoked"} agent ${agent}`;
+    say(status, renew ? `Agent ${agent} renewed until ${time(expires)}.` : `Agent ${agent} revoked.`, "ok");
+    await loadFleet();
+  } catch (error) {
+    const message = error instanceof ApiProblem ? error.message : error.message || String(error);
+    steps.fail(stage, `${["Preparing", "Signing", "Relaying", "Indexing"][stage]} failed: ${message}`);
+    say(status, `${what} did not complete: ${message}`, "error");
+    if (error instanceof ApiProblem) status.dataset.code = error.problem.code ?? "";
+  } finally {
+    if (agentAction) agentAction.busy = false;
+    for (const button of $("agent-action").querySelectorAll("button")) button.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------- tokens
@@ -301,6 +455,12 @@ $("sign-in").addEventListener("click", signIn);
 $("sign-out").addEventListener("click", signOut);
 $("token-form").addEventListener("submit", makeToken);
 $("hook-form").addEventListener("submit", subscribe);
+$("renew-form").addEventListener("submit", runAgentAction);
+$("revoke-form").addEventListener("submit", runAgentAction);
+$("renew-period").addEventListener("change", () => {
+  $("renew-date-field").hidden = $("renew-period").value !== "date";
+});
+for (const button of $("agent-action").querySelectorAll("[data-cancel]")) button.addEventListener("click", closeAgentAction);
 const kept = sessionStorage.getItem(STORE);
 if (kept) {
   try {
