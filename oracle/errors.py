@@ -53,7 +53,9 @@ class Refusal(DepinError):
     code: RefusalCode
     status: int = 422
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str | None = None) -> None:
+        """``detail``: the sentence; by default the class's ``template`` (a fixed one)."""
+        detail = self.template if detail is None else detail
         super().__init__(detail)
         self.detail = detail
 
@@ -130,9 +132,7 @@ class ChallengeMismatch(Refusal):
     """The attestation does not carry the challenge it comes with."""
 
     code = RefusalCode.CHALLENGE_MISMATCH
-
-    def __init__(self) -> None:
-        super().__init__("the attestation does not carry this challenge")
+    template = "the attestation does not carry this challenge"
 
 
 class UnknownChallenge(Refusal):
@@ -156,9 +156,7 @@ class ChallengeReplayed(Refusal):
     """The challenge was already used by another attestation; challenges are single-use."""
 
     code = RefusalCode.CHALLENGE_REPLAYED
-
-    def __init__(self) -> None:
-        super().__init__("the challenge was already used by another attestation")
+    template = "the challenge was already used by another attestation"
 
 
 class UnknownModel(Refusal):
@@ -261,9 +259,7 @@ class StaleEpoch(Refusal):
 class UnknownGpu(Refusal):
     code = RefusalCode.UNKNOWN_GPU
     status = 404
-
-    def __init__(self) -> None:
-        super().__init__("none of these GPUs has a current attestation of this provider")
+    template = "none of these GPUs has a current attestation of this provider"
 
 
 @facts
@@ -306,12 +302,10 @@ class WrongConfigVersion(Refusal):
 
 class ProofRequired(Refusal):
     code = RefusalCode.PROOF_REQUIRED
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this oracle approves only attestations with a proof-of-compute certificate: "
-            "ask GET /v1/challenge with the claim, prove, and send the certificate as `proof`"
-        )
+    template = (
+        "this oracle approves only attestations with a proof-of-compute certificate: "
+        "ask GET /v1/challenge with the claim, prove, and send the certificate as `proof`"
+    )
 
 
 class InvalidProof(Refusal):
