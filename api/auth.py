@@ -27,6 +27,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from api.errors import (
+    ApiError,
     ExpiredMessageError,
     InvalidNonceError,
     InvalidSignatureError,
@@ -41,6 +42,19 @@ from api.errors import (
     WrongUriError,
 )
 from api.shared import State, now
+
+#: what the sign-in (``POST /v1/auth/verify``) refuses a SIWE message with
+SIWE_REFUSALS: tuple[type[ApiError], ...] = (
+    WrongDomainError,
+    WrongUriError,
+    WrongChainError,
+    IssuedInFutureError,
+    ExpiredMessageError,
+    NotYetValidMessageError,
+    InvalidNonceError,
+    NonceUsedError,
+    InvalidSignatureError,
+)
 
 with warnings.catch_warnings():
     # siwe's grammar redefines RFC 5234 core rules; abnf warns about it on import.

@@ -7,22 +7,13 @@ from typing import Annotated
 from eth_utils import to_checksum_address
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api.auth import utc_iso
+from api.auth import SIWE_REFUSALS, utc_iso
 from api.deps import ChainDep, CurrentSessionDep, IpLimited, SignerDep, VerifierDep
 from api.errors import (
-    ExpiredMessageError,
-    InvalidNonceError,
-    InvalidSignatureError,
-    IssuedInFutureError,
-    NonceUsedError,
-    NotYetValidMessageError,
     RateLimitedError,
     ServiceUnavailableError,
     SessionRevokedError,
     UnauthorizedError,
-    WrongChainError,
-    WrongDomainError,
-    WrongUriError,
 )
 from api.routes._problems import problems
 from api.schemas.auth import MeResponse, NonceResponse, SessionResponse, VerifyRequest
@@ -63,19 +54,7 @@ def nonce(
     "/verify",
     response_model=SessionResponse,
     dependencies=[IpLimited],
-    responses=problems(
-        WrongDomainError,
-        WrongUriError,
-        WrongChainError,
-        IssuedInFutureError,
-        ExpiredMessageError,
-        NotYetValidMessageError,
-        InvalidNonceError,
-        NonceUsedError,
-        InvalidSignatureError,
-        RateLimitedError,
-        ServiceUnavailableError,
-    ),
+    responses=problems(*SIWE_REFUSALS, RateLimitedError, ServiceUnavailableError),
 )
 def verify(body: VerifyRequest, verifier: VerifierDep, signer: SignerDep) -> SessionResponse:
     """Checks a signed SIWE message (EOA or ERC-1271 wallet) and issues a session token.
