@@ -79,12 +79,23 @@ def _profile(body: ProfileRequest) -> Profile:
     )
 
 
+def _profile_answer(
+    body: ProfileRequest,
+    chain: ChainDep,
+    settings: SettingsDep,
+    make: Callable[..., Message],
+) -> TypedDataResponse:
+    """The typed data of the profile message ``make`` (a method of the registry's client) builds
+    for the body's provider and profile."""
+    profile = _profile(body)
+    ttl = body.ttl or settings.signature_ttl
+    return _answer(chain, lambda c: make(c, body.provider, profile, ttl=ttl))
+
+
 @_typed_data("/v1/typed-data/registration")
 def registration(body: ProfileRequest, chain: ChainDep, settings: SettingsDep) -> TypedDataResponse:
     """The `Registration` a wallet signs to register gaslessly (current nonce, a deadline)."""
-    profile = _profile(body)
-    ttl = body.ttl or settings.signature_ttl
-    return _answer(chain, lambda c: c.registration(body.provider, profile, ttl=ttl))
+    return _profile_answer(body, chain, settings, RegistryClient.registration)
 
 
 @_typed_data("/v1/typed-data/profile-update")
@@ -92,9 +103,7 @@ def profile_update(
     body: ProfileRequest, chain: ChainDep, settings: SettingsDep
 ) -> TypedDataResponse:
     """The `ProfileUpdate` a registered provider signs to replace its profile."""
-    profile = _profile(body)
-    ttl = body.ttl or settings.signature_ttl
-    return _answer(chain, lambda c: c.profile_update(body.provider, profile, ttl=ttl))
+    return _profile_answer(body, chain, settings, RegistryClient.profile_update)
 
 
 @_typed_data("/v1/typed-data/agent-authorization")
