@@ -26,6 +26,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,23 @@ def _address(i: int) -> str:
 
 def _key(i: int) -> str:
     return "0x" + f"{i:064x}"
+
+
+def _timed_blocks(
+    label: str, world: World, blocks: int, per_block: int, step: Callable[[], int]
+) -> tuple[float, int, int]:
+    """``blocks`` new blocks of ``per_block`` events each, ``step`` timed after each one:
+    (the seconds in ``step``, the events written, the sum of what ``step`` counted)."""
+    seconds, written, counted = 0.0, 0, 0
+    with _bar(label) as bar:
+        task = bar.add_task("blocks", total=blocks)
+        for _ in range(blocks):
+            written += world.next_block(per_block)
+            started = time.perf_counter()
+            counted += step()
+            seconds += time.perf_counter() - started
+            bar.advance(task)
+    return seconds, written, counted
 
 
 class World:
@@ -332,30 +350,25 @@ def main() -> None:
     evaluator = Evaluator(state, factory, batch=max(args.per_block, 1000))
     evaluator.start_at_head()
 
-    incremental_s, written, fired = 0.0, 0, 0
-    with _bar("incremental") as bar:
-        task = bar.add_task("blocks", total=args.blocks)
-        for _ in range(args.blocks):
-            written += world.next_block(args.per_block)
-            started = time.perf_counter()
-            result = evaluator.run_until_caught_up()
-            incremental_s += time.perf_counter() - started
-            fired += result.fired
-            bar.advance(task)
+    incremental_s, written, fired = _timed_blocks(
+        "incremental",
+        world,
+        args.blocks,
+        args.per_block,
+        lambda: evaluator.run_until_caught_up().fired,
+    )
     incremental_rate = written / incremental_s if incremental_s else 0.0
 
     subs = [s for p in range(args.subscriptions) for s in store.of(_address(p + 1))]
     seen: dict[str, Any] = {}
     naive_rescan(factory, subs, seen)  # the first look, before the measured blocks
-    naive_s, naive_written, naive_found = 0.0, 0, 0
-    with _bar("naive rescan") as bar:
-        task = bar.add_task("blocks", total=args.naive_blocks)
-        for _ in range(args.naive_blocks):
-            naive_written += world.next_block(args.per_block)
-            started = time.perf_counter()
-            naive_found += naive_rescan(factory, subs, seen)
-            naive_s += time.perf_counter() - started
-            bar.advance(task)
+    naive_s, naive_written, naive_found = _timed_blocks(
+        "naive rescan",
+        world,
+        args.naive_blocks,
+        args.per_block,
+        lambda: naive_rescan(factory, subs, seen),
+    )
     naive_rate = naive_written / naive_s if naive_s else 0.0
 
     table = Table(title=f"alert evaluation, {args.subscriptions:,} subscriptions")
