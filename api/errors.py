@@ -288,6 +288,27 @@ class InternalError(ApiError):
     title = "Internal error"
 
 
+#: what any route behind a credential (session or API token) may answer about it
+AUTH_PROBLEMS: tuple[type[ApiError], ...] = (
+    UnauthorizedError,
+    SessionRevokedError,
+    UnknownTokenError,
+    TokenRevokedError,
+    TokenExpiredError,
+    InsufficientScopeError,
+)
+#: what relaying a signed registry message may answer
+RELAY_PROBLEMS: tuple[type[ApiError], ...] = (
+    WrongDomainError,
+    ExpiredDeadlineError,
+    NonceUsedError,
+    InvalidNonceError,
+    InvalidSignatureError,
+    ContractRefusedError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
+
 ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     ValidationProblem,
     InvalidFilterError,
@@ -300,12 +321,7 @@ ALL_PROBLEMS: tuple[type[ApiError], ...] = (
     InvalidNonceError,
     WrongDomainError,
     WrongChainError,
-    UnauthorizedError,
-    SessionRevokedError,
-    UnknownTokenError,
-    TokenRevokedError,
-    TokenExpiredError,
-    InsufficientScopeError,
+    *AUTH_PROBLEMS,
     NotOwnerError,
     TokenLimitError,
     InvalidWebhookUrlError,

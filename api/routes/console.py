@@ -23,33 +23,23 @@ from api.console.relayed import RelayedMessages
 from api.credentials import SESSION_SCOPE, ApiToken, Principal, TokenStore, require
 from api.deps import ChainDep, InventoryReadable, SessionDep, SettingsDep
 from api.errors import (
+    AUTH_PROBLEMS,
+    RELAY_PROBLEMS,
     AgentRevokedError,
     ApiError,
-    ContractRefusedError,
-    ExpiredDeadlineError,
     IndexerHaltedError,
-    InsufficientScopeError,
     InvalidExpiryError,
     InvalidFilterError,
-    InvalidNonceError,
-    InvalidSignatureError,
     InvalidWebhookUrlError,
-    NonceUsedError,
     NotFoundError,
     NotOwnerError,
     PrivateWebhookUrlError,
     RateLimitedError,
     ServiceUnavailableError,
-    SessionRevokedError,
     SubscriptionLimitError,
-    TokenExpiredError,
     TokenLimitError,
-    TokenRevokedError,
-    UnauthorizedError,
     UnknownAgentError,
-    UnknownTokenError,
     UnresolvableWebhookUrlError,
-    WrongDomainError,
 )
 from api.routes._problems import problems
 from api.routes.onboarding import _answer, relay_message
@@ -85,15 +75,6 @@ TokenManager = Annotated[Principal, require(SESSION_SCOPE)]
 Relayer = Annotated[Principal, require("relay")]
 AlertWriter = Annotated[Principal, require("alerts:write")]
 
-#: what any console route may answer about its credential
-AUTH_PROBLEMS = (
-    UnauthorizedError,
-    SessionRevokedError,
-    UnknownTokenError,
-    TokenRevokedError,
-    TokenExpiredError,
-    InsufficientScopeError,
-)
 Readable = Annotated[None, InventoryReadable]
 INVENTORY_PROBLEMS = (InvalidFilterError, ServiceUnavailableError, IndexerHaltedError)
 Limit = Annotated[int, Query(ge=1, le=200, description="at most this many")]
@@ -186,14 +167,7 @@ def revoke_token(principal: TokenManager, request: Request, token_id: TokenId) -
     responses=problems(
         *AUTH_PROBLEMS,
         NotOwnerError,
-        WrongDomainError,
-        ExpiredDeadlineError,
-        NonceUsedError,
-        InvalidNonceError,
-        InvalidSignatureError,
-        ContractRefusedError,
-        RateLimitedError,
-        ServiceUnavailableError,
+        *RELAY_PROBLEMS,
     ),
     tags=["relay"],
 )

@@ -11,16 +11,11 @@ from fastapi.types import DecoratedCallable
 from api import relay
 from api.deps import ChainDep, IpLimited, SettingsDep
 from api.errors import (
-    ContractRefusedError,
-    ExpiredDeadlineError,
-    InvalidNonceError,
-    InvalidSignatureError,
-    NonceUsedError,
+    RELAY_PROBLEMS,
     NotOwnerError,
     RateLimitedError,
     ServiceUnavailableError,
     ValidationProblem,
-    WrongDomainError,
 )
 from api.ratelimit import TokenBucket
 from api.routes._problems import problems
@@ -140,16 +135,7 @@ def deregistration(
     response_model=RelayResponse,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[IpLimited],
-    responses=problems(
-        WrongDomainError,
-        ExpiredDeadlineError,
-        NonceUsedError,
-        InvalidNonceError,
-        InvalidSignatureError,
-        ContractRefusedError,
-        RateLimitedError,
-        ServiceUnavailableError,
-    ),
+    responses=problems(*RELAY_PROBLEMS),
     tags=["relay"],
 )
 def relay_signed(request: Request, body: RelayRequest, chain: ChainDep) -> RelayResponse:
