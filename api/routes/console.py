@@ -43,6 +43,7 @@ from api.errors import (
 )
 from api.routes._problems import problems
 from api.routes.onboarding import _answer, relay_message
+from api.schemas.common import page_fields
 from api.schemas.console import (
     ConsoleAgents,
     ConsoleAttestations,
@@ -295,15 +296,7 @@ def gpus(
         uptimes=request.app.state.uptimes,
     )
     return ConsoleGpuPage.model_validate(
-        {
-            "provider": principal.provider,
-            "items": page.items,
-            "next_cursor": page.next_cursor,
-            "total": page.total,
-            "total_exact": page.total_exact,
-            "liveness": page.liveness,
-            "as_of_block": page.as_of_block,
-        }
+        {"provider": principal.provider, **page_fields(page, "total_exact", "liveness")}
     )
 
 

@@ -16,6 +16,7 @@ from api.deps import InventoryReadable, SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
 from api.pagecache import PageCache, Snapshot
 from api.routes._problems import problems
+from api.schemas.common import page_fields
 from api.schemas.explorer import AttestationPage, GpuPage, GpuResponse, GpuStatusResponse
 
 router = APIRouter(prefix="/v1/gpus", tags=["gpus"], dependencies=[InventoryReadable])
@@ -225,16 +226,7 @@ async def list_gpus(
                 known=known,
                 uptimes=uptimes,
             )
-        return _dumps(
-            {
-                "items": page.items,
-                "next_cursor": page.next_cursor,
-                "total": page.total,
-                "total_exact": page.total_exact,
-                "liveness": page.liveness,
-                "as_of_block": page.as_of_block,
-            }
-        )
+        return _dumps(page_fields(page, "total_exact", "liveness"))
 
     body = await cache.page((filters, sort, size, cursor), compute)
     return Response(body, media_type="application/json")
@@ -274,6 +266,12 @@ def _dumps(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def _no_gpu(gpu_key: str, known: Snapshot) -> NotFoundError:
+    return NotFoundError(
+        f"no GPU with key {gpu_key} (as of block {known.block})", as_of_block=known.block
+    )
+
+
 @router.get(
     "/{gpu_key}",
     response_model=GpuResponse,
@@ -288,9 +286,7 @@ def get_gpu(
         session, gpu_key.lower(), settings.online_epochs, request.app.state.uptimes
     )
     if item is None:
-        raise NotFoundError(
-            f"no GPU with key {gpu_key} (as of block {known.block})", as_of_block=known.block
-        )
+        raise _no_gpu(gpu_key, known)
     capabilities = item.pop("capabilities")
     return GpuResponse.model_validate(
         {
@@ -327,9 +323,7 @@ def status(
     healthy."""
     body, known = inventory.gpu_status(session, gpu_key.lower(), epochs)
     if body is None:
-        raise NotFoundError(
-            f"no GPU with key {gpu_key} (as of block {known.block})", as_of_block=known.block
-        )
+        raise _no_gpu(gpu_key, known)
     return GpuStatusResponse.model_validate({**body, "as_of_block": known.block})
 
 

@@ -11,6 +11,7 @@ from api import inventory
 from api.deps import InventoryReadable, SessionDep, SettingsDep
 from api.errors import InvalidFilterError, NotFoundError, ServiceUnavailableError
 from api.routes._problems import problems
+from api.schemas.common import page_fields
 from api.schemas.explorer import ProviderPage, ProviderResponse
 
 router = APIRouter(prefix="/v1/providers", tags=["providers"], dependencies=[InventoryReadable])
@@ -46,14 +47,7 @@ def list_providers(
         cursor=cursor,
         counts=request.app.state.counts,
     )
-    return ProviderPage.model_validate(
-        {
-            "items": page.items,
-            "next_cursor": page.next_cursor,
-            "total": page.total,
-            "as_of_block": page.as_of_block,
-        }
-    )
+    return ProviderPage.model_validate(page_fields(page))
 
 
 @router.get(

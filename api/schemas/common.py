@@ -106,3 +106,15 @@ class AsOf(BaseModel):
     as_of_block: int = Field(
         ge=0, description="the block at which this answer is true", examples=[123456]
     )
+
+
+def page_fields(page: Any, *extra: str) -> dict[str, Any]:
+    """A page's ``items``, ``next_cursor`` and ``total``, the ``extra`` attributes named, and its
+    ``as_of_block``, in that order: the fields of a paged answer."""
+    return {
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+        **{name: getattr(page, name) for name in extra},
+        "as_of_block": page.as_of_block,
+    }
