@@ -18,15 +18,19 @@ export async function api(path, body) {
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
-  const text = await response.text();
-  let data = {};
-  try {
-    data = text ? JSON.parse(text) : {};
-  } catch {
-    data = { detail: text.slice(0, 200) };
-  }
+  const data = await answerOf(response);
   if (!response.ok) throw new ApiProblem(response.status, data);
   return data;
+}
+
+/** The JSON body of `response` (what is not JSON: its first 200 characters as `detail`). */
+export async function answerOf(response) {
+  const text = await response.text();
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return { detail: text.slice(0, 200) };
+  }
 }
 
 /** A query string of the non-empty values of `params`. */

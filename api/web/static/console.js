@@ -4,7 +4,7 @@
 // An agent key is renewed or revoked by typed data the wallet signs (eth_signTypedData_v4),
 // relayed gaslessly and followed until the indexer shows its effect.
 
-import { ApiProblem, badge, duration, fill, h, hexText, number, say, sleep, time } from "/web/common.js";
+import { ApiProblem, answerOf, badge, duration, fill, h, hexText, number, say, sleep, time } from "/web/common.js";
 
 const $ = (id) => document.getElementById(id);
 const STORE = "depin.console.session";
@@ -35,13 +35,7 @@ async function call(path, { method = "GET", body } = {}) {
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
-  const text = await response.text();
-  let data = {};
-  try {
-    data = text ? JSON.parse(text) : {};
-  } catch {
-    data = { detail: text.slice(0, 200) };
-  }
+  const data = await answerOf(response);
   if (!response.ok) {
     if (response.status === 401 && session) signedOut("Your session ended: sign in again.");
     throw new ApiProblem(response.status, data);
