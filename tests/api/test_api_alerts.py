@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from api_helpers import assert_problem, bearer, sign_in
+from clock_helpers import FakeClock
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -120,17 +121,6 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
 # --------------------------------------------------------------------------- the stack
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = time.time()
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
 @dataclass
 class Stack:
     world: World
@@ -138,7 +128,7 @@ class Stack:
     client: TestClient
     url: str
 
-    def worker(self, clock: Clock, **policy: Any) -> AlertWorker:
+    def worker(self, clock: FakeClock, **policy: Any) -> AlertWorker:
         app: Any = self.client.app
         defaults: dict[str, Any] = {
             "timeout_s": 2.0,
@@ -154,13 +144,13 @@ class Stack:
             clock=clock,
         )
 
-    def started(self, *, chain_time: bool = False, **policy: Any) -> tuple[Clock, AlertWorker]:
+    def started(self, *, chain_time: bool = False, **policy: Any) -> tuple[FakeClock, AlertWorker]:
         """The inventory indexed, then a worker (its clock at the chain's time with
         ``chain_time``) that has read it to its head."""
         self.indexer.sync()
-        clock = Clock()
+        clock = FakeClock(time.time())
         if chain_time:
-            clock.t = float(self.world.w3.eth.get_block("latest")["timestamp"])
+            clock.now = float(self.world.w3.eth.get_block("latest")["timestamp"])
         worker = self.worker(clock, **policy)
         worker.evaluate()
         return clock, worker
@@ -365,7 +355,7 @@ def test_rejected_attestations_and_offline_gpus_alert_from_what_the_indexer_writ
     url = f"sqlite:///{tmp_path / 'inventory.sqlite'}"
     with make_stack(world, url, tmp_path / "home", alerts_allow_private_urls=True) as stack:
         provider = world.providers["eu-west"]
-        clock = Clock()
+        clock = FakeClock(time.time())
         worker = stack.worker(clock)
         worker.evaluate()
         hook = receiver().start()
@@ -521,7 +511,7 @@ def test_offline_for_n_epochs_and_unhealthy_gpus_block_by_block(
     inventory = sessionmaker(engine)
     state = SharedState(tmp_path / "state.sqlite3")
     hook = receiver().start()
-    worker = AlertWorker(state, inventory, Policy(allow_private=True), clock=Clock())
+    worker = AlertWorker(state, inventory, Policy(allow_private=True), clock=FakeClock(time.time()))
     worker.evaluate()
     subs = {
         n: subscribe(

@@ -12,21 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from clock_helpers import FakeClock
 
 from api.pagecache import PageCache, Snapshot
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Source:
@@ -61,7 +49,7 @@ def run(coro: Any) -> Any:
 
 def test_concurrent_misses_share_one_snapshot_read_and_one_computation() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(source.read_snapshot, clock=clock)
     source.gate.clear()
 
@@ -79,7 +67,7 @@ def test_concurrent_misses_share_one_snapshot_read_and_one_computation() -> None
 
 def test_a_new_snapshot_is_seen_after_the_ttl_and_gives_a_new_page() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(source.read_snapshot, clock=clock, snapshot_ttl=0.05)
 
     async def main() -> tuple[bytes, bytes, bytes]:
@@ -98,7 +86,7 @@ def test_a_new_snapshot_is_seen_after_the_ttl_and_gives_a_new_page() -> None:
 
 def test_an_old_page_is_served_while_one_background_refresh_replaces_it() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(source.read_snapshot, clock=clock, snapshot_ttl=60, max_age=0.05)
 
     async def main() -> tuple[bytes, list[bytes], bytes]:
@@ -119,7 +107,7 @@ def test_an_old_page_is_served_while_one_background_refresh_replaces_it() -> Non
 
 def test_a_failed_computation_reaches_every_waiter_and_is_not_cached() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(source.read_snapshot, clock=clock)
     source.fail = ValueError("the cursor is not one this API issued")
     source.gate.clear()
@@ -139,7 +127,7 @@ def test_a_failed_computation_reaches_every_waiter_and_is_not_cached() -> None:
 
 def test_a_failed_background_refresh_keeps_the_old_page_and_leaves_no_stray_error() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(source.read_snapshot, clock=clock, snapshot_ttl=60, max_age=0.01)
     unhandled: list[dict[str, Any]] = []
 
@@ -161,7 +149,7 @@ def test_a_failed_background_refresh_keeps_the_old_page_and_leaves_no_stray_erro
 
 def test_a_waiter_that_goes_away_does_not_cancel_the_work_for_the_others() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(source.read_snapshot, clock=clock)
     source.gate.clear()
 
@@ -182,7 +170,7 @@ def test_a_waiter_that_goes_away_does_not_cancel_the_work_for_the_others() -> No
 
 def test_a_page_past_its_stale_window_is_recomputed_before_it_is_served() -> None:
     source = Source()
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     cache = PageCache(
         source.read_snapshot, clock=clock, snapshot_ttl=60, max_age=0.01, stale_for=0.02
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from attest_helpers import H100
+from clock_helpers import FakeClock
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
@@ -29,14 +30,6 @@ from oracle.settings import OracleSettings
 AGENT = "0x" + "ab" * 20
 OTHER = "0x" + "cd" * 20
 URL = "http://oracle.test"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Behind:
@@ -97,7 +90,7 @@ def _call(
     return start["status"], out_headers, json.loads(body["body"] or b"{}")
 
 
-def _limits(behind: Behind, clock: Clock | None = None, **overrides: Any) -> RequestLimits:
+def _limits(behind: Behind, clock: FakeClock | None = None, **overrides: Any) -> RequestLimits:
     options: dict[str, Any] = {
         "max_body": 1024,
         "max_peer_body": 8192,
@@ -105,7 +98,7 @@ def _limits(behind: Behind, clock: Clock | None = None, **overrides: Any) -> Req
         "burst": 3,
     }
     options.update(overrides)
-    return RequestLimits(behind, clock=clock or Clock(), **options)
+    return RequestLimits(behind, clock=clock or FakeClock(1000.0), **options)
 
 
 def _heartbeat(agent: str = AGENT, pad: int = 0) -> bytes:
@@ -155,7 +148,7 @@ def test_peer_routes_that_carry_evidence_have_the_larger_limit() -> None:
 
 
 def test_an_agent_over_its_rate_is_told_when_to_retry_and_others_are_not_slowed() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     behind = Behind()
     limits = _limits(behind, clock)
     for _ in range(3):  # the burst
@@ -177,7 +170,7 @@ def test_an_agent_over_its_rate_is_told_when_to_retry_and_others_are_not_slowed(
 
 
 def test_a_challenge_is_keyed_by_its_agent_parameter_and_an_anonymous_request_by_ip() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     limits = _limits(Behind(), clock, burst=1)
     query = f"provider={OTHER}&agent={AGENT}&model=m&gpu=0x01".encode()
     assert _call(limits, "/v1/challenge", [], method="GET", query=query)[0] == 200
@@ -200,7 +193,7 @@ def test_a_rate_of_zero_turns_the_limit_off() -> None:
 
 
 def test_buckets_are_bounded_and_forget_the_least_recently_used() -> None:
-    clock = Clock()
+    clock = FakeClock(1000.0)
     buckets = TokenBuckets(1.0, 1, max_keys=3, clock=clock)
     for key in ("a", "b", "c"):
         assert buckets.take(key) == 0.0
@@ -216,7 +209,7 @@ def test_an_honest_agents_traffic_never_meets_the_defaults() -> None:
     model group, an attestation and a bundle per GPU, the oracle's info), on one oracle at
     once, then heartbeats a few times per epoch, then the next round: nothing is refused."""
     settings = OracleSettings(_env_file=None)  # type: ignore[call-arg]
-    clock = Clock()
+    clock = FakeClock(1000.0)
     limits = RequestLimits(
         Behind(),
         max_body=settings.max_body_bytes,

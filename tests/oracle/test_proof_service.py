@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from attest_helpers import H100
+from clock_helpers import FakeClock
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -25,16 +26,8 @@ TINY = ProofParams(rows=32, inner=64, cols=32, rounds=4, samples=4)
 DOMAIN = Domain("AttestationOracle", "1", 31337, "0x" + "11" * 20)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _service(
-    path: Path, account: LocalAccount, clock: Clock, store: SqliteChallengeStore | None = None
+    path: Path, account: LocalAccount, clock: FakeClock, store: SqliteChallengeStore | None = None
 ) -> ProofService:
     def config() -> OracleConfig:
         raise AssertionError("a proof needs no oracle config")
@@ -51,7 +44,7 @@ def _service(
 
 
 def test_a_restarted_service_certifies_what_the_challenge_was_issued_for(tmp_path: Path) -> None:
-    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
+    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), FakeClock(1_700_000_000.0)
     provider, agent = Account.create().address, Account.create().address
     keys = [gpu_key("nvidia", f"GPU-{i}") for i in range(2)]
     issued = _service(path, account, clock).issue(provider, agent, SIM, keys)
@@ -77,7 +70,7 @@ def test_a_restarted_service_certifies_what_the_challenge_was_issued_for(tmp_pat
 
 
 def test_every_issued_challenge_is_stored_with_its_claim(tmp_path: Path) -> None:
-    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
+    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), FakeClock(1_700_000_000.0)
     keys = [gpu_key("nvidia", f"GPU-{i}") for i in range(3)]
     before = SqliteChallengeStore(path)
     issued = _service(path, account, clock, before).issue(
@@ -98,7 +91,7 @@ def test_every_issued_challenge_is_stored_with_its_claim(tmp_path: Path) -> None
 
 
 def test_claims_that_cannot_be_stored_leave_no_challenge(tmp_path: Path) -> None:
-    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
+    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), FakeClock(1_700_000_000.0)
     before = SqliteChallengeStore(path)
     with before.transaction() as db:
         db.execute(
@@ -116,7 +109,7 @@ def test_claims_that_cannot_be_stored_leave_no_challenge(tmp_path: Path) -> None
 
 
 def test_a_challenge_without_its_claim_gets_no_certificate(tmp_path: Path) -> None:
-    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), Clock()
+    path, account, clock = tmp_path / "oracle.sqlite3", Account.create(), FakeClock(1_700_000_000.0)
     service = _service(path, account, clock)
     issued = service.issue(Account.create().address, Account.create().address, SIM, [b"\x01" * 32])
     # A stored challenge whose claim is gone (the file edited by hand, or damaged).

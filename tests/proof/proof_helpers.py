@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from clock_helpers import FakeClock
+
 from agent.prover import NumpyProver, ProverRun
 from depin.proof import Challenge, ChallengeBatch, ProofParams
 from oracle.proof import (
@@ -40,19 +42,6 @@ def bare_challenge(params: ProofParams, seed: str = "5a" * 32) -> Challenge:
         deadline_at=1.0,
         expires_at=2.0,
     )
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
