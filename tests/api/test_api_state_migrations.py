@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, inspect
 
@@ -15,6 +16,18 @@ from indexer.db import make_engine, migrate, require_at_head
 
 #: the tables of the shared state every worker uses
 STATE_TABLES = {"siwe_nonces", "rate_buckets"}
+
+
+def opened_at_head(path: Path, sql: str) -> list[Any]:
+    """Opens the SQLite state at ``path`` (which migrates it), checks that it is at the head,
+    and answers ``sql`` on it."""
+    state = SharedState(path)
+    try:
+        rows = state.query(sql)
+        assert current_revision(create_engine(f"sqlite:///{path}")) == heads()
+        return rows
+    finally:
+        state.close()
 
 
 def test_a_new_state_is_migrated_to_the_head_with_its_own_version_table(
@@ -57,12 +70,7 @@ def test_a_state_file_made_before_migrations_keeps_its_rows_and_is_stamped(
     )
     old.commit()
     old.close()
-    state = SharedState(path)
-    try:
-        assert state.query("SELECT nonce FROM siwe_nonces") == [("abc",)]
-        assert current_revision(create_engine(f"sqlite:///{path}")) == heads()
-    finally:
-        state.close()
+    assert opened_at_head(path, "SELECT nonce FROM siwe_nonces") == [("abc",)]
 
 
 def test_workers_starting_together_migrate_once(tmp_path: Path) -> None:
@@ -119,12 +127,8 @@ def test_a_state_whose_capability_tables_were_made_at_start_up_reaches_the_head(
     with early.begin() as conn:
         conn.exec_driver_sql("INSERT INTO capability_documents VALUES ('0xab', '{}', 1)")
     early.dispose()
-    state = SharedState(path)
-    try:
-        assert state.query("SELECT document_hash FROM capability_documents") == [("0xab",)]
-        assert current_revision(create_engine(f"sqlite:///{path}")) == heads()
-    finally:
-        state.close()
+    rows = opened_at_head(path, "SELECT document_hash FROM capability_documents")
+    assert rows == [("0xab",)]
 
 
 def test_a_state_left_part_way_through_the_capability_revision_gets_the_rest(
