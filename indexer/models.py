@@ -329,6 +329,10 @@ class Gpu(Base):
         Index("ix_gpus_vendor_memory", "vendor", "memory_bytes", "gpu_key"),
         # online (a range of last_seen_epoch) counted with or without availability and health
         Index("ix_gpus_liveness", "last_seen_epoch", "available", "healthy"),
+        # every sort order walks an index in the page's order, ties broken by the key
+        Index("ix_gpus_memory_key", "memory_bytes", "gpu_key"),
+        Index("ix_gpus_throughput_key", "throughput_gops", "gpu_key"),
+        Index("ix_gpus_measured_at_key", "measured_at", "gpu_key"),
     )
 
     gpu_key: Mapped[str] = mapped_column(String(66), primary_key=True)
@@ -339,9 +343,9 @@ class Gpu(Base):
     vendor: Mapped[str] = mapped_column(String(16))
     vendor_id: Mapped[int] = mapped_column(Integer)
     model: Mapped[str] = mapped_column(String(64), index=True)
-    memory_bytes: Mapped[int] = mapped_column(BigInteger, index=True)
+    memory_bytes: Mapped[int] = mapped_column(BigInteger)
     #: int8 GOPS the oracles verified (proof of compute)
-    throughput_gops: Mapped[int] = mapped_column(BigInteger, index=True)
+    throughput_gops: Mapped[int] = mapped_column(BigInteger)
     fp32_gflops: Mapped[int] = mapped_column(BigInteger)
     fp16_gflops: Mapped[int] = mapped_column(BigInteger)
     memory_bandwidth_gbps: Mapped[int] = mapped_column(BigInteger)

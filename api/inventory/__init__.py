@@ -33,6 +33,7 @@ from api.inventory.gpus import (
     gpu_exists,
     gpu_page_statement,
     gpu_status,
+    hinted,
     list_gpus,
 )
 from api.inventory.lru import LruCache
@@ -85,6 +86,7 @@ __all__ = [
     "gpu_page_statement",
     "gpu_status",
     "gpu_total",
+    "hinted",
     "indexed_block",
     "is_fresh",
     "is_online",

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, Select, false, func, literal_column, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from api.capabilities import FACETS, document_of
+from api.capabilities import FACETS, SCHEMA_NAME, document_of
 from api.inventory._tables import AT, GPU_SOURCE, G, L, P
 from api.inventory.cursor import Page, decode_cursor, encode_cursor, keyset, order
 from api.inventory.lru import LruCache
@@ -23,11 +33,13 @@ from api.inventory.predicates import (
 )
 from api.inventory.shaping import attestation_item, gpu_item
 from api.inventory.snapshot import Snapshot, as_of, snapshot
-from api.inventory.totals import gpu_total
+from api.inventory.totals import EXACT_TOTAL_LIMIT, SAMPLE_ROWS, all_rows, gpu_total, sample_bound
 from api.inventory.uptime import Uptimes
 from depin.capabilities import version_key
-from indexer.models import Attestation
+from indexer.models import Attestation, Gpu
 
+#: how the capability filters enter a statement (:func:`facets_sql`)
+FacetsAs = Literal["exists", "walk", "join"]
 #: sort name -> (column, descending)
 GPU_SORTS: dict[str, tuple[Any, bool]] = {
     "gpu_key": (G.gpu_key, False),
@@ -93,13 +105,16 @@ def gpu_conditions(
     sort_column: Any = None,
     dialect: str = "",
     fresh: bool = True,
+    facets_as: FacetsAs = "exists",
+    store: str = "",
 ) -> tuple[list[ColumnElement[bool]], bool]:
     """WHERE clauses for ``filters``, and whether they need the providers join.
 
     While liveness is not ``fresh`` a filter on online, available or healthy matches nothing:
     nobody is known to be online, nor known to be offline. Broad filters are kept off their
     indexes on SQLite unless they are the sort column; the selective ones (provider, model,
-    region) keep theirs.
+    region) keep theirs. The capability filters are as ``facets_as`` says (:func:`facets_sql`);
+    ``store`` is the database's dialect when ``dialect`` is left empty to keep every index.
     """
 
     def broad(column: Any) -> Any:
@@ -142,15 +157,112 @@ def gpu_conditions(
     needs_join = filters.region is not None
     if filters.region is not None:
         where.append(P.region == filters.region)
-    facets = capability_conditions(filters)
+    facets = capability_conditions(filters, (dialect or store) if facets_as == "join" else "")
     if facets:
-        # the GPUs whose latest attestation names a stored document whose facets match
-        where.append(
-            tuple_(G.capabilities, G.gpu_key).in_(
-                select(FACETS.c.document_hash, FACETS.c.gpu_key).where(*facets)
-            )
-        )
+        where += facets_sql(facets, facets_as)
     return where, needs_join
+
+
+def facets_sql(facets: list[ColumnElement[bool]], facets_as: FacetsAs) -> list[ColumnElement[bool]]:
+    """The GPUs whose latest attestation names a stored document whose facets match.
+
+    - ``exists``: one correlated EXISTS, which each GPU row answers by the facets' primary key
+      (and PostgreSQL may turn into a join).
+    - ``walk``: the same, kept a per-row lookup on PostgreSQL too (``OFFSET 0`` keeps the
+      subquery from being pulled up), so that a walk of the GPUs in an order stops after a
+      page or at a count's cap: PostgreSQL rates the join on two keys (document and GPU) as
+      matching next to nothing, and would otherwise join every matching facet row first.
+    - ``join``: the facets table joins the statement's FROM (at most one facet row per GPU:
+      the key is ``(document_hash, gpu_key)``, so no GPU is counted twice) and the planner may
+      start from the facet index of the narrowest filter, or from a GPU index."""
+    link = [FACETS.c.document_hash == G.capabilities, FACETS.c.gpu_key == G.gpu_key]
+    if facets_as == "join":
+        return [*link, *facets]
+    lookup = select(literal(1)).where(*link, *facets)
+    if facets_as == "walk":
+        lookup = lookup.offset(0)
+    return [lookup.exists()]
+
+
+#: what a GPU row walked with a facet lookup costs, in facet rows read by a join (PostgreSQL)
+WALK_ROW_COST = 4
+
+
+def walk_is_cheaper(
+    filters: GpuFilters, shares: list[float | None], sampled: tuple[int, int], rows: int
+) -> bool:
+    """PostgreSQL, capability filters given: whether the capped count reads fewer rows by
+    walking the GPUs in key order with a facet lookup each (until the cap: about cap / share
+    of matching GPUs) than by reading the facet rows of its narrowest facet filter (that
+    share of the GPUs) and joining their GPUs."""
+    read, matched = sampled
+    walk = min(rows, (EXACT_TOTAL_LIMIT + 1) * max(1, read) / max(matched, 0.5))
+    facets = len(capability_conditions(filters))
+    join = rows * min(share for share in shares[-facets:] if share is not None)
+    return walk * WALK_ROW_COST <= join
+
+
+#: the least share a term is hinted at (one row of the sample matching none, halved)
+MIN_SHARE = 0.5 / SAMPLE_ROWS
+
+
+def term_shares(
+    session: Session,
+    filters: GpuFilters,
+    where: list[ColumnElement[bool]],
+    counts: LruCache,
+    change: Any,
+) -> tuple[list[float | None], tuple[int, int]]:
+    """For each term of ``where`` (as :func:`gpu_conditions` makes it with ``facets_as="join"``),
+    the share of the rows it is evaluated on that it keeps: the GPUs' terms over GPUs, the
+    facets' terms over facet rows, from the uniform sample of GPUs the totals' estimate reads
+    (the lowest keys; :func:`~api.inventory.totals.sample_count`). None for the two terms that
+    link a GPU to its facet row. SQLite's planner rates every range alike (a quarter of the
+    rows) without these: it would start from a range that keeps most rows while another keeps
+    none. With them, the sample's (GPUs read, GPUs matching every term), as the totals'
+    estimate reads it."""
+    facets = len(capability_conditions(filters))
+    own = len(where) - (facets + 2 if facets else 0)
+    key = ("gpus:shares", filters, change)
+    found = counts.get(key)
+    if found is None:
+        rows = all_rows(session, counts, change)
+        source: Any = GPU_SOURCE if filters.region is not None else Gpu.__table__
+        if facets:
+            source = source.outerjoin(FACETS, and_(*where[own : own + 2]))
+        terms = [*where[:own], *where[own + 2 :]]
+        statement = select(
+            func.count(),
+            func.count(case((and_(*terms), 1))),
+            func.count(FACETS.c.gpu_key) if facets else literal(0),
+            *(func.count(case((term, 1))) for term in terms),
+        ).select_from(source)
+        if rows > SAMPLE_ROWS:
+            statement = statement.where(G.gpu_key < sample_bound(rows))
+        read, matched, described, *kept = session.execute(statement).one()
+        shares = [
+            max(MIN_SHARE, min(1.0, int(n) / max(1, int(read if i < own else described))))
+            for i, n in enumerate(kept)
+        ]
+        found = (
+            [*shares[:own], *([None, None] if facets else []), *shares[own:]],
+            (int(read), int(matched)),
+        )
+        counts.put(key, found)
+    return list(found[0]), found[1]
+
+
+def hinted(
+    where: list[ColumnElement[bool]], shares: list[float | None]
+) -> list[ColumnElement[bool]]:
+    """``where`` with each term's share told to SQLite's planner (``likelihood``), which then
+    starts from the index of the term that keeps fewest rows."""
+    return [
+        term
+        if share is None
+        else cast(ColumnElement[bool], func.likelihood(term, literal_column(f"{share:.6f}")))
+        for term, share in zip(where, shares, strict=True)
+    ]
 
 
 _RUNTIME_COLUMNS = {
@@ -160,9 +272,18 @@ _RUNTIME_COLUMNS = {
 }
 
 
-def capability_conditions(filters: GpuFilters) -> list[ColumnElement[bool]]:
-    """Conditions on the capability facets (empty: no capability filter given)."""
+def capability_conditions(filters: GpuFilters, dialect: str = "") -> list[ColumnElement[bool]]:
+    """Conditions on the capability facets (empty: no capability filter given). On SQLite the
+    few-valued ranges (PCIe generation, GPUs per host: a minimum of them matches most GPUs)
+    are kept off their indexes, so that the planner, which rates any range alike, starts from
+    an equality or a wider-valued range instead."""
     f = FACETS.c
+
+    def few_valued(column: Any) -> Any:
+        if dialect != "sqlite":
+            return column
+        return literal_column(f"+{SCHEMA_NAME}.{FACETS.name}.{column.name}", column.type)
+
     where: list[ColumnElement[bool]] = []
     for minimum, column in (
         (filters.min_driver, f.driver_key),
@@ -178,11 +299,11 @@ def capability_conditions(filters: GpuFilters) -> list[ColumnElement[bool]]:
     if filters.mig is not None:
         where.append(f.mig.is_(filters.mig))
     for low, column in (
-        (filters.pcie_gen, f.pcie_gen),
+        (filters.pcie_gen, few_valued(f.pcie_gen)),
         (filters.min_host_cpu_cores, f.host_cpu_cores),
         (filters.min_host_ram_gib, f.host_ram_gib),
         (filters.min_host_disk_gib, f.host_disk_gib),
-        (filters.min_gpus_per_host, f.gpus_per_host),
+        (filters.min_gpus_per_host, few_valued(f.gpus_per_host)),
     ):
         if low is not None:
             where.append(column >= low)
@@ -228,10 +349,27 @@ def gpu_page_statement(
     cursor: str | None,
     dialect: str,
     fresh: bool = True,
+    keys: list[str] | None = None,
+    facets_as: FacetsAs = "exists",
 ) -> Select[Any]:
-    """One keyset page (``limit`` + 1 rows, to know whether another follows)."""
+    """One keyset page (``limit`` + 1 rows, to know whether another follows).
+
+    The page walks the sort order's index and stops after a page (broad filters kept off their
+    indexes on SQLite). With ``keys``, every GPU the filters match (found by the capped
+    count): the page is those GPUs, looked up by key and sorted."""
     column, descending = GPU_SORTS[sort]
-    where, _ = gpu_conditions(filters, epoch, now, sort_column=column, dialect=dialect, fresh=fresh)
+    if keys is not None:
+        where: list[ColumnElement[bool]] = [G.gpu_key.in_(keys)]
+    else:
+        where, _ = gpu_conditions(
+            filters,
+            epoch,
+            now,
+            sort_column=column,
+            dialect=dialect,
+            fresh=fresh,
+            facets_as=facets_as,
+        )
     if cursor is not None:
         value, key = decode_cursor(cursor, sort)
         where.append(keyset(column, G.gpu_key, descending, value, key))
@@ -260,15 +398,11 @@ def list_gpus(
     known = snapshot(session) if known is None else known
     block, epoch, change, fresh = known.block, known.epoch, known.change, known.fresh
     dialect = session.get_bind().dialect.name
-    statement = gpu_page_statement(filters, epoch, now, sort, limit, cursor, dialect, fresh)
-    rows = session.execute(statement).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = _items(session, rows, known, filters.online_epochs, now, uptimes)
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
+    # The total first (its capped count reads the narrowest index, and is cached). On SQLite,
+    # and on PostgreSQL with capability filters, the count reads the matching keys: when they
+    # are all (an exact total), the page is those few GPUs, looked up by key and sorted,
+    # instead of a walk of the sort order past rows that do not match (all of them, for a
+    # filter that matches none). Otherwise PostgreSQL weighs the plans by its statistics.
     # Not the block: a total holds across commits that changed no provider and no GPU.
     count_key = (
         "gpus",
@@ -279,16 +413,82 @@ def list_gpus(
         now if filters.verified is not None else None,
     )
     total = counts.get(count_key)
-    if total is None:
-        count_where, _ = gpu_conditions(filters, epoch, now, fresh=fresh)  # any index
-        total = gpu_total(
-            session,
-            count_where,
-            join_providers=filters.region is not None,
-            counts=counts,
-            change=change,
-        )
-        counts.put(count_key, total)
+    sqlite = dialect == "sqlite"
+    # SQLite always; PostgreSQL when capability filters are given (see facets_sql)
+    planned = sqlite or bool(capability_conditions(filters))
+    keys_key = ("gpus:keys", *count_key)
+    keys: list[str] | None = counts.get(keys_key) if planned else None
+    if total is None or (
+        keys is None and planned and total.exact and total.value <= EXACT_TOTAL_LIMIT
+    ):
+        count_where, _ = gpu_conditions(
+            filters,
+            epoch,
+            now,
+            fresh=fresh,
+            facets_as="join" if planned else "exists",
+            store=dialect,
+        )  # any index
+        found = None
+        sampled = None
+        walk = False
+        if planned and count_where:
+            # The matching keys themselves, up to the cap (the count's reads; the page then
+            # looks up at most that many GPUs by key and sorts them). Read through the
+            # narrowest filter's index: SQLite is told each term's share of the sample;
+            # PostgreSQL joins the facets when the sample says few GPUs match, else walks
+            # the GPUs with a lookup each and stops at the cap.
+            shares, sampled = term_shares(session, filters, count_where, counts, change)
+            if sqlite:
+                count_where = hinted(count_where, shares)
+            else:
+                walk = walk_is_cheaper(filters, shares, sampled, all_rows(session, counts, change))
+                if walk:
+                    count_where, _ = gpu_conditions(
+                        filters, epoch, now, fresh=fresh, facets_as="walk"
+                    )
+            source = GPU_SOURCE if filters.region is not None else Gpu.__table__
+            capped = select(G.gpu_key).select_from(source).where(*count_where)
+            if walk:  # in key order: the keys are hashes, so matches come evenly
+                capped = capped.order_by(G.gpu_key)
+            matched = session.scalars(capped.limit(EXACT_TOTAL_LIMIT + 1)).all()
+            found = len(matched)
+            if found <= EXACT_TOTAL_LIMIT:
+                keys = [str(k) for k in matched]
+                counts.put(keys_key, keys)
+        if total is None:
+            sample_where, _ = gpu_conditions(filters, epoch, now, fresh=fresh)
+            total = gpu_total(
+                session,
+                count_where,
+                join_providers=filters.region is not None,
+                counts=counts,
+                change=change,
+                sample_where=sample_where,
+                found=found,
+                sampled=sampled,
+            )
+            counts.put(count_key, total)
+    statement = gpu_page_statement(
+        filters,
+        epoch,
+        now,
+        sort,
+        limit,
+        cursor,
+        dialect,
+        fresh,
+        keys,
+        facets_as="exists" if sqlite else "walk",
+    )
+    rows = session.execute(statement).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = _items(session, rows, known, filters.online_epochs, now, uptimes)
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
     return Page(items, next_cursor, total.value, block, known.liveness(), total.exact)
 
 

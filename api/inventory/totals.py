@@ -43,15 +43,25 @@ def gpu_total(
     counts: LruCache,
     change: Any,
     limit: int = EXACT_TOTAL_LIMIT,
+    sample_where: list[Any] | None = None,
+    found: int | None = None,
+    sampled: tuple[int, int] | None = None,
 ) -> Total:
-    """How many GPUs match ``where``: exact up to ``limit``, else estimated (see the module)."""
+    """How many GPUs match ``where``: exact up to ``limit``, else estimated (see the module).
+    ``sample_where`` is the same filter for the sample when ``where`` joins another table
+    into the count (the sample counts GPU rows alone); ``found`` and ``sampled`` (GPUs read,
+    GPUs matching), the capped count and the sample when the caller has read them."""
     if not where:
-        return Total(_all_rows(session, counts, change), True)
-    found = int(session.execute(capped_count(where, join_providers, limit)).scalar_one())
+        return Total(all_rows(session, counts, change), True)
+    if found is None:
+        found = int(session.execute(capped_count(where, join_providers, limit)).scalar_one())
     if found <= limit:
         return Total(found, True)
-    rows = _all_rows(session, counts, change)
-    read, matched = session.execute(sample_count(where, join_providers, rows)).one()
+    rows = all_rows(session, counts, change)
+    if sampled is None:
+        sample = sample_count(sample_where or where, join_providers, rows)
+        sampled = session.execute(sample).one()
+    read, matched = sampled
     estimate = round(int(matched) * rows / int(read)) if read else 0
     return Total(min(max(estimate, limit + 1), max(rows, limit + 1)), False)
 
@@ -70,10 +80,15 @@ def sample_count(where: list[Any], join_providers: bool, rows: int) -> Select[in
     sample = select(func.count(), func.count(case((and_(*where), 1)))).select_from(source)
     if rows <= SAMPLE_ROWS:
         return sample
-    return sample.where(G.gpu_key < "0x" + format(_KEY_SPACE * SAMPLE_ROWS // rows, "064x"))
+    return sample.where(G.gpu_key < sample_bound(rows))
 
 
-def _all_rows(session: Session, counts: LruCache, change: Any) -> int:
+def sample_bound(rows: int) -> str:
+    """The key below which about :data:`SAMPLE_ROWS` of ``rows`` GPUs fall."""
+    return "0x" + format(_KEY_SPACE * SAMPLE_ROWS // rows, "064x")
+
+
+def all_rows(session: Session, counts: LruCache, change: Any) -> int:
     """The number of GPUs, counted once per inventory change."""
     key = ("gpus:rows", change)
     rows = counts.get(key)

@@ -156,3 +156,108 @@ def test_on_postgres_the_sample_and_the_model_seek_read_indexes(postgres: Engine
     assert "Seq Scan on gpus" not in found, found
     found = postgres_plan(postgres, model_seek("nvidia", True, "nvidia\U0010ffff"))
     assert "ix_gpus_model" in found and "Seq Scan" not in found, found
+
+
+# --------------------------------------------------------------------------- every sort order
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("memory", "ix_gpus_memory_key"),
+        ("-memory", "ix_gpus_memory_key"),
+        ("throughput", "ix_gpus_throughput_key"),
+        ("measured_at", "ix_gpus_measured_at_key"),
+        ("-measured_at", "ix_gpus_measured_at_key"),
+    ],
+)
+def test_a_page_of_any_sort_order_walks_its_index_with_the_key_for_ties(
+    engine: Engine, sort: str, index: str
+) -> None:
+    found = plan(engine, sort, inventory.GpuFilters(online=True))
+    assert f"INDEX {index}" in found, found
+    assert "TEMP B-TREE" not in found, found  # not even for the ties of one memory size
+
+
+def test_a_page_of_known_keys_looks_each_up_by_key(engine: Engine) -> None:
+    keys = [f"0x{i:064x}" for i in range(1, 6)]
+    statement = inventory.gpu_page_statement(
+        FILTERS, 100, 0, "-throughput", 50, None, "sqlite", keys=keys
+    )
+    found = sqlite_plan(engine, statement)
+    assert "USING INDEX sqlite_autoindex_gpus_1 (gpu_key=?)" in found, found
+    assert "SCAN gpus" not in found, found
+
+
+# --------------------------------------------------------------------------- capability facets
+
+
+@pytest.fixture(scope="module")
+def with_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """An inventory whose connections see a migrated API state (the facets' tables)."""
+    from types import SimpleNamespace
+
+    from api.capabilities import attach_state
+    from api.shared import SharedState
+
+    folder = tmp_path_factory.mktemp("facets")
+    SharedState(folder / "state.sqlite3").close()
+    engine = make_engine(f"sqlite:///{folder / 'inventory.sqlite'}")
+    attach_state(engine, SimpleNamespace(path=folder / "state.sqlite3"))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def joined_count(filters: inventory.GpuFilters, shares: list[float | None]) -> Any:
+    where, _ = inventory.gpu_conditions(filters, 100, 0, facets_as="join", store="sqlite")
+    return capped_count(inventory.hinted(where, shares), False, inventory.EXACT_TOTAL_LIMIT)
+
+
+def test_a_count_starts_from_the_index_of_the_term_that_keeps_fewest_rows(
+    with_state: Engine,
+) -> None:
+    filters = inventory.GpuFilters(min_memory=200 << 30, min_driver="470")
+    # memory keeps nothing, the driver nearly everything: the memory index first
+    found = sqlite_plan(with_state, joined_count(filters, [0.0005, None, None, 0.99]))
+    assert "SEARCH gpus USING INDEX ix_gpus_memory_key (memory_bytes>?)" in found, found
+    assert "capability_facets USING INDEX sqlite_autoindex_capability_facets_1" in found, found
+    # the other way round: the driver's facet index first, each GPU by its key
+    found = sqlite_plan(with_state, joined_count(filters, [0.99, None, None, 0.0005]))
+    assert "capability_facets USING INDEX ix_capability_facets_driver_key" in found, found
+    assert "SEARCH gpus USING INDEX sqlite_autoindex_gpus_1 (gpu_key=?)" in found, found
+
+
+def test_a_page_with_capability_filters_walks_its_order_with_a_lookup_per_gpu(
+    with_state: Engine,
+) -> None:
+    filters = inventory.GpuFilters(vendor="nvidia", min_cuda="12.4", mig=True)
+    statement = inventory.gpu_page_statement(filters, 100, 0, "-throughput", 50, None, "sqlite")
+    found = sqlite_plan(with_state, statement)
+    assert "USING INDEX ix_gpus_vendor_throughput (vendor=?" in found, found
+    assert "USING INDEX sqlite_autoindex_capability_facets_1" in found, found
+    assert "TEMP B-TREE" not in found, found
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_walk_looks_each_gpus_facets_up_in_key_order(postgres: Engine) -> None:
+    from sqlalchemy import select
+
+    from api.inventory._tables import G
+    from api.migrate import migrate_state
+    from indexer.models import Gpu
+
+    migrate_state(postgres)
+    filters = inventory.GpuFilters(min_cuda="12.4", mig=True)
+    where, _ = inventory.gpu_conditions(filters, 100, 0, facets_as="walk")
+    statement = (
+        select(G.gpu_key).select_from(Gpu.__table__).where(*where).order_by(G.gpu_key).limit(1001)
+    )
+    compiled = statement.compile(postgres)
+    sql = str(compiled).replace("api_state.", "")  # the API's tables in the default schema
+    with postgres.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN " + sql, compiled.params).all()
+    found = "\n".join(str(row[0]) for row in rows)
+    assert "Index Scan using pk_gpus on gpus" in found, found
+    assert "SubPlan" in found and "pk_capability_facets" in found, found
+    assert "Hash" not in found, found  # no join of every matching facet row first

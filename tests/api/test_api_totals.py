@@ -24,7 +24,10 @@ class CountingCache(inventory.LruCache):
         self.counted = 0
 
     def put(self, key: object, value: object) -> None:
-        self.counted += 1
+        # the totals (beside them the cache holds what a total was read with: the matching
+        # keys, the sample's shares, the number of GPUs, each as often)
+        if isinstance(key, tuple) and key[0] == "gpus":
+            self.counted += 1
         super().put(key, value)
 
 
