@@ -52,7 +52,10 @@ Interconnect = Literal["nvlink", "xgmi", "pcie"]
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Count = Annotated[int, Field(ge=0, le=1 << 32)]
-Bytes = Annotated[int, Field(ge=0, le=(1 << 64) - 1)]
+#: RFC 8785 writes numbers as IEEE 754 doubles: an integer past 2**53 - 1 has no exact form
+#: (I-JSON's safe range), so a larger figure is refused by the schema, not by the serialiser.
+SAFE_INTEGER: Final = (1 << 53) - 1
+Bytes = Annotated[int, Field(ge=0, le=SAFE_INTEGER)]
 GpuKeyHex = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$")]
 
 

@@ -267,6 +267,12 @@ def test_a_document_put_under_another_hash_is_refused(explorer: TestClient, flee
         (b'{"schema": "depin.capabilities/1", "host": {}, "gpus": []}', "gpus"),
         (b'{"schema": "depin.capabilities/9", "host": {}, "gpus": []}', "schema"),
         (b"[1, 2]", "body"),
+        (  # past JSON's exact integers, which RFC 8785 cannot write
+            b'{"schema": "depin.capabilities/1", "host": {}, "gpus": [{"gpu_key": "0x'
+            + b"ab" * 32
+            + b'", "memory_bytes": 9007199254740992, "model": "0", "slot": "0", "vendor": "amd"}]}',
+            "gpus",
+        ),
     ],
 )
 def test_a_document_outside_the_schema_is_refused(

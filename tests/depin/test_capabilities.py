@@ -92,6 +92,15 @@ def test_gpus_out_of_slot_order_or_twice_are_refused() -> None:
         CapabilityDocument.model_validate(data)
 
 
+def test_an_integer_past_the_json_safe_range_is_refused_by_the_schema() -> None:
+    data = make_document()
+    data["gpus"][0]["memory_bytes"] = 2**53  # RFC 8785 cannot write it exactly
+    with pytest.raises(ValidationError, match="less than or equal to 9007199254740991"):
+        CapabilityDocument.model_validate(data)
+    data["gpus"][0]["memory_bytes"] = 2**53 - 1
+    assert canonical_bytes(CapabilityDocument.model_validate(data))
+
+
 def test_numbers_are_not_coerced() -> None:
     data = make_document()
     data["gpus"][0]["memory_bytes"] = "85520809984"
