@@ -261,3 +261,17 @@ def test_on_postgres_a_walk_looks_each_gpus_facets_up_in_key_order(postgres: Eng
     assert "Index Scan using pk_gpus on gpus" in found, found
     assert "SubPlan" in found and "pk_capability_facets" in found, found
     assert "Hash" not in found, found  # no join of every matching facet row first
+
+
+@pytest.mark.postgres
+def test_on_postgres_the_apis_reads_are_not_jit_compiled() -> None:
+    from api.db import read_only_engine
+
+    for url in postgres_database():
+        engine = read_only_engine(url)
+        try:
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+                assert conn.exec_driver_sql("SHOW transaction_read_only").scalar_one() == "on"
+        finally:
+            engine.dispose()
