@@ -69,6 +69,7 @@ class Anvil:
     #: nobody reads, which would stall the node once its buffer filled
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    _own_log: bool = False  # a temporary log made here, removed when the node stops
 
     @property
     def rpc_url(self) -> str:
@@ -98,7 +99,7 @@ class Anvil:
         if self.log_path is None:
             handle, name = tempfile.mkstemp(prefix=f"anvil-{self.port}-", suffix=".log")
             os.close(handle)
-            self.log_path = Path(name)
+            self.log_path, self._own_log = Path(name), True
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -136,6 +137,9 @@ class Anvil:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._own_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path, self._own_log = None, False
 
     def __enter__(self) -> Anvil:
         return self.start()
