@@ -4,7 +4,7 @@ the contract's named error instead of an opaque revert."""
 from __future__ import annotations
 
 import contextlib
-import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -68,8 +68,13 @@ class Anvil:
     #: where the node's own output goes (a temporary file when not given): a file, never a pipe
     #: nobody reads, which would stall the node once its buffer filled
     log_path: Path | None = None
+    #: how many past blocks' states the node may keep on disk (beyond the ones it holds in
+    #: memory): unbounded, a node fed for a quarter of an hour wrote some 20 GB of them
+    persisted_states: int = 256
     process: subprocess.Popen[bytes] | None = None
-    _own_log: bool = False  # a temporary log made here, removed when the node stops
+    #: a folder of this node's own (its past states, and its log unless one is given), removed
+    #: when it stops
+    scratch: Path | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -95,11 +100,13 @@ class Anvil:
         if self.state_path is not None:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
             args += ["--state", str(self.state_path)]
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix=f"anvil-{self.port}-"))
+        args += ["--cache-path", str(self.scratch / "states")]
+        args += ["--max-persisted-states", str(self.persisted_states)]
         args += self.extra_args
         if self.log_path is None:
-            handle, name = tempfile.mkstemp(prefix=f"anvil-{self.port}-", suffix=".log")
-            os.close(handle)
-            self.log_path, self._own_log = Path(name), True
+            self.log_path = self.scratch / "anvil.log"
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -137,9 +144,11 @@ class Anvil:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        if self._own_log and self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
-            self.log_path, self._own_log = None, False
+        if self.scratch is not None:
+            if self.log_path is not None and self.log_path.is_relative_to(self.scratch):
+                self.log_path = None
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def __enter__(self) -> Anvil:
         return self.start()
