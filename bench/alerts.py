@@ -20,9 +20,11 @@ Run: ``.venv/bin/python bench/alerts.py [--subscriptions 10000] [--blocks 20] [-
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import random
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -320,6 +322,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="depin-bench-alerts-"))
+    atexit.register(shutil.rmtree, folder, True)  # its databases: about 100 MB a run
     engine = make_engine(f"sqlite:///{folder / 'inventory.sqlite'}")
     migrate(engine)
     factory = sessionmaker(engine)
