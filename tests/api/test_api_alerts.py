@@ -86,7 +86,7 @@ class Receiver:
                 self.end_headers()
 
             def log_message(self, *_args: Any) -> None:
-                pass
+                """Quiet: the tests read what arrived, not the server's log."""
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
