@@ -7,10 +7,19 @@ that came due; never every subscription.
   reloaded only when a subscription changes).
 - ``gpu_offline`` (for N epochs), ``attestation_expiring`` and ``agent_expiring`` (within T)
   become *watches* when their change or event arrives (and when a subscription is made, from
-  what the inventory holds then): a row due at an epoch or a time, keyed by what it is about,
-  deleted when it fires or when a later change makes it moot (the GPU came back, was attested
-  again or revoked; the agent was authorized again or revoked). Before firing, a watch is
-  checked against the inventory, so one left by a reorged event does not fire.
+  what the inventory holds then): one row per subscription, kind and subject, due at an epoch
+  or a time, updated in place (an upsert) rather than deleted and inserted anew. A later change
+  about its subject re-arms it (the GPU attested again: its new expiry; the agent authorized
+  again; the GPU offline again after it came back) or makes it moot (the GPU came back: no
+  longer due; the GPU or the agent revoked: deleted); one that fires, or is dropped when due,
+  is no longer due and stays for the next change. A GPU already watched as offline stays
+  watched from the first epoch it was missed. Before firing, a watch is checked against the
+  inventory (the GPU still offline, the expiry still the one held, nothing revoked), so one
+  left by a reorged event, or by a change that reached another subscription only (a GPU attested
+  under another provider, a subscription disabled meanwhile), does not fire. A change or event
+  at or before a subscription's position (what its seeding read) leaves its watches as seeded.
+- The changes are read with the provider of the GPU each names (one query), which picks the
+  subscriptions concerned; a provider without subscriptions costs no write.
 
 An alert is a delivery row unique on (subscription, alert key): whatever runs twice, it is made
 once (an expiring agent alerts once, not on every block). Each step is one transaction of the
@@ -20,6 +29,7 @@ the same change twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -32,16 +42,19 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from api.alerts.store import VERSION, Subscription, insert, new_subscription, subscription
-from api.inventory import Snapshot, changes_after, snapshot
-from api.inventory._tables import AT, A, G
+from api.inventory import Snapshot, snapshot
+from api.inventory._tables import AT, CH, A, G
 from api.shared import State, Tx
 from depin.attestation import RejectReason
-from indexer.models import EVENTS
+from indexer.models import EVENTS, Change, Gpu
 
 EV = EVENTS.c
+CHANGES, GPUS = Change.__table__, Gpu.__table__
 #: the events the changes feed leaves out that alerts need
 EVENT_NAMES = ("AgentAuthorized", "AgentRevoked", "AttestationRejected")
 PROVIDER_CHANGES = ("provider_registered", "provider_updated", "provider_deregistered")
+#: the changes whose alerts go to the subscriptions of the GPU's provider
+GPU_CHANGES = ("gpu_offline", "gpu_online", "gpu_unhealthy", "gpu_revoked")
 LOCK = "depin.api.alerts.evaluate"
 #: an event cursor after every log of a block
 END_OF_BLOCK = 2**31 - 1
@@ -50,6 +63,10 @@ _SUBS = (
     "id, provider, url, events, offline_epochs, expiring_within_s, secret, created_at, "
     "since_change, since_block, failures, disabled_at, disabled_reason"
 )
+
+
+def _marks(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def idempotency_key(sub_id: str, alert_key: str) -> str:
@@ -90,6 +107,11 @@ class _Step:
     fired: int = 0
     providers_of_gpus: dict[str, str | None] = field(default_factory=dict)
 
+    @functools.cached_property
+    def created_at(self) -> str:
+        """The time of the step, as the alerts it makes say it."""
+        return _iso(self.at)
+
 
 class Evaluator:
     """Turns the inventory's new changes and events, and the due watches, into deliveries."""
@@ -108,6 +130,8 @@ class Evaluator:
         self.batch = batch
         self._version = -2
         self._by_provider: dict[str, list[Subscription]] = {}
+        self._by_id: dict[str, Subscription] = {}
+        self._by_event: dict[tuple[str, str], list[Subscription]] = {}
 
     # ------------------------------------------------------------------ the step
 
@@ -122,14 +146,13 @@ class Evaluator:
             with self.inventory() as session:
                 known = snapshot(session)
                 step = _Step(tx, known, self.clock())
-                changes = changes_after(session, cursors.change, self.batch)
-                self._prefetch_providers(session, step, changes, ())
+                changes = self._changes(session, step, cursors.change)
                 for change in changes:
                     self._change(session, step, cursors, change)
                     cursors.change = int(change.id)
                 # read after the changes: a reorg among them moved the event cursor back
                 events = self._events(session, cursors, known.block)
-                self._prefetch_providers(session, step, (), events)
+                self._prefetch_providers(session, step, events)
                 for event in events:
                     self._event(session, step, event)
                     cursors.event_block, cursors.event_log = (
@@ -168,12 +191,17 @@ class Evaluator:
             sub = subscription(row)
             by_provider[sub.provider].append(sub)
         self._by_provider = dict(by_provider)
+        self._by_id = {s.id: s for group in self._by_provider.values() for s in group}
+        by_event: dict[tuple[str, str], list[Subscription]] = defaultdict(list)
+        for sub in self._by_id.values():
+            for event in sub.events:
+                by_event[(sub.provider, event)].append(sub)
+        self._by_event = dict(by_event)
         self._version = version
 
     def _subs(self, provider: str | None, event: str) -> list[Subscription]:
-        if provider is None:
-            return []
-        return [s for s in self._by_provider.get(provider, ()) if event in s.events]
+        """The subscriptions of ``provider`` to ``event`` (an index made when they load)."""
+        return self._by_event.get((provider, event), []) if provider is not None else []
 
     # ------------------------------------------------------------------ cursors
 
@@ -240,17 +268,19 @@ class Evaluator:
         if kind == "gpu_attested":
             provider = data.get("provider")
             step.providers_of_gpus[gpu] = provider
-            self._forget(step.tx, gpu, "attestation_expiring")
             for sub in self._subs(provider, "attestation_expiring"):
                 if change_id > sub.since_change:
                     self._watch_expiry(
                         step.tx, sub, "attestation_expiring", gpu, data["expires_at"]
                     )
         elif kind == "gpu_revoked":
-            self._forget(step.tx, gpu, "attestation_expiring")
-            self._forget(step.tx, gpu, "gpu_offline")
+            provider = data.get("provider") or self._provider_of(session, step, gpu)
+            subs = self._by_provider.get(provider, []) if provider else []
+            fresh = [s.id for s in subs if change_id > s.since_change]
+            self._forget(step.tx, gpu, ("attestation_expiring", "gpu_offline"), fresh)
         elif kind == "gpu_online":
-            self._forget(step.tx, gpu, "gpu_offline")
+            subs = self._subs(self._provider_of(session, step, gpu), "gpu_offline")
+            self._disarm(step.tx, gpu, [s.id for s in subs if change_id > s.since_change])
         elif kind == "gpu_offline":
             epoch = int(data.get("epoch", 0))
             for sub in self._subs(self._provider_of(session, step, gpu), "gpu_offline"):
@@ -314,56 +344,59 @@ class Evaluator:
                     )
             return
         provider, agent = str(args.get("provider")), str(args.get("agent"))
-        subs = self._subs(provider, "agent_expiring")
-        self._forget(step.tx, agent, "agent_expiring", [s.id for s in subs])
-        if event.name == "AgentAuthorized":
-            for sub in subs:
-                if block > sub.since_block:
-                    self._watch_expiry(step.tx, sub, "agent_expiring", agent, args["expiresAt"])
+        for sub in self._subs(provider, "agent_expiring"):
+            if block <= sub.since_block:
+                continue
+            if event.name == "AgentAuthorized":
+                self._watch_expiry(step.tx, sub, "agent_expiring", agent, args["expiresAt"])
+            else:
+                self._forget(step.tx, agent, ("agent_expiring",), [sub.id])
 
     # ------------------------------------------------------------------ watches
 
     @staticmethod
-    def _forget(tx: Tx, subject: str, kind: str, sub_ids: Iterable[str] | None = None) -> None:
-        if sub_ids is None:
-            tx.execute("DELETE FROM alert_watches WHERE subject = ? AND kind = ?", (subject, kind))
-            return
-        for sub_id in sub_ids:
+    def _forget(tx: Tx, subject: str, kinds: tuple[str, ...], sub_ids: list[str]) -> None:
+        """Deletes the watches of ``subject`` for ``kinds`` of the subscriptions ``sub_ids``."""
+        if sub_ids:
             tx.execute(
-                "DELETE FROM alert_watches WHERE subject = ? AND kind = ? AND subscription_id = ?",
-                (subject, kind, sub_id),
+                f"DELETE FROM alert_watches WHERE subscription_id IN ({_marks(sub_ids)}) "
+                f"AND kind IN ({_marks(kinds)}) AND subject = ?",
+                (*sub_ids, *kinds, subject),
+            )
+
+    @staticmethod
+    def _disarm(tx: Tx, gpu: str, sub_ids: list[str]) -> None:
+        """The GPU came back: its offline watches of ``sub_ids`` are no longer due."""
+        if sub_ids:
+            tx.execute(
+                "UPDATE alert_watches SET due_epoch = NULL "
+                f"WHERE subscription_id IN ({_marks(sub_ids)}) AND kind = 'gpu_offline' "
+                "AND subject = ? AND due_epoch IS NOT NULL",
+                (*sub_ids, gpu),
             )
 
     @staticmethod
     def _watch_expiry(tx: Tx, sub: Subscription, kind: str, subject: str, expires_at: Any) -> None:
+        """Watches ``subject``'s expiry at ``expires_at`` for ``sub``, in place of the one
+        watched before."""
         expires = int(expires_at)
         tx.execute(
-            "INSERT INTO alert_watches (subscription_id, alert_key, kind, subject, due_epoch, "
-            "due_at, data) VALUES (?, ?, ?, ?, NULL, ?, ?) "
-            "ON CONFLICT (subscription_id, alert_key) DO NOTHING",
-            (
-                sub.id,
-                f"{kind}:{subject}:{expires}",
-                kind,
-                subject,
-                float(expires - sub.expiring_within_s),
-                json.dumps({"expires_at": expires, "provider": sub.provider}),
-            ),
+            "INSERT INTO alert_watches (subscription_id, kind, subject, value, due_epoch, due_at) "
+            "VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT (subscription_id, kind, subject) "
+            "DO UPDATE SET value = excluded.value, due_at = excluded.due_at",
+            (sub.id, kind, subject, expires, float(expires - sub.expiring_within_s)),
         )
 
     @staticmethod
     def _watch_offline(tx: Tx, sub: Subscription, gpu: str, since_epoch: int) -> None:
+        """Watches ``gpu`` offline since ``since_epoch`` for ``sub``, unless it is watched as
+        offline already (from an earlier epoch)."""
         tx.execute(
-            "INSERT INTO alert_watches (subscription_id, alert_key, kind, subject, due_epoch, "
-            "due_at, data) VALUES (?, ?, 'gpu_offline', ?, ?, NULL, ?) "
-            "ON CONFLICT (subscription_id, alert_key) DO NOTHING",
-            (
-                sub.id,
-                f"gpu_offline:{gpu}:{since_epoch}",
-                gpu,
-                since_epoch + sub.offline_epochs - 1,
-                json.dumps({"since_epoch": since_epoch, "provider": sub.provider}),
-            ),
+            "INSERT INTO alert_watches (subscription_id, kind, subject, value, due_epoch, due_at) "
+            "VALUES (?, 'gpu_offline', ?, ?, ?, NULL) "
+            "ON CONFLICT (subscription_id, kind, subject) DO UPDATE SET value = excluded.value, "
+            "due_epoch = excluded.due_epoch WHERE alert_watches.due_epoch IS NULL",
+            (sub.id, gpu, since_epoch, since_epoch + sub.offline_epochs - 1),
         )
 
     def _due(self, session: Session, step: _Step) -> int:
@@ -373,18 +406,18 @@ class Evaluator:
         rows = []
         if step.known.epoch is not None:
             rows += tx.execute(
-                "SELECT subscription_id, alert_key, kind, subject, data FROM alert_watches "
+                "SELECT subscription_id, kind, subject, value FROM alert_watches "
                 "WHERE due_epoch <= ? ORDER BY due_epoch LIMIT ?",
                 (step.known.epoch, self.batch),
             ).fetchall()
         rows += tx.execute(
-            "SELECT subscription_id, alert_key, kind, subject, data FROM alert_watches "
+            "SELECT subscription_id, kind, subject, value FROM alert_watches "
             "WHERE due_at <= ? ORDER BY due_at LIMIT ?",
             (step.at, self.batch),
         ).fetchall()
         if not rows:
             return 0
-        gpus = {str(r[3]) for r in rows if r[2] != "agent_expiring"}
+        gpus = {str(r[2]) for r in rows if r[1] != "agent_expiring"}
         gpu_rows = (
             {
                 str(g.gpu_key): g
@@ -397,7 +430,7 @@ class Evaluator:
             if gpus
             else {}
         )
-        agents = {str(r[3]) for r in rows if r[2] == "agent_expiring"}
+        agents = {str(r[2]) for r in rows if r[1] == "agent_expiring"}
         agent_rows = (
             {
                 (str(a.provider), str(a.agent)): a
@@ -410,23 +443,22 @@ class Evaluator:
             if agents
             else {}
         )
-        subs = {s.id: s for group in self._by_provider.values() for s in group}
-        for sub_id, alert_key, kind, subject, raw in rows:
-            tx.execute(
-                "DELETE FROM alert_watches WHERE subscription_id = ? AND alert_key = ?",
-                (sub_id, alert_key),
+        for sub_id, kind, subject, value in rows:
+            subject, value = str(subject), int(value)
+            tx.execute(  # no longer due, whether it fires or not
+                "UPDATE alert_watches SET due_epoch = NULL, due_at = NULL "
+                "WHERE subscription_id = ? AND kind = ? AND subject = ?",
+                (sub_id, kind, subject),
             )
-            sub = subs.get(str(sub_id))
+            sub = self._by_id.get(str(sub_id))
             if sub is None:  # disabled meanwhile
                 continue
-            data = json.loads(raw)
-            subject = str(subject)
             payload: dict[str, Any]
             if kind == "gpu_offline":
                 row = gpu_rows.get(subject)
                 if row is None or row.online or row.revoked:
                     continue
-                since = int(data["since_epoch"])
+                since = value
                 payload = {
                     "gpu_key": subject,
                     "offline_since_epoch": since,
@@ -436,7 +468,7 @@ class Evaluator:
             elif kind in ("attestation_expiring", "agent_expiring"):
                 gpu = kind == "attestation_expiring"
                 held = gpu_rows.get(subject) if gpu else agent_rows.get((sub.provider, subject))
-                expires = int(data["expires_at"])
+                expires = value
                 if held is None or held.revoked or int(held.expires_at) != expires:
                     continue
                 payload = {
@@ -446,22 +478,32 @@ class Evaluator:
                 }
             else:
                 continue
-            self._fire(step, sub, kind, str(alert_key), subject, payload)
+            self._fire(step, sub, kind, f"{kind}:{subject}:{value}", subject, payload)
         return len(rows)
 
     # ------------------------------------------------------------------ lookups and firing
 
+    def _changes(self, session: Session, step: _Step, after: int) -> list[Any]:
+        """The next batch of the changes feed, each with the provider of the GPU it names (in
+        the same query, not one per change)."""
+        changes = list(
+            session.execute(
+                select(CH.id, CH.block_number, CH.kind, CH.subject, CH.data, G.provider)
+                .select_from(CHANGES.outerjoin(GPUS, G.gpu_key == CH.subject))
+                .where(CH.id > after)
+                .order_by(CH.id)
+                .limit(self.batch)
+            ).all()
+        )
+        for change in changes:
+            if change.provider is not None and change.kind in GPU_CHANGES:
+                step.providers_of_gpus[str(change.subject)] = str(change.provider)
+        return changes
+
     @staticmethod
-    def _prefetch_providers(
-        session: Session, step: _Step, changes: Iterable[Any], events: Iterable[Any]
-    ) -> None:
-        """The providers of every GPU the batch names, in one query (not one per change)."""
+    def _prefetch_providers(session: Session, step: _Step, events: Iterable[Any]) -> None:
+        """The providers of every GPU the events name, in one query (not one per event)."""
         wanted = {
-            str(c.subject)
-            for c in changes
-            if c.kind in ("gpu_offline", "gpu_unhealthy") and c.subject is not None
-        }
-        wanted |= {
             str((e.args or {}).get("gpuKey")) for e in events if e.name == "AttestationRejected"
         }
         keys = sorted(wanted)
@@ -499,7 +541,7 @@ class Evaluator:
                 "provider": sub.provider,
                 "subscription": sub.id,
                 "subject": subject,
-                "created_at": _iso(step.at),
+                "created_at": step.created_at,
                 "as_of_block": step.known.block,
                 "data": data,
             },
