@@ -60,7 +60,8 @@ class GpuSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)+$")
+    #: at most 32 characters: attestations carry it as a ``bytes32``
+    model_id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)+$", max_length=32)
     vendor: SpecVendor
     vendor_id: int
     device_ids: tuple[int, ...] = Field(min_length=1)

@@ -83,7 +83,7 @@ def test_max1550_host_through_xpu_smi() -> None:
     assert result.report.available and result.report.devices == 4
     gpu = result.gpus[0]
     assert gpu.vendor == "intel"
-    assert gpu.model_id == "intel-data-center-gpu-max-1550-128gb"
+    assert gpu.model_id == "intel-max-1550-128gb"
     assert (gpu.pci.vendor_id, gpu.pci.device_id) == (0x8086, 0x0BD5)
     assert gpu.memory_bytes == 128 << 30
     assert gpu.serial == "LQAC24400000"

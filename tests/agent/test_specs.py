@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 from pydantic import ValidationError
 
+from depin.attestation import model_bytes, model_text
 from depin.specs import PCI_VENDOR_IDS, GpuSpec, by_model_id, load_specs, lookup
 
 GIB = 1 << 30
@@ -27,6 +28,7 @@ def test_every_entry_is_well_formed() -> None:
     assert len(ids) == len(set(ids)), "model ids are unique"
     pairs: Counter[tuple[int, int, int]] = Counter()
     for s in specs:
+        assert model_text(model_bytes(s.model_id)) == s.model_id  # fits a bytes32
         assert s.vendor_id == PCI_VENDOR_IDS[s.vendor], s.model_id
         assert s.memory_bytes > 0 and s.memory_bandwidth_gbps > 0
         assert s.source.name and s.source.url.startswith("https://"), s.model_id
@@ -63,8 +65,8 @@ def test_raw_json_keeps_ids_as_hex_strings() -> None:
         (0x1002, 0x74A1, "amd-instinct-mi300x-192gb"),
         (0x1002, 0x740C, "amd-instinct-mi250x-128gb"),
         (0x1002, 0x740F, "amd-instinct-mi210-64gb"),
-        (0x8086, 0x0BD5, "intel-data-center-gpu-max-1550-128gb"),
-        (0x8086, 0x0BDA, "intel-data-center-gpu-max-1100-48gb"),
+        (0x8086, 0x0BD5, "intel-max-1550-128gb"),
+        (0x8086, 0x0BDA, "intel-max-1100-48gb"),
         (0x8086, 0x56A0, None),  # A770 8 GB and 16 GB share the id: needs memory
     ],
 )
