@@ -41,6 +41,8 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, str]:
         )
     if not isinstance(key, str) or not isinstance(value, int | str) or isinstance(value, bool):
         raise InvalidFilterError("the cursor is not one this API issued")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise InvalidFilterError("the cursor is not one this API issued")  # no column holds it
     return value, key
 
 
