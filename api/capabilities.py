@@ -48,6 +48,7 @@ from depin.crypto import to_hex
 __all__ = [
     "DOCUMENTS",
     "FACETS",
+    "GENERATION",
     "SCHEMA_NAME",
     "attach_state",
     "document_of",
@@ -65,8 +66,17 @@ DOCUMENTS = Table(
     Column("document_hash", String(66), primary_key=True),
     Column("body", Text, nullable=False),
     Column("stored_at", BigInteger, nullable=False),
+    # the newest documents, read by the in-memory GPU index (revision 0008)
+    Index("ix_capability_documents_stored_at", "stored_at"),
 )
 
+#: one row (``id`` 1) whose ``value`` grows by one with each document stored (revision 0008)
+GENERATION = Table(
+    "capability_generation",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
 _FACET_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("driver_key", String(35)),
     ("cuda_key", String(35)),
@@ -146,6 +156,7 @@ def store_document(state: Any, document: CapabilityDocument) -> bool:
             == 1
         )
         if new:
+            tx.execute("UPDATE capability_generation SET value = value + 1 WHERE id = 1")
             for facet in gpu_facets(document):
                 values = {
                     "document_hash": key,

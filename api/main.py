@@ -35,6 +35,7 @@ from api.errors import (
     ValidationProblem,
 )
 from api.inventory import LruCache, Uptimes, snapshot
+from api.inventory.columns import GpuIndex
 from api.pagecache import PageCache, Snapshot
 from api.ratelimit import TokenBucket
 from api.relay import RelayLedger, follow
@@ -130,7 +131,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def _snapshot_reader(factory: Any) -> Any:
     def read() -> Snapshot:
         with factory() as session:
-            return snapshot(session)
+            return snapshot(session, documents=True)  # pages move when a document arrives
 
     return read
 
@@ -209,6 +210,7 @@ def create_app(
             check_database(engine)
         if app.state.chain is not None:
             settings.check_secret(app.state.chain.chain_id)
+        app.state.gpu_index.start()  # the SQL path answers until it is built
         follower = asyncio.get_running_loop().create_task(_follow_relayed(app, settings))
         alerts = _alert_runner(app, settings)
         yield
@@ -236,6 +238,7 @@ def create_app(
     app.state.counts = LruCache()
     app.state.uptimes = Uptimes()
     app.state.gpu_pages = PageCache(_snapshot_reader(app.state.session_factory))
+    app.state.gpu_index = GpuIndex(app.state.session_factory, enabled=settings.gpu_index)
     shared = open_shared_state(settings.url, settings.shared_state_path)
     app.state.shared = shared
     attach_state(engine, shared)  # the inventory's reads see the capability documents

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.capabilities import FACETS, SCHEMA_NAME, document_of
 from api.inventory._tables import AT, GPU_SOURCE, G, L, P
+from api.inventory.columns import GpuIndex, Query, answer
 from api.inventory.cursor import Page, decode_cursor, encode_cursor, keyset, order
 from api.inventory.lru import LruCache
 from api.inventory.predicates import (
@@ -392,12 +393,23 @@ def list_gpus(
     counts: LruCache,
     known: Snapshot | None = None,
     uptimes: Uptimes | None = None,
+    index: GpuIndex | None = None,
 ) -> Page:
     now = int(time.time())
-    column, _ = GPU_SORTS[sort]
+    asked = known
     known = snapshot(session) if known is None else known
-    block, epoch, change, fresh = known.block, known.epoch, known.change, known.fresh
+    epoch, change, fresh = known.epoch, known.change, known.fresh
     dialect = session.get_bind().dialect.name
+    if index is not None:
+        after = decode_cursor(cursor, sort) if cursor is not None else None
+        query = Query(epoch, fresh, now, sort, limit, after)
+        answered = answer(index, session, filters, query, asked)
+        if answered is not None:  # the page's keys and the exact total, from memory
+            page_keys, count = answered
+            statement = gpu_page_statement(
+                filters, epoch, now, sort, limit, cursor, dialect, fresh, page_keys
+            )
+            return _page(session, statement, sort, limit, known, filters, now, uptimes, count)
     # The total first (its capped count reads the narrowest index, and is cached). On SQLite,
     # and on PostgreSQL with capability filters, the count reads the matching keys: when they
     # are all (an exact total), the page is those few GPUs, looked up by key and sorted,
@@ -481,6 +493,25 @@ def list_gpus(
         keys,
         facets_as="exists" if sqlite else "walk",
     )
+    return _page(
+        session, statement, sort, limit, known, filters, now, uptimes, total.value, total.exact
+    )
+
+
+def _page(
+    session: Session,
+    statement: Select[Any],
+    sort: str,
+    limit: int,
+    known: Snapshot,
+    filters: GpuFilters,
+    now: int,
+    uptimes: Uptimes | None,
+    total: int,
+    exact: bool = True,
+) -> Page:
+    """The page ``statement`` reads (``limit`` + 1 rows), shaped, with its next cursor."""
+    column, _ = GPU_SORTS[sort]
     rows = session.execute(statement).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -489,7 +520,7 @@ def list_gpus(
     if more and rows:
         last = rows[-1]
         next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
-    return Page(items, next_cursor, total.value, block, known.liveness(), total.exact)
+    return Page(items, next_cursor, total, known.block, known.liveness(), exact)
 
 
 def _items(

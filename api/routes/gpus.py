@@ -172,9 +172,10 @@ async def list_gpus(
     ] = None,
 ) -> Response:
     """GPUs matching every given filter, `sort`ed, one keyset page at a time, with the total:
-    exact up to 1,000 matching GPUs (`total_exact` true), an estimate beyond (`total_exact`
-    false). With `Accept: text/csv` or `format=csv`, every matching GPU as CSV instead of a
-    page.
+    exact (`total_exact` true) when the API's in-memory GPU index answers, as it does once
+    built at start-up; from SQL, exact up to 1,000 matching GPUs and an estimate beyond
+    (`total_exact` false). With `Accept: text/csv` or `format=csv`, every matching GPU as CSV
+    instead of a page.
 
     The capability filters (`min_driver` to `min_gpus_per_host`) read the host's capability
     document that the GPU's latest attestation names: a GPU whose document the API does not
@@ -225,6 +226,7 @@ async def list_gpus(
                 counts=counts,
                 known=known,
                 uptimes=uptimes,
+                index=request.app.state.gpu_index,
             )
         return _dumps(page_fields(page, "total_exact", "liveness"))
 

@@ -16,7 +16,7 @@ from api.deps import SessionDep
 from api.errors import ServiceUnavailableError
 from api.indexer_health import STALLED_AFTER
 from api.routes._problems import problems
-from api.schemas.health import HealthIndexer, HealthLiveness, HealthResponse
+from api.schemas.health import HealthGpuIndex, HealthIndexer, HealthLiveness, HealthResponse
 from indexer.health import UNCHECKED, IndexerHealth, read_health
 
 router = APIRouter(tags=["health"])
@@ -60,7 +60,8 @@ def health(request: Request, session: SessionDep) -> HealthResponse:
         reasons.append("the inventory database does not answer")
 
     state = request.app.state
-    key = (chain_id, head, known)
+    index = state.gpu_index
+    key = (chain_id, head, known, index.ready)
     ttl: float = getattr(state, "health_ttl", CACHE_S)
     cached: tuple[float, object, HealthResponse] | None = getattr(state, "health_cached", None)
     if cached is not None and cached[1] == key and time.monotonic() - cached[0] < ttl:
@@ -101,6 +102,12 @@ def health(request: Request, session: SessionDep) -> HealthResponse:
         liveness=HealthLiveness.model_validate(liveness),
         as_of_block=indexed or 0,
         indexer=_indexer_block(indexer) if indexer is not None else None,
+        gpu_index=HealthGpuIndex(
+            enabled=index.enabled,
+            ready=index.ready,
+            gpus=index.size,
+            built_in_s=round(index.built_in, 3) if index.built_in is not None else None,
+        ),
     )
     state.health_cached = (time.monotonic(), key, answer)
     return answer

@@ -139,9 +139,10 @@ class GpuPage(BaseModel):
     items: list[GpuItem]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page")
     total: int = Field(
-        description="how many GPUs match the filters in all: counted exactly up to 1,000 "
-        "matching GPUs, estimated beyond (from a uniform sample of the GPUs; never below "
-        "1,001); `total_exact` says which"
+        description="how many GPUs match the filters in all: exact while the API's in-memory "
+        "GPU index answers (from its start-up build on); from SQL (before that, or with the "
+        "index switched off) exact up to 1,000 matching GPUs and estimated beyond (from a "
+        "uniform sample of the GPUs; never below 1,001); `total_exact` says which"
     )
     total_exact: bool = Field(
         default=True,

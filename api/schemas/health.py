@@ -14,6 +14,13 @@ class HealthLiveness(BaseModel):
     fresh: bool = Field(description="at most 2 epochs behind")
 
 
+class HealthGpuIndex(BaseModel):
+    enabled: bool = Field(description="whether this process answers GPU filters from memory")
+    ready: bool = Field(description="built: filters are answered from it (else from SQL)")
+    gpus: int | None = Field(default=None, description="GPUs in its newest generation")
+    built_in_s: float | None = Field(default=None, description="what its last build took")
+
+
 class HealthIndexer(BaseModel):
     state: str = Field(description="ok, degraded or halted, as the indexer's database says")
     reasons: list[str] = Field(default_factory=list, description="why, when not ok")
@@ -85,4 +92,7 @@ class HealthResponse(BaseModel):
     as_of_block: int = Field(ge=0, description="the indexed block (0 before any)")
     indexer: HealthIndexer | None = Field(
         default=None, description="the indexer's own record (null if it cannot be read)"
+    )
+    gpu_index: HealthGpuIndex | None = Field(
+        default=None, description="this API process's in-memory index of the GPU list"
     )

@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, inspect
 
+from api.capabilities import store_document
 from api.migrate import VERSION_TABLE, current_revision, heads
 from api.shared import PostgresSharedState, SharedState, open_shared_state
+from depin.capabilities import CapabilityDocument, GpuCapabilities, HostCapabilities
 from indexer.db import make_engine, migrate, require_at_head
 
 #: the tables of the shared state every worker uses
@@ -147,3 +149,38 @@ def test_a_state_left_part_way_through_the_capability_revision_gets_the_rest(
     assert {"capability_documents", "capability_facets"} <= tables
     assert indexes == {str(index.name) for index in FACETS.indexes}
     assert current_revision(create_engine(f"sqlite:///{path}")) == heads()
+
+
+def test_documents_stored_before_the_generation_counter_are_counted_by_it(
+    tmp_path: Path,
+) -> None:
+    """Revision 0008 starts ``capability_generation`` at the number of documents already
+    stored, and each document stored after it adds one."""
+    from api.migrate import migrate_sqlite_file
+
+    path = tmp_path / "documents.sqlite3"
+    migrate_sqlite_file(path, "0007")
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for key in ("0x01", "0x02"):
+            conn.exec_driver_sql(f"INSERT INTO capability_documents VALUES ('{key}', '{{}}', 1)")
+    engine.dispose()
+    assert opened_at_head(path, "SELECT id, value FROM capability_generation") == [(1, 2)]
+    indexes = {
+        str(i["name"])
+        for i in inspect(create_engine(f"sqlite:///{path}")).get_indexes("capability_documents")
+    }
+    assert "ix_capability_documents_stored_at" in indexes
+    document = CapabilityDocument(
+        host=HostCapabilities(),
+        gpus=[
+            GpuCapabilities(
+                slot="0000:01:00.0", gpu_key="0x" + "ab" * 32, vendor="nvidia", model="x-y",
+                memory_bytes=1,
+            )
+        ],
+    )  # fmt: skip
+    state = SharedState(path)
+    assert store_document(state, document) and not store_document(state, document)
+    state.close()
+    assert opened_at_head(path, "SELECT id, value FROM capability_generation") == [(1, 3)]
