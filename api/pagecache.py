@@ -9,7 +9,10 @@ is being re-read or a page computed, one worker thread does the work and the oth
 result. Without that, each request that found the snapshot stale hopped to its own worker
 thread; with 16 concurrent clients that was 16 threads (and the event loop) fighting over the
 GIL at once, which stalled every connection for 100-250 ms about once a second, long enough to
-own the 99th percentile.
+own the 99th percentile. And however many different pages are asked at once, at most
+``threads`` (2) are computed at a time, the others waiting in the event loop: a page's work is
+mostly Python holding the GIL, so more threads only make every page slower; the waiting ones
+are served in their order of arrival.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
 from api.inventory.lru import LruCache
@@ -50,6 +54,7 @@ class PageCache:
         stale_for: float = 5.0,
         size: int = 1024,
         clock: Callable[[], float] = time.monotonic,
+        threads: int = 2,
     ) -> None:
         self._read_snapshot = read_snapshot
         self._clock = clock
@@ -60,6 +65,8 @@ class PageCache:
         self._snapshot: Snapshot | None = None
         self._snapshot_at = 0.0
         self._inflight: dict[Hashable, asyncio.Task[Any]] = {}
+        self.threads = threads
+        self._limiter: anyio.CapacityLimiter | None = None
 
     async def snapshot(self) -> Snapshot:
         """The indexer's snapshot, re-read (by one thread for all callers) when stale."""
@@ -106,7 +113,11 @@ class PageCache:
             self._start(cache_key, lambda: self._compute(cache_key, known, compute))
 
     def _start(self, key: Hashable, work: Callable[[], Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(anyio.to_thread.run_sync(work))
+        if self._limiter is None:  # made in the event loop that uses it
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        task = asyncio.get_running_loop().create_task(
+            anyio.to_thread.run_sync(work, limiter=self._limiter)
+        )
         self._inflight[key] = task
 
         def finished(done: asyncio.Task[Any]) -> None:
