@@ -214,12 +214,19 @@ def test_a_gpu_attested_twice_keeps_one_watch_and_alerts_once_at_its_latest_expi
         expires_at=second,
     )
     evaluator.run_until_caught_up()
-    armed = (sub.id, "attestation_expiring", GPU, second, None, float(second - DAY))
-    assert watches(state) == [armed]
-
+    # one row, holding the latest expiry; due at the earliest alert time it was armed for
+    # (its index untouched by the later attestation), when it is re-armed for what it holds
+    assert watches(state) == [
+        (sub.id, "attestation_expiring", GPU, second, None, float(first - DAY))
+    ]
     clock.now = first - DAY + 60  # the first attestation's alert time: superseded
     evaluator.run_until_caught_up()
     assert alerts(state) == []
+    armed = (sub.id, "attestation_expiring", GPU, second, None, float(second - DAY))
+    assert watches(state) == [armed]
+    clock.now = second - DAY - 60
+    evaluator.run_until_caught_up()
+    assert alerts(state) == [] and watches(state) == [armed]
     clock.now = second - DAY + 60
     evaluator.run_until_caught_up()
     evaluator.run_until_caught_up()
