@@ -154,12 +154,10 @@ class Version(NamedTuple):
     documents: tuple[int, int]
 
     def before(self, other: Version) -> bool:
-        """Whether a transaction seeing ``self`` began before one seeing ``other``."""
-        return (
-            self.change < other.change
-            or self.liveness < other.liveness
-            or self.documents < other.documents
-        )
+        """Whether a transaction seeing ``self`` began before one seeing ``other``. In that
+        order: the changes feed only grows, and a reorg appends a row to it (while it may
+        drop liveness records); liveness records and documents only grow between changes."""
+        return tuple(self) < tuple(other)
 
 
 def version_of(known: Snapshot) -> Version:

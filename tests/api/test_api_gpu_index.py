@@ -387,6 +387,12 @@ def test_a_reorg_rebuilds_it_while_sql_answers(world: World) -> None:
         conn.execute(
             update(Gpu.__table__).where(g.gpu_key == gpu["gpu_key"]).values(memory_bytes=7)
         )
+        # the dropped blocks held the last liveness record: the liveness mark goes back
+        conn.execute(
+            text(
+                "DELETE FROM liveness WHERE block_number = (SELECT max(block_number) FROM liveness)"
+            )
+        )
         change(conn, "reorg", None)
     rebuilds = world.index.rebuilds
     with world.factory() as session:
