@@ -227,6 +227,34 @@ def _column(kind: str, values: Sequence[Any], vocabulary: Vocabulary | None) -> 
     return vocabulary.codes(values)
 
 
+def _narrowed(column: Array) -> Array:
+    """``column`` (int64, NULL as :data:`NULL`) in int16 or int32 when its values fit, NULL
+    then as that type's least value."""
+    null = column == NULL
+    values = column[~null]
+    if len(values) == 0:
+        return np.full(len(column), np.iinfo(np.int16).min, dtype=np.int16)
+    low, high = int(values.min()), int(values.max())
+    for dtype in (np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min < low and high <= info.max:
+            narrow: Array = np.where(null, info.min, column).astype(dtype)
+            return narrow
+    return column
+
+
+def at_least(column: Array, minimum: int) -> Array:
+    """Rows of a :func:`_narrowed` column ``>= minimum``; never NULL's, as in SQL."""
+    info = np.iinfo(column.dtype)
+    if minimum > info.max:
+        return np.zeros(len(column), dtype=np.bool_)
+    if minimum <= info.min:
+        result: Array = column > info.min
+        return result
+    kept: Array = column >= minimum
+    return kept
+
+
 def _sorted_rows(values: Array) -> Array:
     """Row numbers in ``(value, row)`` order: rows are in key order, so ties go by key."""
     order: Array = np.argsort(values, kind="stable")
@@ -273,6 +301,9 @@ class Generation:
     #: version column -> each row's place in the text order of its values (-1: NULL), and
     #: those values in order
     ranks: dict[str, tuple[list[str], Array]]
+    #: each integer column in the narrowest type that holds it (NULL as that type's least
+    #: value): a comparison over a million int16s reads a quarter of what int64s take
+    narrow: dict[str, Array]
 
     @property
     def size(self) -> int:
@@ -421,7 +452,8 @@ class GpuIndex:
         for name in _VERSIONS:
             ordered, table = self.vocabularies[name].ranks()
             ranks[name] = (ordered, table[columns[name]])
-        return Generation(version, keys, columns, region, orders, ranked, regions, ranks)
+        narrow = {n: _narrowed(columns[n]) for n, kind in _KINDS.items() if kind == "int"}
+        return Generation(version, keys, columns, region, orders, ranked, regions, ranks, narrow)
 
     # ------------------------------------------------------------------ keeping up
 
@@ -574,6 +606,7 @@ _PROBES: tuple[tuple[str, str, Callable[[GpuIndex], float]], ...] = (
 def matching(generation: Generation, filters: Any, query: Query, index: GpuIndex) -> Array | None:
     """The rows ``filters`` match, as a boolean mask (None: every row)."""
     c = generation.columns
+    n = generation.narrow
     terms: list[Array] = []
 
     def coded(name: str, value: str | None) -> None:
@@ -587,15 +620,15 @@ def matching(generation: Generation, filters: Any, query: Query, index: GpuIndex
     coded("vendor", filters.vendor)
     coded("model", filters.model)
     if filters.min_memory is not None:
-        terms.append(c["memory_bytes"] >= filters.min_memory)
+        terms.append(at_least(n["memory_bytes"], filters.min_memory))
     if filters.min_throughput is not None:
-        terms.append(c["throughput_gops"] >= filters.min_throughput)
+        terms.append(at_least(n["throughput_gops"], filters.min_throughput))
     coded("provider", filters.provider)
     if filters.on_liveness and not query.fresh:
         terms.append(np.zeros(generation.size, np.bool_))
     elif filters.on_liveness:
         assert query.epoch is not None  # fresh liveness has a last epoch
-        online = c["last_seen_epoch"] >= query.epoch - filters.online_epochs + 1
+        online = at_least(n["last_seen_epoch"], query.epoch - filters.online_epochs + 1)
         if filters.online is not None:
             terms.append(online if filters.online else ~online)
         if filters.available is not None:
@@ -606,7 +639,7 @@ def matching(generation: Generation, filters: Any, query: Query, index: GpuIndex
         if filters.healthy is not None:
             terms.append(online & (c["healthy"] == int(filters.healthy)))
     if filters.verified is not None:
-        verified = ~c["revoked"] & (c["expires_at"] > query.now)
+        verified = ~c["revoked"] & at_least(n["expires_at"], query.now + 1)
         terms.append(verified if filters.verified else ~verified)
     coded("region", filters.region)
     terms += _capability_terms(generation, filters, index)
@@ -649,7 +682,7 @@ def _capability_terms(generation: Generation, filters: Any, index: GpuIndex) -> 
         (filters.min_gpus_per_host, "gpus_per_host"),
     ):
         if low is not None:
-            terms.append(c[name] >= low)
+            terms.append(at_least(generation.narrow[name], low))
     if filters.container_runtime is not None:
         terms.append(c[_RUNTIMES[filters.container_runtime]].copy())
     if terms:
@@ -681,8 +714,7 @@ def page_keys(
             rows = np.arange(max(start, stop - want), stop)[::-1] if descending else None
             rows = np.arange(start, min(stop, start + want)) if rows is None else rows
         else:
-            rows = np.flatnonzero(mask[start:stop]) + start
-            rows = rows[::-1][:want] if descending else rows[:want]
+            rows = _walk_keys(mask, start, stop, want, descending)
     else:
         column = SORT_COLUMNS[name]
         order = generation.orders[column]
@@ -703,6 +735,26 @@ def page_keys(
                 start = cut
         rows = _walk(order[start:stop], mask, want, descending)
     return [k.decode() for k in keys[rows]], total
+
+
+def _walk_keys(mask: Array, start: int, stop: int, want: int, descending: bool) -> Array:
+    """The first ``want`` rows in ``[start, stop)`` that ``mask`` keeps (the last, in
+    reverse, when ``descending``), reading the mask in growing chunks."""
+    found: list[Array] = []
+    count, size = 0, 16 * want
+    while start < stop and count < want:
+        if descending:
+            low = max(start, stop - size)
+            kept = np.flatnonzero(mask[low:stop])[::-1] + low
+            stop = low
+        else:
+            high = min(stop, start + size)
+            kept = np.flatnonzero(mask[start:high]) + start
+            start = high
+        found.append(kept[: want - count])
+        count += len(found[-1])
+        size *= 4
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def _comparable(value: Any, key: Any) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -468,3 +469,18 @@ def test_the_api_builds_it_at_start_and_says_so(world: World, w3: Any, tmp_path:
     assert health == {"enabled": False, "ready": False, "gpus": None, "built_in_s": None}
     assert body["total_exact"] is (total <= inventory.EXACT_TOTAL_LIMIT)
     assert len(body["items"]) == 3
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[None, 0, 5, 300], [None, -3, 70_000], [None, 2**40, 1], [None, None], [2**62, -(2**62)]],
+)
+@pytest.mark.parametrize("minimum", [-(2**63) + 1, -40_000, -4, 0, 5, 299, 300, 70_001, 2**41])
+def test_a_narrowed_column_compares_as_sql_compares(values: list[int | None], minimum: int) -> None:
+    """A column kept in int16 or int32 matches a minimum as the int64 column would, out of
+    the narrow type's range too; NULL never matches."""
+    from api.inventory.columns import NULL, _narrowed, at_least
+
+    column = np.array([NULL if v is None else v for v in values], dtype=np.int64)
+    expected = [v is not None and v >= minimum for v in values]
+    assert at_least(_narrowed(column), minimum).tolist() == expected
