@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    any_,
+    bindparam,
     case,
     false,
     func,
@@ -17,6 +21,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from api.capabilities import FACETS, SCHEMA_NAME, document_of
@@ -404,12 +409,11 @@ def list_gpus(
         after = decode_cursor(cursor, sort) if cursor is not None else None
         query = Query(epoch, fresh, now, sort, limit, after)
         answered = answer(index, session, filters, query, asked)
-        if answered is not None:  # the page's keys and the exact total, from memory
+        if answered is not None:  # the page's keys, in order, and the exact total
             page_keys, count = answered
-            statement = gpu_page_statement(
-                filters, epoch, now, sort, limit, cursor, dialect, fresh, page_keys
-            )
-            return _page(session, statement, sort, limit, known, filters, now, uptimes, count)
+            by_key = {r.gpu_key: r for r in session.execute(_by_keys(dialect), {"keys": page_keys})}
+            rows = [by_key[k] for k in page_keys if k in by_key]
+            return _shaped(rows, sort, limit, known, filters, now, uptimes, session, count)
     # The total first (its capped count reads the narrowest index, and is cached). On SQLite,
     # and on PostgreSQL with capability filters, the count reads the matching keys: when they
     # are all (an exact total), the page is those few GPUs, looked up by key and sorted,
@@ -511,8 +515,24 @@ def _page(
     exact: bool = True,
 ) -> Page:
     """The page ``statement`` reads (``limit`` + 1 rows), shaped, with its next cursor."""
-    column, _ = GPU_SORTS[sort]
     rows = session.execute(statement).all()
+    return _shaped(rows, sort, limit, known, filters, now, uptimes, session, total, exact)
+
+
+def _shaped(
+    rows: Sequence[Any],
+    sort: str,
+    limit: int,
+    known: Snapshot,
+    filters: GpuFilters,
+    now: int,
+    uptimes: Uptimes | None,
+    session: Session,
+    total: int,
+    exact: bool = True,
+) -> Page:
+    """``limit`` + 1 rows in the page's order as the page, with its next cursor."""
+    column, _ = GPU_SORTS[sort]
     more = len(rows) > limit
     rows = rows[:limit]
     items = _items(session, rows, known, filters.online_epochs, now, uptimes)
@@ -521,6 +541,20 @@ def _page(
         last = rows[-1]
         next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
     return Page(items, next_cursor, total, known.block, known.liveness(), exact)
+
+
+_PAGE_COLUMNS = (*GPU_COLUMNS, P.region)
+
+
+@lru_cache(maxsize=4)
+def _by_keys(dialect: str) -> Select[Any]:
+    """The GPUs whose keys the parameter ``keys`` lists (one statement for any number of
+    keys: an array on PostgreSQL, so its text and plan are the same every time)."""
+    statement = select(*_PAGE_COLUMNS).select_from(GPU_SOURCE)
+    if dialect == "postgresql":
+        keys = bindparam("keys", type_=postgresql.ARRAY(G.gpu_key.type))
+        return statement.where(G.gpu_key == any_(keys))
+    return statement.where(G.gpu_key.in_(bindparam("keys", expanding=True)))
 
 
 def _items(
