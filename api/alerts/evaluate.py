@@ -12,12 +12,15 @@ that came due; never every subscription.
   about its subject re-arms it (the GPU attested again: its new expiry; the agent authorized
   again; the GPU offline again after it came back) or makes it moot (the GPU came back: no
   longer due; the GPU or the agent revoked: deleted); one that fires, or is dropped when due,
-  is no longer due and stays for the next change. A GPU already watched as offline stays
-  watched from the first epoch it was missed. Before firing, a watch is checked against the
-  inventory (the GPU still offline, the expiry still the one held, nothing revoked), so one
-  left by a reorged event, or by a change that reached another subscription only (a GPU attested
-  under another provider, a subscription disabled meanwhile), does not fire. A change or event
-  at or before a subscription's position (what its seeding read) leaves its watches as seeded.
+  is no longer due and stays for the next change. An expiry watch already due no later than
+  the new expiry's alert time keeps its due time, and when that comes it is re-armed for the
+  expiry it then holds: a GPU attested again writes its row, not the due index. A GPU already
+  watched as offline stays watched from the first epoch it was missed. Before firing, a watch
+  is checked against the inventory (the GPU still offline, the expiry still the one held,
+  nothing revoked), so one left by a reorged event, or by a change that reached another
+  subscription only (a GPU attested under another provider, a subscription disabled
+  meanwhile), does not fire. A change or event at or before a subscription's position (what
+  its seeding read) leaves its watches as seeded.
 - The changes are read with the provider of the GPU each names (one query), which picks the
   subscriptions concerned; a provider without subscriptions costs no write.
 
