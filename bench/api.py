@@ -20,13 +20,15 @@ Run: ``.venv/bin/python bench/api.py [--sqlite 100000] [--postgres 1000000] [--d
    ``capabilities`` naming its host's document. The API state is this run's own (a SQLite file
    in the run's folder, as ``DEPIN_API_STATE_PATH`` and ``DEPIN_HOME`` of the servers; on
    PostgreSQL the bench database), migrated by the API's own code.
-2. Serves the API with one uvicorn worker and drives
+2. Serves the API with one uvicorn worker, waits until it says (``/metrics``) that its
+   in-memory GPU index is built (``api/inventory/columns.py``; it builds in the background at
+   start-up, and the time it took is printed), and drives
    ``/v1/gpus?vendor=nvidia&min_memory=...&online=true&limit=50`` with wrk: the first page, a
    page reached by keyset cursor, ``sort=-throughput``, the first page while a writer advances
    the indexed block every second (as the indexer does in follow mode on a 1-second chain, so
    every page is recomputed once a second while its clients wait), and a distinct
-   ``min_memory`` on every request (no page or total is ever reused: the database path alone;
-   its total is counted up to 1,000 GPUs and estimated beyond, ``~`` in the table), and a
+   ``min_memory`` on every request (no page or total is ever reused: the index and the
+   database, the total exact), and a
    random filter every request: 1-4 parameters drawn among vendor, min_memory, region,
    online, available, healthy, min_throughput, sort and the twelve capability filters, with
    random values (:data:`RANDOM_SCRIPT`).
