@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from api.capabilities import DOCUMENTS, FACETS
 from api.inventory._tables import CH, G, P
+from api.inventory.lru import LruCache
 from api.inventory.snapshot import Snapshot, snapshot
 from depin import metrics
 from depin.capabilities import version_key
@@ -62,6 +63,8 @@ REBUILD_SHARE = 0.05
 REBUILD_MIN = 5_000
 #: generations kept for requests whose read transaction is older than the newest
 KEPT = 4
+#: GPUs as pages show them, kept for the next page at the same snapshot and second
+ITEMS = 2_000
 #: GPU keys per ``IN`` list when rows are read again
 CHUNK = 500
 #: sort name -> column kept sorted (``gpu_key`` is the rows' own order)
@@ -336,6 +339,8 @@ class GpuIndex:
         self._building = False
         self.vocabularies = {name: Vocabulary() for name, k in _KINDS.items() if k == "code"}
         self.regions = Vocabulary()
+        #: GPUs as pages show them, by (snapshot, window, second, uptimes, key)
+        self.items = LruCache(size=ITEMS)
         #: what the last build took, for the health route and the logs
         self.built_in: float | None = None
         self.moves = 0

@@ -411,9 +411,9 @@ def list_gpus(
         answered = answer(index, session, filters, query, asked)
         if answered is not None:  # the page's keys, in order, and the exact total
             page_keys, count = answered
-            by_key = {r.gpu_key: r for r in session.execute(_by_keys(dialect), {"keys": page_keys})}
-            rows = [by_key[k] for k in page_keys if k in by_key]
-            return _shaped(rows, sort, limit, known, filters, now, uptimes, session, count)
+            return _index_page(
+                session, page_keys, count, sort, limit, known, filters, now, uptimes, index
+            )
     # The total first (its capped count reads the narrowest index, and is cached). On SQLite,
     # and on PostgreSQL with capability filters, the count reads the matching keys: when they
     # are all (an exact total), the page is those few GPUs, looked up by key and sorted,
@@ -517,6 +517,44 @@ def _page(
     """The page ``statement`` reads (``limit`` + 1 rows), shaped, with its next cursor."""
     rows = session.execute(statement).all()
     return _shaped(rows, sort, limit, known, filters, now, uptimes, session, total, exact)
+
+
+def _index_page(
+    session: Session,
+    page_keys: list[str],
+    count: int,
+    sort: str,
+    limit: int,
+    known: Snapshot,
+    filters: GpuFilters,
+    now: int,
+    uptimes: Uptimes | None,
+    index: GpuIndex,
+) -> Page:
+    """The page of ``page_keys`` (``limit`` + 1 of them in the page's order). A GPU shown at
+    the same snapshot, second and liveness window is not read nor shaped again: random
+    filters keep returning the GPUs that lead a sort order."""
+    keys = page_keys[:limit]
+    window = filters.online_epochs
+    shown = index.items
+
+    def key(gpu_key: str) -> tuple[Any, ...]:
+        return (known, window, now, uptimes is not None, gpu_key)
+
+    found: dict[str, dict[str, Any] | None] = {k: shown.get(key(k)) for k in keys}
+    missing = [k for k, item in found.items() if item is None]
+    if missing:
+        rows = session.execute(_by_keys(session.get_bind().dialect.name), {"keys": missing}).all()
+        for row, item in zip(rows, _items(session, rows, known, window, now, uptimes), strict=True):
+            found[row.gpu_key] = item
+            shown.put(key(row.gpu_key), item)
+    items = [item for item in found.values() if item is not None]
+    next_cursor = None
+    if len(page_keys) > limit and items:
+        column, _ = GPU_SORTS[sort]
+        last = items[-1]
+        next_cursor = encode_cursor(sort, last[column.key], last["gpu_key"])
+    return Page(items, next_cursor, count, known.block, known.liveness(), True)
 
 
 def _shaped(
