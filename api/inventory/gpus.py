@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, cast
@@ -497,26 +496,9 @@ def list_gpus(
         keys,
         facets_as="exists" if sqlite else "walk",
     )
-    return _page(
-        session, statement, sort, limit, known, filters, now, uptimes, total.value, total.exact
-    )
-
-
-def _page(
-    session: Session,
-    statement: Select[Any],
-    sort: str,
-    limit: int,
-    known: Snapshot,
-    filters: GpuFilters,
-    now: int,
-    uptimes: Uptimes | None,
-    total: int,
-    exact: bool = True,
-) -> Page:
-    """The page ``statement`` reads (``limit`` + 1 rows), shaped, with its next cursor."""
     rows = session.execute(statement).all()
-    return _shaped(rows, sort, limit, known, filters, now, uptimes, session, total, exact)
+    items = _items(session, rows[:limit], known, filters.online_epochs, now, uptimes)
+    return _finished(items, len(rows) > limit, sort, known, total.value, total.exact)
 
 
 def _index_page(
@@ -549,35 +531,23 @@ def _index_page(
             found[row.gpu_key] = item
             shown.put(key(row.gpu_key), item)
     items = [item for item in found.values() if item is not None]
-    next_cursor = None
-    if len(page_keys) > limit and items:
-        column, _ = GPU_SORTS[sort]
-        last = items[-1]
-        next_cursor = encode_cursor(sort, last[column.key], last["gpu_key"])
-    return Page(items, next_cursor, count, known.block, known.liveness(), True)
+    return _finished(items, len(page_keys) > limit, sort, known, count)
 
 
-def _shaped(
-    rows: Sequence[Any],
+def _finished(
+    items: list[dict[str, Any]],
+    more: bool,
     sort: str,
-    limit: int,
     known: Snapshot,
-    filters: GpuFilters,
-    now: int,
-    uptimes: Uptimes | None,
-    session: Session,
     total: int,
     exact: bool = True,
 ) -> Page:
-    """``limit`` + 1 rows in the page's order as the page, with its next cursor."""
-    column, _ = GPU_SORTS[sort]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = _items(session, rows, known, filters.online_epochs, now, uptimes)
+    """The page of ``items``, with a cursor after its last one when ``more`` follow."""
     next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        next_cursor = encode_cursor(sort, getattr(last, column.key), last.gpu_key)
+    if more and items:
+        column, _ = GPU_SORTS[sort]
+        last = items[-1]
+        next_cursor = encode_cursor(sort, last[column.key], last["gpu_key"])
     return Page(items, next_cursor, total, known.block, known.liveness(), exact)
 
 
