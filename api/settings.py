@@ -131,7 +131,7 @@ class ApiSettings(CommonSettings):
     gpu_index: bool = Field(
         default=True,
         description="answer GET /v1/gpus filters from an in-memory column index of the GPU "
-        "list (about 110 bytes a GPU in each API process; built in the background at start)",
+        "list (about 430 bytes a GPU in each API process; built in the background at start)",
     )
     alerts_enabled: bool = Field(
         default=True, description="run the webhook alert worker in this process"

@@ -25,7 +25,8 @@ row, the last liveness record, the newest capability document) and
   meanwhile).
 
 A generation is never changed once made: moving forward makes new arrays and swaps the
-reference, so queries take no lock. About 110 bytes a GPU (110 MB at a million).
+reference, so queries take no lock (a move copies only the columns whose values changed).
+About 430 bytes a GPU (550 MB resident for a million).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ import threading
 import time
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, select
+from sqlalchemy import and_, select, text
 from sqlalchemy.orm import Session
 
 from api.capabilities import DOCUMENTS, FACETS
@@ -65,6 +66,8 @@ REBUILD_MIN = 5_000
 KEPT = 4
 #: GPUs as pages show them, kept for the next page at the same snapshot and second
 ITEMS = 2_000
+#: rows read at a time when every GPU is read
+STREAMED = 20_000
 #: GPU keys per ``IN`` list when rows are read again
 CHUNK = 500
 #: sort name -> column kept sorted (``gpu_key`` is the rows' own order)
@@ -414,23 +417,35 @@ class GpuIndex:
             .select_from(Gpu.__table__.outerjoin(FACETS, link))
             .order_by(G.gpu_key)
         )
-        rows: list[Any] = []
-        if keys is None:
-            rows = list(session.execute(statement).all())
-        else:
-            ordered = sorted(keys)
-            for i in range(0, len(ordered), CHUNK):
-                chunk = ordered[i : i + CHUNK]
-                rows += session.execute(statement.where(G.gpu_key.in_(chunk))).all()
         names = [c.name for c in _GPU] + list(_FACET_NAMES)
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-        by_name = dict(zip(names, values, strict=True))
-        found = np.array(by_name.pop("gpu_key"), dtype="S66") if rows else np.array([], "S66")
-        columns = {
-            name: _column(kind, by_name[name], self.vocabularies.get(name))
-            for name, kind in _KINDS.items()
-        }
-        return found, columns
+        if keys is None:
+            return self._columns(_streamed(session, statement), names, _KINDS)
+        ordered = sorted(keys)
+        chunks = (
+            session.execute(statement.where(G.gpu_key.in_(ordered[i : i + CHUNK]))).all()
+            for i in range(0, len(ordered), CHUNK)
+        )
+        return self._columns(chunks, names, _KINDS)
+
+    def _columns(
+        self, chunks: Iterable[Sequence[Any]], names: list[str], kinds: dict[str, str]
+    ) -> tuple[Array, dict[str, Array]]:
+        """Rows (key first), chunk by chunk, as the key array and one array per ``kinds``
+        column: a chunk's rows are dropped once it is converted, so a million GPUs never
+        sit in memory as Python rows (whose memory Python keeps once it has it)."""
+        found: list[Array] = []
+        parts: dict[str, list[Array]] = {name: [] for name in kinds}
+        for rows in chunks:
+            if not rows:
+                continue
+            by_name = dict(zip(names, zip(*rows, strict=True), strict=True))
+            found.append(np.array(by_name["gpu_key"], dtype="S66"))
+            for name, kind in kinds.items():
+                parts[name].append(_column(kind, by_name[name], self.vocabularies.get(name)))
+        if not found:
+            empty = [_column(kind, (), self.vocabularies.get(n)) for n, kind in kinds.items()]
+            return np.array([], "S66"), dict(zip(kinds, empty, strict=True))
+        return np.concatenate(found), {name: np.concatenate(parts[name]) for name in kinds}
 
     def _provider_regions(self, session: Session) -> dict[int, int]:
         """Provider code -> region code, for every provider with a row."""
@@ -445,19 +460,42 @@ class GpuIndex:
         columns: dict[str, Array],
         regions: dict[int, int],
         orders: dict[str, Array] | None = None,
+        old: Generation | None = None,
     ) -> Generation:
-        table = np.full(len(self.vocabularies["provider"].values) + 1, -1, dtype=np.int32)
-        for provider, code in regions.items():
-            table[provider] = code
-        region = table[columns["provider"]]
+        """A generation of these arrays; what it derives from them is taken from ``old``
+        where the arrays it derives from are the same ones."""
+
+        def same(name: str) -> bool:
+            return old is not None and old.columns[name] is columns[name]
+
+        if old is not None and same("provider") and regions == old.providers:
+            region = old.region
+        else:
+            table = np.full(len(self.vocabularies["provider"].values) + 1, -1, dtype=np.int32)
+            for provider, code in regions.items():
+                table[provider] = code
+            region = table[columns["provider"]]
         if orders is None:
             orders = {c: _sorted_rows(columns[c]) for c in SORT_COLUMNS.values()}
-        ranked = {c: columns[c][o] for c, o in orders.items()}
+        ranked = {
+            c: old.ranked[c]
+            if old is not None and old.orders[c] is o and same(c)
+            else columns[c][o]
+            for c, o in orders.items()
+        }
         ranks: dict[str, tuple[list[str], Array]] = {}
         for name in _VERSIONS:
             ordered, table = self.vocabularies[name].ranks()
-            ranks[name] = (ordered, table[columns[name]])
-        narrow = {n: _narrowed(columns[n]) for n, kind in _KINDS.items() if kind == "int"}
+            kept = old.ranks[name] if old is not None else None
+            if kept is not None and same(name) and kept[0] is ordered:
+                ranks[name] = kept
+            else:
+                ranks[name] = (ordered, table[columns[name]])
+        narrow = {
+            n: old.narrow[n] if old is not None and same(n) else _narrowed(columns[n])
+            for n, kind in _KINDS.items()
+            if kind == "int"
+        }
         return Generation(version, keys, columns, region, orders, ranked, regions, ranks, narrow)
 
     # ------------------------------------------------------------------ keeping up
@@ -541,7 +579,7 @@ class GpuIndex:
             columns = {**columns, **live}
         regions = self._provider_regions(session) if providers else old.providers
         self.moves += 1
-        return self._assemble(version, keys, columns, regions, orders)
+        return self._assemble(version, keys, columns, regions, orders, old)
 
     def _reread(
         self, session: Session, old: Generation, changed: list[str]
@@ -562,23 +600,30 @@ class GpuIndex:
             )
             orders = {n: shift[o] for n, o in orders.items()}
         rows = np.searchsorted(keys, found)
-        columns = {n: c.copy() if not new.any() else c for n, c in columns.items()}
         for name, column in columns.items():
-            column[rows] = fresh[name]
-        moved = rows
-        orders = {n: _reposition(o, columns[n], moved) for n, o in orders.items()}
+            if new.any() or not np.array_equal(column[rows], fresh[name]):
+                if not new.any():
+                    column = columns[name] = column.copy()  # the old generation keeps its own
+                column[rows] = fresh[name]
+                if name in orders:
+                    orders[name] = _reposition(orders[name], column, rows)
         return keys, columns, orders
 
     def _liveness(self, session: Session) -> tuple[Array, dict[str, Array]]:
         """Every GPU's liveness columns, in key order."""
-        rows = session.execute(
-            select(G.gpu_key, *(getattr(G, n) for n in _LIVENESS)).order_by(G.gpu_key)
-        ).all()
-        keys = np.array([r[0] for r in rows], dtype="S66") if rows else np.array([], "S66")
-        values = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
-        return keys, {
-            name: _column(_KINDS[name], values[i + 1], None) for i, name in enumerate(_LIVENESS)
-        }
+        statement = select(G.gpu_key, *(getattr(G, n) for n in _LIVENESS)).order_by(G.gpu_key)
+        kinds = {name: _KINDS[name] for name in _LIVENESS}
+        return self._columns(_streamed(session, statement), ["gpu_key", *_LIVENESS], kinds)
+
+
+def _streamed(session: Session, statement: Any) -> Iterable[Sequence[Any]]:
+    """``statement``'s rows in chunks of :data:`STREAMED` (a server-side cursor on
+    PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # a cursor is planned for its first rows unless told it will be read to the end
+        session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+    result = session.execute(statement.execution_options(yield_per=STREAMED))
+    yield from result.partitions()
 
 
 _PROBES: tuple[tuple[str, str, Callable[[GpuIndex], float]], ...] = (
