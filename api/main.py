@@ -212,13 +212,14 @@ def create_app(
         if app.state.chain is not None:
             settings.check_secret(app.state.chain.chain_id)
         app.state.gpu_index.start()  # the SQL path answers until it is built
-        # What import and start-up made lives as long as the process: out of the collector's
-        # way, a full collection no longer walks it (about 190,000 objects, 100-190 ms a
-        # collection, paid by whichever request triggered it).
+        # What import and start-up made lives as long as the app: out of the collector's way
+        # until it stops, a full collection no longer walks it (about 190,000 objects,
+        # 100-190 ms a collection, paid by whichever request triggered it).
         gc.freeze()
         follower = asyncio.get_running_loop().create_task(_follow_relayed(app, settings))
         alerts = _alert_runner(app, settings)
         yield
+        gc.unfreeze()  # collectable again: an app stopped in a process that goes on
         if alerts is not None:
             await alerts.stop()
         follower.cancel()
