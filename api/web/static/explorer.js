@@ -749,8 +749,9 @@ function providerGpuPages(address) {
   let seq = 0;
   async function load() {
     const mine = ++seq;
+    const n = cursors.length; // the page asked for, as it is when asked
     const page = await api(`/v1/gpus${query({
-      provider: address, sort: DEFAULT_SORT, limit: PROVIDER_PAGE_SIZE, cursor: cursors[cursors.length - 1],
+      provider: address, sort: DEFAULT_SORT, limit: PROVIDER_PAGE_SIZE, cursor: cursors[n - 1],
     })}`);
     if (mine !== seq) return;
     const rows = items(page);
@@ -758,22 +759,25 @@ function providerGpuPages(address) {
       : h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No GPU attested yet.")));
     nextCursor = pick(page, "next_cursor") ?? null;
     const total = pick(page, "total");
-    const n = cursors.length;
     count.textContent = total !== undefined ? `${number(total)} GPU${total === 1 ? "" : "s"}` : "";
     label.textContent = `page ${n}${total !== undefined ? ` of ${Math.max(1, Math.ceil(total / PROVIDER_PAGE_SIZE))}` : ""}`;
     prev.disabled = n <= 1;
     next.disabled = !nextCursor;
     pager.hidden = n <= 1 && !nextCursor;
   }
+  // A live refresh renders a new pager while this one may still be clicked: a click loads the
+  // page into the pager on screen, whose own load of the page it was showing is then dropped
+  // (without this, that load's answer came back labelled with the page the click had chosen).
+  state.providerPaging.load = load;
   next.addEventListener("click", () => {
     if (!nextCursor) return;
     cursors.push(nextCursor);
-    load().catch(showError);
+    state.providerPaging.load().catch(showError);
   });
   prev.addEventListener("click", () => {
     if (cursors.length <= 1) return;
     cursors.pop();
-    load().catch(showError);
+    state.providerPaging.load().catch(showError);
   });
   return { body, count, pager, load };
 }
