@@ -511,42 +511,30 @@ class GpuIndex:
         found = self._generations.get(version)
         if found is not None:
             return found
-        with self._lock:
+        with self._lock:  # one thread moves it; the others wait, then find its generation
             found = self._generations.get(version)
             newest = self._newest
             if found is not None or newest is None or version.before(newest.version):
                 return found
             if self._building:
                 return None
-        moved = self._move(session, newest, version)
-        if moved is None:
-            return None
-        self._keep(moved)
-        return moved
-
-    def _move(self, session: Session, old: Generation, version: Version) -> Generation | None:
-        """``old`` brought to ``version`` (as ``session`` sees it), or None after starting a
-        rebuild."""
-        with self._lock:
-            if self._newest is not old:  # another thread moved it meanwhile
-                found = self._generations.get(version)
-                if found is not None or self._newest is None:
-                    return found
-                old = self._newest
-                if version.before(old.version):
-                    return None
-            return self._forward(session, old, version)
+            moved = self._forward(session, newest, version)
+            if moved is not None:
+                self._keep(moved)
+            return moved
 
     def _forward(self, session: Session, old: Generation, version: Version) -> Generation | None:
+        """``old`` brought to ``version`` (as ``session`` sees it), or None after starting a
+        rebuild."""
         changed: set[str] = set()
         providers = False
+        limit = max(REBUILD_MIN, int(old.size * REBUILD_SHARE))  # more changes: rebuilt
         if version.change != old.version.change:
             rows = session.execute(
                 select(CH.kind, CH.subject).where(
                     CH.id > old.version.change, CH.id <= version.change
                 )
             ).all()
-            limit = max(REBUILD_MIN, int(old.size * REBUILD_SHARE))
             if len(rows) > limit or any(r.kind == "reorg" for r in rows):
                 self.start()
                 return None
@@ -565,7 +553,7 @@ class GpuIndex:
                 .where(DOCUMENTS.c.stored_at >= newest)
             ).all()
             changed.update(str(k) for k in named)
-            if len(changed) > max(REBUILD_MIN, int(old.size * REBUILD_SHARE)):
+            if len(changed) > limit:
                 self.start()
                 return None
         keys, columns, orders = old.keys, old.columns, old.orders

@@ -400,14 +400,14 @@ def list_gpus(
     index: GpuIndex | None = None,
 ) -> Page:
     now = int(time.time())
-    asked = known
-    known = snapshot(session) if known is None else known
+    # the index's version names the documents too: read once, with them, when not given
+    known = snapshot(session, documents=index is not None) if known is None else known
     epoch, change, fresh = known.epoch, known.change, known.fresh
     dialect = session.get_bind().dialect.name
     if index is not None:
         after = decode_cursor(cursor, sort) if cursor is not None else None
         query = Query(epoch, fresh, now, sort, limit, after)
-        answered = answer(index, session, filters, query, asked)
+        answered = answer(index, session, filters, query, known)
         if answered is not None:  # the page's keys, in order, and the exact total
             page_keys, count = answered
             return _index_page(
